@@ -1,0 +1,155 @@
+"""Config validation against the JSON schema, and expansion of the studies into the set of runs."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, ValidationError, validators
+
+from spikebench.neuron_models import NEURON_MODELS, NO_SURROGATE
+from spikebench.surrogates import SURROGATES
+
+AXES = ("dataset", "neuron", "surrogate", "backprop", "seed")
+
+
+class ConfigError(ValueError):
+    """The config does not match the schema; the message names every offending key."""
+
+
+def _with_defaults(validator_class):
+    """A validator class that fills in each missing property's schema default before validating it."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, _copy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _copy(value):
+    return yaml.safe_load(yaml.safe_dump(value))
+
+
+def key_path(error: ValidationError) -> str:
+    path = ""
+    for part in error.absolute_path:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "<top level>"
+
+
+def describe(error: ValidationError) -> str:
+    where = f"config key '{key_path(error)}'"
+    if error.validator == "enum":
+        allowed = ", ".join(map(str, error.validator_value))
+        return f"{where}: {error.instance!r} is not allowed; allowed values: {allowed}"
+    if error.validator == "additionalProperties" and error.validator_value is False:
+        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        unknown = ", ".join(sorted(set(error.instance) - set(error.schema.get("properties", {}))))
+        return f"{where}: unknown key(s) {unknown}; allowed keys: {allowed}"
+    return f"{where}: {error.message}"
+
+
+def schema_errors(config: dict, schema: dict) -> list[str]:
+    """Every schema violation of ``config`` as one readable line each (the innermost causes of anyOf etc.)."""
+    validator = Draft202012Validator(schema)
+    messages = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
+        leaves = [error]
+        while leaves and leaves[0].context:
+            leaves = sorted(leaves[0].context, key=lambda e: len(list(e.absolute_path)), reverse=True)
+        messages.extend(describe(leaf) for leaf in leaves[:1])
+    return messages
+
+
+def load_schema(path: str | Path) -> dict:
+    with open(path) as stream:
+        return yaml.safe_load(stream)
+
+
+def simulation_figure_names(schema: dict) -> list[str]:
+    """The simulation figures, as the schema's ``simulation`` keys that take a ``trace_figure``."""
+    figures = schema["properties"]["simulation"]["properties"]
+    return [name for name, spec in figures.items() if spec.get("$ref") == "#/$defs/trace_figure"]
+
+
+def validate_config(config: dict, schema_path: str | Path) -> dict:
+    """Validate ``config`` in place against the schema, fill defaults, and check surrogate parameters.
+
+    Raises ``ConfigError`` listing every problem, each naming its key and, for names, the allowed values.
+    """
+    schema = load_schema(schema_path)
+    problems = schema_errors(config, schema)
+    if not problems:
+        _with_defaults(Draft202012Validator)(schema).validate(config)
+        problems = surrogate_parameter_errors(config["model"]["surrogate_params"])
+    if problems:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+    return config
+
+
+def surrogate_parameter_errors(surrogate_params: dict[str, dict[str, Any]]) -> list[str]:
+    problems = []
+    for name, params in surrogate_params.items():
+        allowed = SURROGATES[name].defaults
+        for unknown in sorted(set(params) - set(allowed)):
+            problems.append(
+                f"config key 'model.surrogate_params.{name}.{unknown}': surrogate {name} has no parameter"
+                f" {unknown!r}; allowed parameters: {', '.join(allowed) or 'none'}"
+            )
+    return problems
+
+
+@dataclass(frozen=True, order=True)
+class Run:
+    """One training run: a point of the grid. ``run_id`` names its output directory."""
+
+    dataset: str
+    neuron: str
+    surrogate: str
+    backprop: str
+    seed: int
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.dataset}-{self.neuron}-{self.surrogate}-{self.backprop}-s{self.seed}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, **{axis: getattr(self, axis) for axis in AXES}}
+
+
+def study_runs(study: dict) -> Iterator[Run]:
+    """Every combination of a study's axes; a neuron model without surrogate gets the single label 'none'."""
+    for dataset, neuron, surrogate, backprop, seed in itertools.product(*(study[axis] for axis in AXES)):
+        if not NEURON_MODELS[neuron].uses_surrogate:
+            surrogate = NO_SURROGATE
+        yield Run(dataset, neuron, surrogate, backprop, seed)
+
+
+def expand_runs(config: dict) -> dict[str, Run]:
+    """The union of all studies' runs, keyed and sorted by run id."""
+    runs = {run.run_id: run for study in config["studies"].values() for run in study_runs(study)}
+    return dict(sorted(runs.items()))
+
+
+def runs_by_study(config: dict) -> dict[str, list[str]]:
+    """Run ids of each study (a run shared by two studies is listed in both)."""
+    return {name: sorted({run.run_id for run in study_runs(study)}) for name, study in config["studies"].items()}
+
+
+def skipped_combinations(config: dict) -> list[dict[str, str]]:
+    """Neuron x surrogate pairs a study asked for that collapse onto one run, because no surrogate applies."""
+    skipped = set()
+    for study in config["studies"].values():
+        for neuron in study["neuron"]:
+            if not NEURON_MODELS[neuron].uses_surrogate:
+                skipped.update((neuron, surrogate) for surrogate in study["surrogate"])
+    return [{"neuron": neuron, "surrogate": surrogate} for neuron, surrogate in sorted(skipped)]

@@ -1,0 +1,304 @@
+"""MNIST-like data sets: where their four IDX files come from, how they are checked, and the compact file.
+
+The registry ``DATASETS`` is the single place that knows each data set's files, published checksums and
+shapes. ``fetch`` gathers the four raw files from an ordered list of sources (local directories or mirror
+URLs); ``prepare`` parses them and writes one ``.npz`` that every training job loads straight into memory.
+
+torchvision is not used: its only builds on the package index here are CUDA builds that do not import
+beside the CPU torch, and the IDX format is simple enough to read with numpy (``spikebench.idx``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spikebench.idx import DataError, read_idx
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "test")
+KINDS = ("images", "labels")
+DOWNLOAD_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class RawFile:
+    name: str
+    md5: str
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    title: str
+    num_classes: int
+    files: dict[tuple[str, str], RawFile]
+
+    def file(self, split: str, kind: str) -> RawFile:
+        return self.files[(split, kind)]
+
+    @property
+    def file_names(self) -> list[str]:
+        return [raw.name for raw in self.files.values()]
+
+
+def _idx_files(md5s: dict[str, str]) -> dict[tuple[str, str], RawFile]:
+    sizes = {"train": 60_000, "test": 10_000}
+    prefixes = {"train": "train", "test": "t10k"}
+    files = {}
+    for split in SPLITS:
+        for kind in KINDS:
+            rank = 3 if kind == "images" else 1
+            name = f"{prefixes[split]}-{kind}-idx{rank}-ubyte.gz"
+            shape = (sizes[split], 28, 28) if kind == "images" else (sizes[split],)
+            files[(split, kind)] = RawFile(name=name, md5=md5s[name], shape=shape)
+    return files
+
+
+# md5s of the .gz files as published by the data sets' authors (and checked by torchvision).
+DATASETS: dict[str, DatasetSpec] = {
+    "mnist": DatasetSpec(
+        name="mnist",
+        title="MNIST",
+        num_classes=10,
+        files=_idx_files(
+            {
+                "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+                "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+                "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+            }
+        ),
+    ),
+    "fashion_mnist": DatasetSpec(
+        name="fashion_mnist",
+        title="Fashion-MNIST",
+        num_classes=10,
+        files=_idx_files(
+            {
+                "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+                "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+                "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+            }
+        ),
+    ),
+}
+
+
+def md5_of(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://", "file://"))
+
+
+def sources_fix_hint(dataset: str) -> str:
+    return (
+        f"To fix it, put the four files ({', '.join(DATASETS[dataset].file_names)}) in a directory and pass it"
+        f" as the first source: --config 'datasets={{{dataset}: {{sources: [/path/to/dir]}}}}'"
+    )
+
+
+def _check_structure(path: Path, raw: RawFile) -> None:
+    array = read_idx(path)
+    if array.shape != raw.shape:
+        raise DataError(f"{path}: shape {array.shape}, expected {raw.shape} for {raw.name}")
+
+
+def _obtain(source: str, raw: RawFile, staging: Path) -> Path:
+    """Copy or download one raw file from one source into ``staging``; raise ``DataError`` on failure."""
+    target = staging / raw.name
+    if is_url(source):
+        url = source.rstrip("/") + "/" + raw.name
+        try:
+            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, open(target, "wb") as out:
+                shutil.copyfileobj(response, out)
+        except (urllib.error.URLError, OSError, TimeoutError) as error:
+            raise DataError(f"{url}: download failed ({error})") from error
+        return target
+    candidate = Path(source) / raw.name
+    if not candidate.is_file():
+        raise DataError(f"{candidate}: no such file")
+    shutil.copyfile(candidate, target)
+    return target
+
+
+def fetch(
+    dataset: str,
+    sources: list[str],
+    out_dir: str | Path,
+    provenance_path: str | Path,
+    require_canonical_checksums: bool,
+) -> dict:
+    """Gather the data set's four raw files into ``out_dir``, trying ``sources`` in order for each file.
+
+    Downloads must match the published md5. A file from a local directory must have the right IDX structure;
+    if its md5 differs from the published one it is accepted with a warning (some mirrors and Debian's
+    packages recompress the archives) unless ``require_canonical_checksums``. Files land in ``out_dir`` only
+    once all four are good, so a failure leaves no partial output. Returns the provenance record (where each
+    file came from, its md5), also written to ``provenance_path``.
+    """
+    spec = DATASETS[dataset]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not sources:
+        raise DataError(f"{dataset}: no sources configured. {sources_fix_hint(dataset)}")
+    provenance = {"dataset": dataset, "files": {}}
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".fetch-") as staging_name:
+        staging = Path(staging_name)
+        for raw in spec.files.values():
+            failures = []
+            for source in sources:
+                try:
+                    path = _obtain(source, raw, staging)
+                    md5 = md5_of(path)
+                    canonical = md5 == raw.md5
+                    if not canonical and (is_url(source) or require_canonical_checksums):
+                        raise DataError(f"{source}: {raw.name} has md5 {md5}, expected the published {raw.md5}")
+                    _check_structure(path, raw)
+                except DataError as error:
+                    failures.append(str(error))
+                    log.warning("%s: %s", raw.name, error)
+                    continue
+                if not canonical:
+                    log.warning(
+                        "%s from %s: md5 %s differs from the published %s; accepted because it is a local"
+                        " source with a valid IDX structure (set require_canonical_checksums to refuse it)",
+                        raw.name,
+                        source,
+                        md5,
+                        raw.md5,
+                    )
+                log.info("%s: taken from %s (md5 %s)", raw.name, source, md5)
+                provenance["files"][raw.name] = {"source": source, "md5": md5, "canonical_md5": canonical}
+                break
+            else:
+                tried = "\n  ".join(failures)
+                raise DataError(
+                    f"{dataset}: could not obtain {raw.name} from any source. Tried, in order:\n  {tried}\n"
+                    f"{sources_fix_hint(dataset)}"
+                )
+        for raw in spec.files.values():
+            os.replace(staging / raw.name, out_dir / raw.name)
+    atomic_write_text(provenance_path, json.dumps(provenance, indent=2) + "\n")
+    return provenance
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as out:
+        out.write(text)
+    os.replace(out.name, path)
+
+
+def load_raw(dataset: str, raw_dir: str | Path) -> dict[str, np.ndarray]:
+    """Parse and validate the four raw files: shapes, matching counts and label range."""
+    spec = DATASETS[dataset]
+    raw_dir = Path(raw_dir)
+    arrays = {}
+    for (split, kind), raw in spec.files.items():
+        path = raw_dir / raw.name
+        array = read_idx(path)
+        if array.shape[1:] != raw.shape[1:] or array.ndim != len(raw.shape):
+            raise DataError(f"{path}: shape {array.shape}, expected [N, {', '.join(map(str, raw.shape[1:]))}]")
+        if kind == "labels" and array.size and array.max() >= spec.num_classes:
+            raise DataError(
+                f"{path}: label {int(array.max())} out of range, expected 0..{spec.num_classes - 1}"
+            )
+        arrays[f"{split}_{kind}"] = array
+    for split in SPLITS:
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if len(images) != len(labels):
+            raise DataError(
+                f"{dataset} {split}: {len(images)} images but {len(labels)} labels in {raw_dir};"
+                " the files do not belong together"
+            )
+    return arrays
+
+
+def prepare(dataset: str, raw_dir: str | Path, out_path: str | Path, validation_size: int, split_seed: int) -> dict:
+    """Write the compact data file: uint8 images, labels, and a seeded train/validation split.
+
+    The validation split holds ``validation_size`` training images chosen by ``split_seed``; the test set is
+    never touched by the split. Written atomically. Returns the metadata stored with the arrays.
+    """
+    arrays = load_raw(dataset, raw_dir)
+    num_train = len(arrays["train_labels"])
+    if not 0 <= validation_size < num_train:
+        raise DataError(
+            f"{dataset}: validation_size {validation_size} must be in [0, {num_train}) for {num_train} training"
+            " images; lower data.validation_size in the config"
+        )
+    permutation = np.random.default_rng(split_seed).permutation(num_train)
+    validation_index = np.sort(permutation[:validation_size]).astype(np.int64)
+    train_index = np.sort(permutation[validation_size:]).astype(np.int64)
+    metadata = {
+        "dataset": dataset,
+        "validation_size": validation_size,
+        "split_seed": split_seed,
+        "num_train": int(len(train_index)),
+        "num_validation": int(len(validation_index)),
+        "num_test": int(len(arrays["test_labels"])),
+        "num_classes": DATASETS[dataset].num_classes,
+        "raw_sha256": {
+            name: hashlib.sha256(arrays[name].tobytes()).hexdigest() for name in sorted(arrays)
+        },
+    }
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".npz", delete=False) as out:
+        np.savez(
+            out,
+            train_index=train_index,
+            validation_index=validation_index,
+            metadata=np.array(json.dumps(metadata)),
+            **arrays,
+        )
+    os.replace(out.name, out_path)
+    log.info(
+        "%s: %d train, %d validation, %d test images written to %s",
+        dataset,
+        metadata["num_train"],
+        metadata["num_validation"],
+        metadata["num_test"],
+        out_path,
+    )
+    return metadata
+
+
+@dataclass(frozen=True)
+class SplitData:
+    images: np.ndarray
+    labels: np.ndarray
+
+
+def load_prepared(path: str | Path) -> tuple[dict[str, SplitData], dict]:
+    """Load a compact data file into memory: ``{"train", "validation", "test"}`` splits plus metadata."""
+    with np.load(path) as data:
+        metadata = json.loads(str(data["metadata"]))
+        train_images, train_labels = data["train_images"], data["train_labels"]
+        splits = {
+            "train": SplitData(train_images[data["train_index"]], train_labels[data["train_index"]]),
+            "validation": SplitData(train_images[data["validation_index"]], train_labels[data["validation_index"]]),
+            "test": SplitData(data["test_images"], data["test_labels"]),
+        }
+    return splits, metadata

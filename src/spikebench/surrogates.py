@@ -1,0 +1,82 @@
+"""Registry of surrogate gradients: config name -> snnTorch factory and its default parameters.
+
+spikebench reuses snnTorch's surrogate functions rather than rewriting them, so a spike function made
+here is bit-for-bit the one snnTorch's neurons use. Every spike function takes ``x = V - V_th`` and returns
+``(x > 0).float()`` in the forward pass. The registry names snnTorch's factories instead of holding them so
+that the Snakefile can read it without importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+SpikeFunction = Callable[["torch.Tensor"], "torch.Tensor"]  # noqa: F821 (torch is imported lazily)
+
+
+@dataclass(frozen=True)
+class SurrogateSpec:
+    name: str
+    snntorch_factory: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def factory(self, **params: Any) -> SpikeFunction:
+        snn_surrogate = importlib.import_module("snntorch.surrogate")
+        return getattr(snn_surrogate, self.snntorch_factory)(**params)
+
+
+SURROGATES: dict[str, SurrogateSpec] = {
+    spec.name: spec
+    for spec in (
+        SurrogateSpec(
+            "fast_sigmoid", "fast_sigmoid", {"slope": 25}, "derivative of x / (1 + k|x|)"
+        ),
+        SurrogateSpec(
+            "triangular", "triangular", {"threshold": 1}, "+/- threshold on either side of 0"
+        ),
+        SurrogateSpec("sigmoid", "sigmoid", {"slope": 25}, "derivative of the logistic sigmoid"),
+        SurrogateSpec(
+            "sparse_fast_sigmoid",
+            "SFS",
+            {"slope": 25, "B": 1},
+            "fast sigmoid, zero below x = B (sparse gradient)",
+        ),
+        SurrogateSpec(
+            "spike_rate_escape",
+            "spike_rate_escape",
+            {"beta": 1, "slope": 25},
+            "Boltzmann escape-rate derivative",
+        ),
+        SurrogateSpec(
+            "stochastic_spike_operator",
+            "SSO",
+            {"mean": 0, "variance": 0.2},
+            "1 above threshold, uniform noise below (draws from torch's global generator)",
+        ),
+        SurrogateSpec(
+            "straight_through_estimator",
+            "straight_through_estimator",
+            {},
+            "identity gradient",
+        ),
+        SurrogateSpec("atan", "atan", {"alpha": 2.0}, "derivative of arctan(pi x alpha / 2) / pi"),
+    )
+}
+
+
+def make_spike_function(name: str, params: dict[str, Any] | None = None) -> SpikeFunction:
+    """Build the named surrogate spike function, overriding its defaults with ``params``."""
+    try:
+        spec = SURROGATES[name]
+    except KeyError:
+        raise ValueError(f"unknown surrogate {name!r}; known: {sorted(SURROGATES)}") from None
+    params = dict(params or {})
+    unknown = set(params) - set(spec.defaults)
+    if unknown:
+        raise ValueError(
+            f"surrogate {name!r} takes parameters {sorted(spec.defaults)}, got unknown {sorted(unknown)}"
+        )
+    return spec.factory(**{**spec.defaults, **params})

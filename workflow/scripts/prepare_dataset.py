@@ -1,0 +1,13 @@
+from pathlib import Path
+
+from spikebench.datasets import prepare
+from spikebench.logs import logged
+
+with logged(snakemake.log[0]):
+    prepare(
+        snakemake.wildcards.dataset,
+        raw_dir=Path(snakemake.input.raw[0]).parent,
+        out_path=snakemake.output[0],
+        validation_size=snakemake.params.validation_size,
+        split_seed=snakemake.params.split_seed,
+    )
