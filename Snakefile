@@ -3,7 +3,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# A config file given with --configfile replaces the full study instead of being merged into it, so that
+# config/quick.yaml runs only its own studies; keys it omits take the schema's defaults.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "report/workflow.rst"
@@ -15,6 +19,6 @@ include: "workflow/rules/simulate.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_targets(),
-    default_target: True

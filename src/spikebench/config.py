@@ -78,7 +78,7 @@ def load_schema(path: str | Path) -> dict:
 def simulation_figure_names(schema: dict) -> list[str]:
     """The simulation figures, as the schema's ``simulation`` keys that take a ``trace_figure``."""
     figures = schema["properties"]["simulation"]["properties"]
-    return [name for name, spec in figures.items() if spec.get("$ref") == "#/$defs/trace_figure"]
+    return [name for name, spec in figures.items() if spec["$ref"] == "#/$defs/trace_figure"]
 
 
 def validate_config(config: dict, schema_path: str | Path) -> dict:

@@ -123,8 +123,8 @@ def _check_structure(path: Path, raw: RawFile) -> None:
         raise DataError(f"{path}: shape {array.shape}, expected {raw.shape} for {raw.name}")
 
 
-def _obtain(source: str, raw: RawFile, staging: Path) -> Path:
-    """Copy or download one raw file from one source into ``staging``; raise ``DataError`` on failure."""
+def _obtain(source: str, raw: RawFile, staging: Path) -> tuple[Path, str]:
+    """Copy or download one raw file from one source into ``staging``; return it and where it came from."""
     target = staging / raw.name
     if is_url(source):
         url = source.rstrip("/") + "/" + raw.name
@@ -133,12 +133,24 @@ def _obtain(source: str, raw: RawFile, staging: Path) -> Path:
                 shutil.copyfileobj(response, out)
         except (urllib.error.URLError, OSError, TimeoutError) as error:
             raise DataError(f"{url}: download failed ({error})") from error
-        return target
+        return target, url
     candidate = Path(source) / raw.name
     if not candidate.is_file():
         raise DataError(f"{candidate}: no such file")
     shutil.copyfile(candidate, target)
-    return target
+    return target, str(candidate)
+
+
+def _check_origin(path: Path, origin: str, raw: RawFile, must_be_canonical: bool) -> str:
+    """Check the staged copy of ``origin``; errors name ``origin``, not the staging path. Returns the md5."""
+    md5 = md5_of(path)
+    if md5 != raw.md5 and must_be_canonical:
+        raise DataError(f"{origin}: md5 {md5}, expected the published {raw.md5}")
+    try:
+        _check_structure(path, raw)
+    except DataError as error:
+        raise DataError(str(error).replace(str(path), origin)) from None
+    return md5
 
 
 def fetch(
@@ -168,26 +180,22 @@ def fetch(
             failures = []
             for source in sources:
                 try:
-                    path = _obtain(source, raw, staging)
-                    md5 = md5_of(path)
-                    canonical = md5 == raw.md5
-                    if not canonical and (is_url(source) or require_canonical_checksums):
-                        raise DataError(f"{source}: {raw.name} has md5 {md5}, expected the published {raw.md5}")
-                    _check_structure(path, raw)
+                    path, origin = _obtain(source, raw, staging)
+                    md5 = _check_origin(path, origin, raw, is_url(source) or require_canonical_checksums)
                 except DataError as error:
                     failures.append(str(error))
-                    log.warning("%s: %s", raw.name, error)
+                    log.warning("%s", error)
                     continue
+                canonical = md5 == raw.md5
                 if not canonical:
                     log.warning(
-                        "%s from %s: md5 %s differs from the published %s; accepted because it is a local"
+                        "%s: md5 %s differs from the published %s; accepted because it is a local"
                         " source with a valid IDX structure (set require_canonical_checksums to refuse it)",
-                        raw.name,
-                        source,
+                        origin,
                         md5,
                         raw.md5,
                     )
-                log.info("%s: taken from %s (md5 %s)", raw.name, source, md5)
+                log.info("%s: taken from %s (md5 %s)", raw.name, origin, md5)
                 provenance["files"][raw.name] = {"source": source, "md5": md5, "canonical_md5": canonical}
                 break
             else:

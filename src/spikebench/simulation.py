@@ -63,7 +63,7 @@ def lif_relu(lif: dict, abss: dict, figure: dict) -> pd.DataFrame:
     ramp, current = _relu_ramp(figure)
     inputs = current.unsqueeze(1)
     table = _tidy("LIF", inputs, neurons.lif_sequence(inputs, _lif(lif), record=True))
-    table.insert(3, "ramp", ramp.numpy())
+    table["ramp"] = ramp.numpy()
     return table
 
 

@@ -2,9 +2,6 @@ rule fetch_dataset:
     output:
         raw=expand("resources/data/{{dataset}}/raw/{name}", name=RAW_FILE_NAMES),
         provenance="resources/data/{dataset}/provenance.json",
-    params:
-        sources=dataset_sources,
-        require_canonical_checksums=dataset_requires_canonical_checksums,
     log:
         "results/logs/data/fetch_{dataset}.log",
     benchmark:
@@ -13,6 +10,9 @@ rule fetch_dataset:
         "../../envs/training.yaml"
     resources:
         mem_mb=1000,
+    params:
+        sources=dataset_sources,
+        require_canonical_checksums=dataset_requires_canonical_checksums,
     script:
         "../scripts/fetch_dataset.py"
 
@@ -22,9 +22,6 @@ rule prepare_dataset:
         raw=rules.fetch_dataset.output.raw,
     output:
         "results/data/{dataset}.npz",
-    params:
-        validation_size=config["data"]["validation_size"],
-        split_seed=config["data"]["split_seed"],
     log:
         "results/logs/data/prepare_{dataset}.log",
     benchmark:
@@ -33,5 +30,8 @@ rule prepare_dataset:
         "../../envs/training.yaml"
     resources:
         mem_mb=2000,
+    params:
+        validation_size=config["data"]["validation_size"],
+        split_seed=config["data"]["split_seed"],
     script:
         "../scripts/prepare_dataset.py"

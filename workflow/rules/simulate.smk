@@ -13,13 +13,13 @@ rule simulate:
             category="Neuron simulation",
             labels={"figure": "{figure}", "type": "traces"},
         ),
-    params:
-        simulation=simulation_parameters,
     log:
         "results/logs/simulate/{figure}.log",
     benchmark:
         "results/benchmarks/simulate/{figure}.tsv"
     conda:
         "../../envs/training.yaml"
+    params:
+        simulation=simulation_parameters,
     script:
         "../scripts/simulate.py"

@@ -1,0 +1,99 @@
+"""The workflow itself, run through Snakemake: dry runs, lint, formatting, data rules and simulation."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, load_yaml
+from spikebench.simulation import TRACE_COLUMNS
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+
+def snakemake(*args, workdir=REPO, check=True):
+    result = subprocess.run(
+        [*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, cwd=REPO
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def write_config(tmp_path, config, name="config.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def quick_config_for(tmp_path, mnist_source):
+    config = load_yaml(REPO / "config/quick.yaml")
+    config["datasets"]["mnist"]["sources"] = [str(mnist_source)]
+    return write_config(tmp_path, config)
+
+
+def test_dry_run_of_the_full_config(tmp_path):
+    result = snakemake("-n", "--configfile", str(REPO / "config/config.yaml"), workdir=tmp_path)
+    output = result.stdout + result.stderr
+    assert "fetch_dataset        1" in output and "simulate               5" in output
+
+
+def test_lint_is_clean():
+    result = snakemake("--lint")
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_snakefmt_check_passes():
+    files = [REPO / "Snakefile", *sorted((REPO / "workflow/rules").glob("*.smk"))]
+    result = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", *map(str, files)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_unknown_neuron_stops_before_any_job(tmp_path):
+    config = load_yaml(REPO / "config/quick.yaml")
+    config["studies"]["quick"]["neuron"] = ["leakyy"]
+    result = snakemake("-n", "--configfile", str(write_config(tmp_path, config)), workdir=tmp_path, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "'leakyy' is not allowed" in output and "leaky, synaptic, alpha, lapicque, lif, abss" in output
+    assert "studies.quick.neuron[0]" in output
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.workflow
+def test_data_and_simulation_rules_end_to_end(tmp_path, shared_mnist):
+    config = quick_config_for(tmp_path, shared_mnist)
+    snakemake("--cores", "2", "--configfile", str(config), workdir=tmp_path)
+    assert (tmp_path / "results/data/mnist.npz").stat().st_size > 50_000_000
+    for figure in ("lif_single", "lif_relu", "lif_population", "abss_population", "lif_vs_abss"):
+        png = tmp_path / f"results/simulation/{figure}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (tmp_path / f"results/simulation/{figure}.svg").is_file()
+        header = (tmp_path / f"results/simulation/{figure}.csv").read_text().splitlines()[0].split(",")
+        assert header[:6] == TRACE_COLUMNS
+        assert (tmp_path / f"results/logs/simulate/{figure}.log").is_file()
+        assert (tmp_path / f"results/benchmarks/simulate/{figure}.tsv").is_file()
+    assert "taken from" in (tmp_path / "results/logs/data/fetch_mnist.log").read_text()
+
+
+@pytest.mark.workflow
+def test_corrupt_raw_file_fails_the_data_rule_naming_it(tmp_path, shared_mnist):
+    broken = tmp_path / "broken-mnist"
+    shutil.copytree(shared_mnist, broken)
+    target = broken / "train-labels-idx1-ubyte.gz"
+    target.write_bytes(target.read_bytes()[:-200])
+    config = quick_config_for(tmp_path, broken)
+    result = snakemake(
+        "--cores", "1", "results/data/mnist.npz", "--configfile", str(config), workdir=tmp_path, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"{target}: cannot decompress" in output
+    assert "--config 'datasets={mnist: {sources: [/path/to/dir]}}'" in output
+    assert not (tmp_path / "resources/data/mnist/raw/train-labels-idx1-ubyte.gz").exists()
+    assert not (tmp_path / "results/data/mnist.npz").exists()
