@@ -1,0 +1,229 @@
+"""The neuron models of the training grid, each runnable by two engines that give the same numbers.
+
+A cell owns one spiking layer's dynamics and offers:
+
+- ``step(current, state) -> (spikes, state, membrane)``: one time step. In the ``reference`` engine the
+  snnTorch models call snnTorch's own modules (``snn.Leaky`` ...), as users write it today; ``lif`` and
+  ``abss`` use spikebench's functional steps, as ``TorchLIFLayer`` and ``TorchBernoulliLayer`` do.
+- ``sequence(current, steps, state) -> (spikes [T, ...], state, membranes [T, ...] or None)``: a whole
+  sequence in one call (the ``fast`` engine), with ``current`` either ``[T, ...]`` or one static tensor fed
+  at every step. It runs spikebench's functional re-implementation of the same equations, with snnTorch's
+  surrogate spike functions.
+
+The snnTorch equations, with ``H`` the Heaviside step and the reset taken from the previous membrane
+(snnTorch's default ``reset_delay``), detached:
+
+- leaky:    ``U = beta U + I - H(U_prev - th) th``
+- synaptic: ``S = alpha S + I``; ``U = beta U + S - H(U_prev - th) th``
+- alpha:    ``E = alpha E + I``; ``N = beta N - I``; ``U = tau_a (E + N)`` with
+            ``tau_a = log(alpha) / (log(beta) - log(alpha)) + 1``; all three zeroed where ``U_prev > th``
+- lapicque: ``U = I dt / C + (1 - dt / (R C)) U - H(U_prev - th) th``
+Spikes are ``spike_fn(U - th)``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from spikebench import neurons
+from spikebench.surrogates import SpikeFunction
+
+State = tuple[torch.Tensor, ...]
+StepResult = tuple[torch.Tensor, State, torch.Tensor]
+
+
+class NeuronSettings(NamedTuple):
+    """What a cell needs from the config's ``model`` section."""
+
+    beta: float = 0.5
+    alpha: float = 0.9
+    threshold: float = 1.0
+    lapicque_r: float = 1.0
+    lapicque_c: float = 1.44
+    lif: neurons.LIFParameters = neurons.LIFParameters(tau=2.0)
+    abss: neurons.ABSSParameters = neurons.ABSSParameters(tau=2.0)
+
+    @classmethod
+    def from_config(cls, model: dict) -> NeuronSettings:
+        return cls(
+            beta=model["beta"],
+            alpha=model["alpha"],
+            threshold=model["threshold"],
+            lapicque_r=model["lapicque_r"],
+            lapicque_c=model["lapicque_c"],
+            lif=neurons.LIFParameters(**model["lif"]),
+            abss=neurons.ABSSParameters(**model["abss"]),
+        )
+
+
+def run_sequence(step, current: torch.Tensor, steps: int, state: State, static: bool, record: bool):
+    spikes, membranes = [], []
+    for t in range(steps):
+        spike, state, membrane = step(current if static else current[t], state)
+        spikes.append(spike)
+        if record:
+            membranes.append(membrane)
+    return torch.stack(spikes), state, torch.stack(membranes) if record else None
+
+
+def delayed_reset(membrane: torch.Tensor, threshold: float) -> torch.Tensor:
+    """snnTorch's ``mem_reset``: the Heaviside of the previous membrane, detached (forward of any surrogate)."""
+    return (membrane - threshold > 0).to(membrane.dtype)
+
+
+class Cell(nn.Module):
+    """One spiking layer; subclasses define ``num_states``, ``fast_step`` and ``reference_step``."""
+
+    num_states = 1
+    uses_generator = False
+
+    def __init__(self, settings: NeuronSettings, spike_fn: SpikeFunction | None):
+        super().__init__()
+        self.settings = settings
+        self.spike_fn = spike_fn
+
+    def initial_state(self, like: torch.Tensor) -> State:
+        return tuple(torch.zeros_like(like) for _ in range(self.num_states))
+
+    def fast_step(self, current: torch.Tensor, state: State) -> StepResult:
+        raise NotImplementedError
+
+    def reference_step(self, current: torch.Tensor, state: State) -> StepResult:
+        return self.fast_step(current, state)
+
+    def sequence(self, current, steps: int, state: State, static: bool, record: bool = False):
+        return run_sequence(self.fast_step, current, steps, state, static, record)
+
+
+class LeakyCell(Cell):
+    def __init__(self, settings, spike_fn):
+        super().__init__(settings, spike_fn)
+        import snntorch
+
+        self.reference = snntorch.Leaky(beta=settings.beta, threshold=settings.threshold, spike_grad=spike_fn)
+
+    def fast_step(self, current, state):
+        (membrane,) = state
+        threshold = self.settings.threshold
+        reset = delayed_reset(membrane, threshold)
+        membrane = self.settings.beta * membrane + current - reset * threshold
+        return self.spike_fn(membrane - threshold), (membrane,), membrane
+
+    def reference_step(self, current, state):
+        spikes, membrane = self.reference(current, state[0])
+        return spikes, (membrane,), membrane
+
+
+class SynapticCell(Cell):
+    num_states = 2
+
+    def __init__(self, settings, spike_fn):
+        super().__init__(settings, spike_fn)
+        import snntorch
+
+        self.reference = snntorch.Synaptic(
+            alpha=settings.alpha, beta=settings.beta, threshold=settings.threshold, spike_grad=spike_fn
+        )
+
+    def fast_step(self, current, state):
+        synaptic, membrane = state
+        threshold = self.settings.threshold
+        reset = delayed_reset(membrane, threshold)
+        synaptic = self.settings.alpha * synaptic + current
+        membrane = self.settings.beta * membrane + synaptic - reset * threshold
+        return self.spike_fn(membrane - threshold), (synaptic, membrane), membrane
+
+    def reference_step(self, current, state):
+        spikes, synaptic, membrane = self.reference(current, *state)
+        return spikes, (synaptic, membrane), membrane
+
+
+class AlphaCell(Cell):
+    num_states = 3
+
+    def __init__(self, settings, spike_fn):
+        super().__init__(settings, spike_fn)
+        import snntorch
+
+        self.reference = snntorch.Alpha(
+            alpha=settings.alpha, beta=settings.beta, threshold=settings.threshold, spike_grad=spike_fn
+        )
+        alpha, beta = torch.as_tensor(settings.alpha), torch.as_tensor(settings.beta)
+        self.tau_alpha = float(torch.log(alpha) / (torch.log(beta) - torch.log(alpha)) + 1)
+
+    def fast_step(self, current, state):
+        excitatory, inhibitory, membrane = state
+        reset = delayed_reset(membrane, self.settings.threshold)
+        excitatory = self.settings.alpha * excitatory + current
+        inhibitory = self.settings.beta * inhibitory - current
+        membrane = self.tau_alpha * (excitatory + inhibitory)
+        excitatory, inhibitory, membrane = (value - value * reset for value in (excitatory, inhibitory, membrane))
+        return self.spike_fn(membrane - self.settings.threshold), (excitatory, inhibitory, membrane), membrane
+
+    def reference_step(self, current, state):
+        spikes, excitatory, inhibitory, membrane = self.reference(current, *state)
+        return spikes, (excitatory, inhibitory, membrane), membrane
+
+
+class LapicqueCell(Cell):
+    def __init__(self, settings, spike_fn):
+        super().__init__(settings, spike_fn)
+        import snntorch
+
+        self.reference = snntorch.Lapicque(
+            R=settings.lapicque_r, C=settings.lapicque_c, threshold=settings.threshold, spike_grad=spike_fn
+        )
+        resistance, capacitance = torch.as_tensor(settings.lapicque_r), torch.as_tensor(settings.lapicque_c)
+        self.resistance = settings.lapicque_r
+        self.inverse_rc = float(1 / (resistance * capacitance))
+        self.decay = float(1 - 1 / (resistance * capacitance))
+
+    def fast_step(self, current, state):
+        (membrane,) = state
+        threshold = self.settings.threshold
+        reset = delayed_reset(membrane, threshold)
+        membrane = current * self.resistance * self.inverse_rc + self.decay * membrane - reset * threshold
+        return self.spike_fn(membrane - threshold), (membrane,), membrane
+
+    def reference_step(self, current, state):
+        spikes, membrane = self.reference(current, state[0])
+        return spikes, (membrane,), membrane
+
+
+class LIFCell(Cell):
+    """spikebench's LIF (``spikebench.neurons.lif_step``), the same function in both engines."""
+
+    def initial_state(self, like):
+        return tuple(neurons.lif_initial_state(like, self.settings.lif))
+
+    def fast_step(self, current, state):
+        spikes, new_state, membrane = neurons.lif_step(current, neurons.LIFState(*state), self.settings.lif, self.spike_fn)
+        return spikes, tuple(new_state), membrane
+
+
+class ABSSCell(Cell):
+    """spikebench's ABSS; each layer draws from its own generator so that both engines draw alike."""
+
+    num_states = 2
+    uses_generator = True
+
+    def __init__(self, settings, spike_fn):
+        super().__init__(settings, None)
+        self.generator: torch.Generator | None = None
+
+    def fast_step(self, current, state):
+        spikes, new_state, membrane = neurons.abss_step(current, neurons.ABSSState(*state), self.settings.abss, self.generator)
+        return spikes, tuple(new_state), membrane
+
+
+CELLS: dict[str, type[Cell]] = {
+    "leaky": LeakyCell,
+    "synaptic": SynapticCell,
+    "alpha": AlphaCell,
+    "lapicque": LapicqueCell,
+    "lif": LIFCell,
+    "abss": ABSSCell,
+}

@@ -1,0 +1,133 @@
+"""The study's convolutional SNN: 12C5-MP2-64C5-MP2-FC10, a spiking layer after each stage.
+
+Both engines share the weights and the cells (``spikebench.cells``) and differ only in how time is run:
+
+- ``reference``: one time step per iteration, recomputing the whole network on the static image each step,
+  as snnTorch's tutorials do.
+- ``fast``: whole sequences per layer. The static image's first convolution and pooling are computed once;
+  the second convolution and the linear layer see all time steps as one batch.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spikebench.cells import CELLS, NeuronSettings, State
+from spikebench.surrogates import make_spike_function
+
+ENGINES = ("fast", "reference")
+LAYER_NAMES = ("conv1", "conv2", "output")
+
+
+class ForwardResult(NamedTuple):
+    """Output spikes ``[T, B, 10]``, final state per layer, spike counts and sizes per layer, optional traces."""
+
+    spikes: torch.Tensor
+    state: list[State]
+    layer_spikes: list[torch.Tensor]
+    layer_neurons: list[int]
+    layer_outputs: list[torch.Tensor] | None
+    membranes: list[torch.Tensor] | None
+
+
+class ConvSNN(nn.Module):
+    def __init__(
+        self,
+        neuron: str,
+        surrogate: str | None,
+        settings: NeuronSettings = NeuronSettings(),
+        surrogate_params: dict | None = None,
+        engine: str = "fast",
+    ):
+        super().__init__()
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+        if neuron not in CELLS:
+            raise ValueError(f"unknown neuron model {neuron!r}; known: {', '.join(CELLS)}")
+        self.engine = engine
+        self.conv1 = nn.Conv2d(1, 12, 5)
+        self.conv2 = nn.Conv2d(12, 64, 5)
+        self.fc = nn.Linear(64 * 4 * 4, 10)
+        spike_fn = make_spike_function(surrogate, surrogate_params) if surrogate else None
+        self.cells = nn.ModuleList(CELLS[neuron](settings, spike_fn) for _ in LAYER_NAMES)
+
+    def seed_generators(self, seed: int, device: torch.device | str = "cpu") -> None:
+        """Give every stochastic layer its own generator, so each layer draws in time order in both engines."""
+        for index, cell in enumerate(self.cells):
+            if cell.uses_generator:
+                cell.generator = torch.Generator(device=device)
+                cell.generator.manual_seed(seed * 1000 + index)
+
+    def generator_states(self) -> list[torch.Tensor | None]:
+        return [cell.generator.get_state() if cell.uses_generator else None for cell in self.cells]
+
+    def set_generator_states(self, states: list[torch.Tensor | None]) -> None:
+        for cell, state in zip(self.cells, states):
+            if state is not None:
+                cell.generator.set_state(state)
+
+    def forward(
+        self,
+        images: torch.Tensor,
+        steps: int,
+        state: list[State] | None = None,
+        record: bool = False,
+    ) -> ForwardResult:
+        """Present ``images`` ``[B, 1, 28, 28]`` for ``steps`` steps starting from ``state`` (zeros if None)."""
+        run = self._fast if self.engine == "fast" else self._reference
+        return run(images, steps, state, record)
+
+    def _fast(self, images, steps, state, record):
+        batch = images.shape[0]
+        current = F.max_pool2d(self.conv1(images), 2)
+        states, spikes_per_layer, membranes = [], [], []
+        for index, cell in enumerate(self.cells):
+            initial = state[index] if state is not None else cell.initial_state(current if index == 0 else current[0])
+            spikes, final, membrane = cell.sequence(current, steps, initial, static=index == 0, record=record)
+            states.append(final)
+            spikes_per_layer.append(spikes)
+            membranes.append(membrane)
+            if index == 0:
+                current = F.max_pool2d(self.conv2(spikes.flatten(0, 1)), 2).unflatten(0, (steps, batch))
+            elif index == 1:
+                current = self.fc(spikes.flatten(2))
+        return _result(spikes_per_layer, states, membranes if record else None, record)
+
+    def _reference(self, images, steps, state, record):
+        states = list(state) if state is not None else [None] * len(self.cells)
+        spikes_per_layer = [[] for _ in self.cells]
+        membranes = [[] for _ in self.cells]
+        for _ in range(steps):
+            current = F.max_pool2d(self.conv1(images), 2)
+            for index, cell in enumerate(self.cells):
+                if states[index] is None:
+                    states[index] = cell.initial_state(current)
+                spikes, states[index], membrane = cell.reference_step(current, states[index])
+                spikes_per_layer[index].append(spikes)
+                if record:
+                    membranes[index].append(membrane)
+                if index == 0:
+                    current = F.max_pool2d(self.conv2(spikes), 2)
+                elif index == 1:
+                    current = self.fc(spikes.flatten(1))
+        stacked = [torch.stack(layer) for layer in spikes_per_layer]
+        return _result(stacked, states, [torch.stack(m) for m in membranes] if record else None, record)
+
+
+def _result(spikes_per_layer, states, membranes, record) -> ForwardResult:
+    return ForwardResult(
+        spikes=spikes_per_layer[-1],
+        state=states,
+        layer_spikes=[spikes.detach().sum() for spikes in spikes_per_layer],
+        layer_neurons=[spikes[0].numel() for spikes in spikes_per_layer],
+        layer_outputs=spikes_per_layer if record else None,
+        membranes=membranes,
+    )
+
+
+def detach_state(state: list[State]) -> list[State]:
+    return [tuple(tensor.detach() for tensor in layer) for layer in state]
