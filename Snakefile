@@ -16,6 +16,7 @@ report: "report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/simulate.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:

@@ -43,8 +43,11 @@ def test_defaults_are_filled(full_config):
 
 
 def test_minimal_config_takes_every_default():
-    config = {"studies": {"one": {"dataset": ["mnist"], "neuron": ["leaky"], "surrogate": ["atan"],
-                                  "backprop": ["bptt"], "seed": [0]}}}
+    config = {
+        "studies": {
+            "one": {"dataset": ["mnist"], "neuron": ["leaky"], "surrogate": ["atan"], "backprop": ["bptt"], "seed": [0]}
+        }
+    }
     validate_config(config, SCHEMA)
     assert config["training"]["batch_size"] == 128
     assert config["model"]["beta"] == 0.5 and config["model"]["alpha"] == 0.9
@@ -118,7 +121,13 @@ def test_run_ids_are_stable_and_readable(full_config):
     assert "mnist-leaky-fast_sigmoid-bptt-s0" in runs
     assert "mnist-lapicque-atan-rtrl-s2" in runs
     run = runs["mnist-synaptic-sigmoid-bptt-s4"]
-    assert (run.dataset, run.neuron, run.surrogate, run.backprop, run.seed) == ("mnist", "synaptic", "sigmoid", "bptt", 4)
+    assert (run.dataset, run.neuron, run.surrogate, run.backprop, run.seed) == (
+        "mnist",
+        "synaptic",
+        "sigmoid",
+        "bptt",
+        4,
+    )
     assert list(runs) == sorted(runs)
     assert expand_runs(copy.deepcopy(full_config)) == runs
 

@@ -1,10 +1,9 @@
 import pytest
 import torch
+from test_neurons import loop_lif
 
 from spikebench import neurons
 from spikebench.layers import TorchAdaptiveLIFLayer, TorchBernoulliLayer, TorchLIFLayer
-
-from test_neurons import loop_lif
 
 
 def test_lif_layer_steps_equal_the_per_neuron_loop():

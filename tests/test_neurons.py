@@ -22,7 +22,7 @@ def test_lif_fires_first_where_the_closed_form_predicts_then_periodically(curren
     spike_times = trace.spikes[:, 0].nonzero().flatten().tolist()
     first = closed_form_first_spike(current)
     assert spike_times[0] == first - 1
-    intervals = {b - a for a, b in zip(spike_times, spike_times[1:])}
+    intervals = {b - a for a, b in zip(spike_times, spike_times[1:], strict=False)}
     assert intervals == {first}
 
 
@@ -117,7 +117,13 @@ def test_vectorised_abss_equals_per_neuron_loop_with_the_same_draws():
 
 def test_adaptive_threshold_stays_within_bounds_and_adapts():
     params = neurons.AdaptiveLIFParameters(
-        tau=2.0, threshold=0.2, adaptive=True, noise=True, stochastic=True, eta=0.3, min_threshold=0.7,
+        tau=2.0,
+        threshold=0.2,
+        adaptive=True,
+        noise=True,
+        stochastic=True,
+        eta=0.3,
+        min_threshold=0.7,
         max_threshold=1.6,
     )
     inputs = torch.rand((500, 8, 16), generator=torch.Generator().manual_seed(2)) * 6 - 2
@@ -153,11 +159,13 @@ def test_seeds_reproduce_stochastic_traces_bit_for_bit():
 
     def run(seed):
         abss = neurons.abss_sequence(inputs, generator=torch.Generator().manual_seed(seed), record=True)
-        group = neurons.adaptive_lif_sequence(inputs, params, generator=torch.Generator().manual_seed(seed), record=True)
+        group = neurons.adaptive_lif_sequence(
+            inputs, params, generator=torch.Generator().manual_seed(seed), record=True
+        )
         return abss.spikes, abss.potentials, group.spikes, group.potentials
 
     first, second, other = run(7), run(7), run(8)
-    assert all(torch.equal(a, b) for a, b in zip(first, second))
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
     assert not torch.equal(first[0], other[0])
 
 

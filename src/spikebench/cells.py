@@ -200,7 +200,9 @@ class LIFCell(Cell):
         return tuple(neurons.lif_initial_state(like, self.settings.lif))
 
     def fast_step(self, current, state):
-        spikes, new_state, membrane = neurons.lif_step(current, neurons.LIFState(*state), self.settings.lif, self.spike_fn)
+        spikes, new_state, membrane = neurons.lif_step(
+            current, neurons.LIFState(*state), self.settings.lif, self.spike_fn
+        )
         return spikes, tuple(new_state), membrane
 
 
@@ -215,7 +217,9 @@ class ABSSCell(Cell):
         self.generator: torch.Generator | None = None
 
     def fast_step(self, current, state):
-        spikes, new_state, membrane = neurons.abss_step(current, neurons.ABSSState(*state), self.settings.abss, self.generator)
+        spikes, new_state, membrane = neurons.abss_step(
+            current, neurons.ABSSState(*state), self.settings.abss, self.generator
+        )
         return spikes, tuple(new_state), membrane
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spikebench.atomic import atomic_write, atomic_write_text
 from spikebench.idx import DataError, read_idx
 
 log = logging.getLogger(__name__)
@@ -210,14 +211,6 @@ def fetch(
     return provenance
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as out:
-        out.write(text)
-    os.replace(out.name, path)
-
-
 def load_raw(dataset: str, raw_dir: str | Path) -> dict[str, np.ndarray]:
     """Parse and validate the four raw files: shapes, matching counts and label range."""
     spec = DATASETS[dataset]
@@ -229,9 +222,7 @@ def load_raw(dataset: str, raw_dir: str | Path) -> dict[str, np.ndarray]:
         if array.shape[1:] != raw.shape[1:] or array.ndim != len(raw.shape):
             raise DataError(f"{path}: shape {array.shape}, expected [N, {', '.join(map(str, raw.shape[1:]))}]")
         if kind == "labels" and array.size and array.max() >= spec.num_classes:
-            raise DataError(
-                f"{path}: label {int(array.max())} out of range, expected 0..{spec.num_classes - 1}"
-            )
+            raise DataError(f"{path}: label {int(array.max())} out of range, expected 0..{spec.num_classes - 1}")
         arrays[f"{split}_{kind}"] = array
     for split in SPLITS:
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
@@ -267,13 +258,9 @@ def prepare(dataset: str, raw_dir: str | Path, out_path: str | Path, validation_
         "num_validation": int(len(validation_index)),
         "num_test": int(len(arrays["test_labels"])),
         "num_classes": DATASETS[dataset].num_classes,
-        "raw_sha256": {
-            name: hashlib.sha256(arrays[name].tobytes()).hexdigest() for name in sorted(arrays)
-        },
+        "raw_sha256": {name: hashlib.sha256(arrays[name].tobytes()).hexdigest() for name in sorted(arrays)},
     }
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".npz", delete=False) as out:
+    with atomic_write(out_path) as out:
         np.savez(
             out,
             train_index=train_index,
@@ -281,7 +268,6 @@ def prepare(dataset: str, raw_dir: str | Path, out_path: str | Path, validation_
             metadata=np.array(json.dumps(metadata)),
             **arrays,
         )
-    os.replace(out.name, out_path)
     log.info(
         "%s: %d train, %d validation, %d test images written to %s",
         dataset,

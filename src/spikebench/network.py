@@ -42,6 +42,7 @@ class ConvSNN(nn.Module):
         settings: NeuronSettings = NeuronSettings(),
         surrogate_params: dict | None = None,
         engine: str = "fast",
+        surrogate_numerics: str = "stable",
     ):
         super().__init__()
         if engine not in ENGINES:
@@ -52,7 +53,7 @@ class ConvSNN(nn.Module):
         self.conv1 = nn.Conv2d(1, 12, 5)
         self.conv2 = nn.Conv2d(12, 64, 5)
         self.fc = nn.Linear(64 * 4 * 4, 10)
-        spike_fn = make_spike_function(surrogate, surrogate_params) if surrogate else None
+        spike_fn = make_spike_function(surrogate, surrogate_params, surrogate_numerics) if surrogate else None
         self.cells = nn.ModuleList(CELLS[neuron](settings, spike_fn) for _ in LAYER_NAMES)
 
     def seed_generators(self, seed: int, device: torch.device | str = "cpu") -> None:
@@ -66,7 +67,7 @@ class ConvSNN(nn.Module):
         return [cell.generator.get_state() if cell.uses_generator else None for cell in self.cells]
 
     def set_generator_states(self, states: list[torch.Tensor | None]) -> None:
-        for cell, state in zip(self.cells, states):
+        for cell, state in zip(self.cells, states, strict=True):
             if state is not None:
                 cell.generator.set_state(state)
 

@@ -209,9 +209,7 @@ def adaptive_lif_sequence(
     record: bool = False,
 ) -> Trace:
     state = state if state is not None else adaptive_lif_initial_state(inputs[0], params)
-    return run_sequence(
-        adaptive_lif_step, inputs, state, record, params=params, spike_fn=spike_fn, generator=generator
-    )
+    return run_sequence(adaptive_lif_step, inputs, state, record, params=params, spike_fn=spike_fn, generator=generator)
 
 
 def abss_sequence(

@@ -84,9 +84,7 @@ def lif_vs_abss(lif: dict, abss: dict, figure: dict) -> pd.DataFrame:
     gains = torch.linspace(0.8, 1.2, figure["neurons"])
     inputs = current.unsqueeze(1) * gains
     lif_trace = neurons.lif_sequence(inputs, _lif(lif), record=True)
-    abss_trace = neurons.abss_sequence(
-        inputs, neurons.ABSSParameters(**abss), _generator(figure["seed"]), record=True
-    )
+    abss_trace = neurons.abss_sequence(inputs, neurons.ABSSParameters(**abss), _generator(figure["seed"]), record=True)
     return pd.concat([_tidy("LIF", inputs, lif_trace), _tidy("ABSS", inputs, abss_trace)], ignore_index=True)
 
 
@@ -99,7 +97,9 @@ FIGURES: dict[str, Callable[[dict, dict, dict], pd.DataFrame]] = {
 }
 
 
-def simulate_figure(name: str, lif: dict, abss: dict, figure: dict, csv_path: str | Path, png_path: str | Path) -> pd.DataFrame:
+def simulate_figure(
+    name: str, lif: dict, abss: dict, figure: dict, csv_path: str | Path, png_path: str | Path
+) -> pd.DataFrame:
     """Compute one figure's traces, write them as CSV and draw the PNG (plus an SVG beside it)."""
     table = FIGURES[name](lif, abss, figure)
     Path(csv_path).parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,12 @@ spikebench reuses snnTorch's surrogate functions rather than rewriting them, so 
 here is bit-for-bit the one snnTorch's neurons use. Every spike function takes ``x = V - V_th`` and returns
 ``(x > 0).float()`` in the forward pass. The registry names snnTorch's factories instead of holding them so
 that the Snakefile can read it without importing torch.
+
+One exception, by default: snnTorch's ``Sigmoid`` backward computes ``k exp(-k x) / (exp(-k x) + 1)^2``,
+which overflows to ``inf / inf = NaN`` in float32 once ``k x < -88`` (``x < -3.55`` for ``k = 25``), a
+membrane potential the study's network reaches in its first batch. With ``numerics="stable"`` the sigmoid
+surrogate uses ``stable_sigmoid``, the same derivative written as ``k s (1 - s)`` with ``s = sigmoid(k x)``;
+tests prove it equal to snnTorch's wherever snnTorch's is finite. ``numerics="snntorch"`` keeps snnTorch's.
 """
 
 from __future__ import annotations
@@ -16,28 +22,34 @@ from typing import Any
 SpikeFunction = Callable[["torch.Tensor"], "torch.Tensor"]  # noqa: F821 (torch is imported lazily)
 
 
+NUMERICS = ("stable", "snntorch")
+
+
 @dataclass(frozen=True)
 class SurrogateSpec:
     name: str
     snntorch_factory: str
     defaults: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    stable_factory: str | None = None
+    """A function of ``spikebench.stable_surrogates`` replacing snnTorch's where its numerics fail."""
 
-    def factory(self, **params: Any) -> SpikeFunction:
-        snn_surrogate = importlib.import_module("snntorch.surrogate")
-        return getattr(snn_surrogate, self.snntorch_factory)(**params)
+    def factory(self, numerics: str = "stable", **params: Any) -> SpikeFunction:
+        if numerics == "stable" and self.stable_factory:
+            module, name = importlib.import_module("spikebench.stable_surrogates"), self.stable_factory
+        else:
+            module, name = importlib.import_module("snntorch.surrogate"), self.snntorch_factory
+        return getattr(module, name)(**params)
 
 
 SURROGATES: dict[str, SurrogateSpec] = {
     spec.name: spec
     for spec in (
+        SurrogateSpec("fast_sigmoid", "fast_sigmoid", {"slope": 25}, "derivative of x / (1 + k|x|)"),
+        SurrogateSpec("triangular", "triangular", {"threshold": 1}, "+/- threshold on either side of 0"),
         SurrogateSpec(
-            "fast_sigmoid", "fast_sigmoid", {"slope": 25}, "derivative of x / (1 + k|x|)"
+            "sigmoid", "sigmoid", {"slope": 25}, "derivative of the logistic sigmoid", stable_factory="sigmoid"
         ),
-        SurrogateSpec(
-            "triangular", "triangular", {"threshold": 1}, "+/- threshold on either side of 0"
-        ),
-        SurrogateSpec("sigmoid", "sigmoid", {"slope": 25}, "derivative of the logistic sigmoid"),
         SurrogateSpec(
             "sparse_fast_sigmoid",
             "SFS",
@@ -67,8 +79,10 @@ SURROGATES: dict[str, SurrogateSpec] = {
 }
 
 
-def make_spike_function(name: str, params: dict[str, Any] | None = None) -> SpikeFunction:
+def make_spike_function(name: str, params: dict[str, Any] | None = None, numerics: str = "stable") -> SpikeFunction:
     """Build the named surrogate spike function, overriding its defaults with ``params``."""
+    if numerics not in NUMERICS:
+        raise ValueError(f"unknown surrogate numerics {numerics!r}; known: {', '.join(NUMERICS)}")
     try:
         spec = SURROGATES[name]
     except KeyError:
@@ -76,7 +90,5 @@ def make_spike_function(name: str, params: dict[str, Any] | None = None) -> Spik
     params = dict(params or {})
     unknown = set(params) - set(spec.defaults)
     if unknown:
-        raise ValueError(
-            f"surrogate {name!r} takes parameters {sorted(spec.defaults)}, got unknown {sorted(unknown)}"
-        )
-    return spec.factory(**{**spec.defaults, **params})
+        raise ValueError(f"surrogate {name!r} takes parameters {sorted(spec.defaults)}, got unknown {sorted(unknown)}")
+    return spec.factory(numerics, **{**spec.defaults, **params})

@@ -23,13 +23,13 @@ except ConfigError as error:
 
 FIGURES = simulation_figure_names(load_schema(SCHEMA_PATH))
 RUNS = expand_runs(config)
-DATASETS_USED = sorted({run.dataset for run in RUNS.values()})
 RAW_FILE_NAMES = DATASETS["mnist"].file_names
 
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
     figure="|".join(FIGURES),
+    run_id="|".join(RUNS),
 
 
 def dataset_sources(wildcards):
@@ -50,6 +50,20 @@ def simulation_parameters(wildcards):
 
 def final_targets():
     return [
-        *expand("results/data/{dataset}.npz", dataset=DATASETS_USED),
         *expand("results/simulation/{figure}.png", figure=FIGURES),
+        *expand("results/runs/{run_id}/summary.json", run_id=RUNS),
     ]
+
+
+TRAINING_SETTINGS = {
+    section: config[section]
+    for section in ("model", "training", "data", "device", "engine")
+}
+
+
+def run_axes(wildcards):
+    return RUNS[wildcards.run_id].as_dict()
+
+
+def run_dataset_file(wildcards):
+    return f"results/data/{RUNS[wildcards.run_id].dataset}.npz"

@@ -1,0 +1,118 @@
+"""The fast engine against the reference engine (snnTorch's modules, one step per call), model by model."""
+
+import pytest
+import snntorch.functional as SF
+import torch
+
+from spikebench.cells import CELLS
+from spikebench.network import ConvSNN
+from spikebench.neuron_models import NEURON_MODELS
+from spikebench.surrogates import SURROGATES, make_spike_function
+
+STEPS = 8
+SURROGATE_PARAMS = {"stochastic_spike_operator": {"variance": 0.0}}
+"""SSO draws noise from torch's global generator in its backward pass, in an order each engine visits
+differently; with zero variance its gradient is deterministic and the engines must agree exactly."""
+OUTPUT_GAIN = {"sparse_fast_sigmoid": 30.0, "stochastic_spike_operator": 10.0}
+"""Gain on the second and last layers' weights for surrogates whose gradient is zero unless the output layer
+is driven hard: snnTorch's SparseFastSigmoid
+passes gradient only where U - threshold > B (= 1), SSO without noise only where a neuron spiked."""
+
+
+def pair(neuron, surrogate, params=None, output_gain=1.0):
+    torch.manual_seed(3)
+    fast = ConvSNN(neuron, surrogate, surrogate_params=params, engine="fast")
+    reference = ConvSNN(neuron, surrogate, surrogate_params=params, engine="reference")
+    reference.load_state_dict(fast.state_dict())
+    with torch.no_grad():
+        for model in (fast, reference):
+            model.conv1.weight.mul_(3.0)
+            model.conv2.weight.mul_(output_gain)
+            model.fc.weight.mul_(output_gain)
+    fast.seed_generators(0)
+    reference.seed_generators(0)
+    return fast, reference
+
+
+def images_and_labels():
+    generator = torch.Generator().manual_seed(0)
+    return torch.rand((4, 1, 28, 28), generator=generator), torch.tensor([3, 1, 4, 1])
+
+
+def test_every_registered_neuron_model_has_a_cell():
+    assert list(CELLS) == list(NEURON_MODELS)
+
+
+@pytest.mark.parametrize("neuron", list(NEURON_MODELS))
+def test_engines_give_identical_spikes_and_membranes(neuron):
+    surrogate = "atan" if NEURON_MODELS[neuron].uses_surrogate else None
+    fast, reference = pair(neuron, surrogate)
+    images, _ = images_and_labels()
+    a, b = fast(images, STEPS, record=True), reference(images, STEPS, record=True)
+    assert a.layer_outputs[0].sum() > 0, "the test input must make the first layer spike"
+    for layer, (x, y) in enumerate(zip(a.layer_outputs, b.layer_outputs, strict=True)):
+        assert torch.equal(x, y), f"layer {layer} spikes differ"
+    for layer, (x, y) in enumerate(zip(a.membranes, b.membranes, strict=True)):
+        torch.testing.assert_close(x, y, rtol=1e-6, atol=1e-6, msg=f"layer {layer} membranes differ")
+    for x, y in zip(a.state, b.state, strict=True):
+        for u, v in zip(x, y, strict=True):
+            torch.testing.assert_close(u, v, rtol=1e-6, atol=1e-6)
+
+
+CASES = [
+    (neuron, surrogate)
+    for neuron, spec in NEURON_MODELS.items()
+    for surrogate in (SURROGATES if spec.uses_surrogate else [None])
+]
+
+
+@pytest.mark.parametrize(("neuron", "surrogate"), CASES, ids=[f"{n}-{s}" for n, s in CASES])
+def test_engines_give_the_same_finite_nonzero_gradients(neuron, surrogate):
+    params = SURROGATE_PARAMS.get(surrogate)
+    fast, reference = pair(neuron, surrogate, params, OUTPUT_GAIN.get(surrogate, 1.0))
+    images, labels = images_and_labels()
+    loss_fn = SF.ce_rate_loss()
+    gradients = []
+    for model in (fast, reference):
+        loss = loss_fn(model(images, STEPS).spikes, labels)
+        gradients.append(torch.autograd.grad(loss, list(model.parameters())))
+    for (name, _), g_fast, g_reference in zip(fast.named_parameters(), *gradients, strict=True):
+        assert torch.isfinite(g_fast).all() and torch.isfinite(g_reference).all(), name
+        scale = g_reference.abs().max().item()
+        torch.testing.assert_close(g_fast, g_reference, rtol=1e-4, atol=1e-5 * max(scale, 1e-6), msg=name)
+    assert sum(g.abs().sum() for g in gradients[0]) > 0
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_stochastic_spike_operator_with_noise_gives_finite_nonzero_gradients(engine):
+    torch.manual_seed(0)
+    model = ConvSNN("leaky", "stochastic_spike_operator", engine=engine)
+    images, labels = images_and_labels()
+    loss = SF.ce_rate_loss()(model(images * 3, STEPS).spikes, labels)
+    gradients = torch.autograd.grad(loss, list(model.parameters()))
+    assert all(torch.isfinite(g).all() for g in gradients)
+    assert sum(g.abs().sum() for g in gradients) > 0
+
+
+def test_stable_sigmoid_equals_snntorch_where_snntorch_is_finite():
+    x = torch.linspace(-6, 6, 2001, requires_grad=True)
+    stable = make_spike_function("sigmoid", {"slope": 25}, numerics="stable")
+    original = make_spike_function("sigmoid", {"slope": 25}, numerics="snntorch")
+    (stable_grad,) = torch.autograd.grad(stable(x).sum(), x)
+    (original_grad,) = torch.autograd.grad(original(x).sum(), x)
+    assert torch.equal(stable(x), original(x))
+    finite = torch.isfinite(original_grad)
+    assert not finite.all(), "snnTorch's sigmoid no longer overflows: the stable variant may be dropped"
+    torch.testing.assert_close(stable_grad[finite], original_grad[finite], rtol=1e-5, atol=1e-5)
+    assert torch.isfinite(stable_grad).all()
+
+
+def test_snntorch_numerics_reproduce_the_reference_nan():
+    torch.manual_seed(3)
+    model = ConvSNN("leaky", "sigmoid", engine="reference", surrogate_numerics="snntorch")
+    with torch.no_grad():
+        model.conv1.weight.mul_(3.0)
+    images, labels = images_and_labels()
+    loss = SF.ce_rate_loss()(model(images, STEPS).spikes, labels)
+    gradients = torch.autograd.grad(loss, list(model.parameters()))
+    assert any(torch.isnan(g).any() for g in gradients)
