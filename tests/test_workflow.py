@@ -1,15 +1,20 @@
 """The workflow itself, run through Snakemake: dry runs, lint, formatting, data rules and simulation."""
 
+import json
 import re
 import shutil
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, load_yaml
-from spikebench.simulation import TRACE_COLUMNS
+from conftest import REPO, SCHEMA, load_yaml
+from spikebench.config import expand_runs, validate_config
+from spikebench.neuron_models import NEURON_MODELS
+from spikebench.simulation import FIGURES, TRACE_COLUMNS
+from spikebench.train import EPOCH_COLUMNS, STATUSES
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 
@@ -37,6 +42,7 @@ def test_dry_run_of_the_full_config(tmp_path):
     result = snakemake("-n", "--configfile", str(REPO / "config/config.yaml"), workdir=tmp_path)
     output = result.stdout + result.stderr
     assert re.search(r"fetch_dataset\s+1\n", output) and re.search(r"simulate\s+5\n", output)
+    assert re.search(r"train\s+229\n", output)
 
 
 def test_lint_is_clean():
@@ -64,19 +70,31 @@ def test_unknown_neuron_stops_before_any_job(tmp_path):
 
 
 @pytest.mark.workflow
-def test_data_and_simulation_rules_end_to_end(tmp_path, shared_mnist):
+def test_quick_config_end_to_end(tmp_path, shared_mnist):
     config = quick_config_for(tmp_path, shared_mnist)
     snakemake("--cores", "2", "--configfile", str(config), workdir=tmp_path)
-    assert (tmp_path / "results/data/mnist.npz").stat().st_size > 50_000_000
-    for figure in ("lif_single", "lif_relu", "lif_population", "abss_population", "lif_vs_abss"):
-        png = tmp_path / f"results/simulation/{figure}.png"
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert (tmp_path / f"results/simulation/{figure}.svg").is_file()
-        header = (tmp_path / f"results/simulation/{figure}.csv").read_text().splitlines()[0].split(",")
+    results = tmp_path / "results"
+    assert (results / "data/mnist.npz").stat().st_size > 50_000_000
+    assert "taken from" in (results / "logs/data/fetch_mnist.log").read_text()
+    for figure in FIGURES:
+        assert (results / f"simulation/{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (results / f"simulation/{figure}.svg").is_file()
+        header = (results / f"simulation/{figure}.csv").read_text().splitlines()[0].split(",")
         assert header[:6] == TRACE_COLUMNS
-        assert (tmp_path / f"results/logs/simulate/{figure}.log").is_file()
-        assert (tmp_path / f"results/benchmarks/simulate/{figure}.tsv").is_file()
-    assert "taken from" in (tmp_path / "results/logs/data/fetch_mnist.log").read_text()
+        assert (results / f"logs/simulate/{figure}.log").is_file()
+        assert (results / f"benchmarks/simulate/{figure}.tsv").is_file()
+    quick = load_yaml(config)
+    validate_config(quick, SCHEMA)
+    runs = expand_runs(quick)
+    assert {run.neuron for run in runs.values()} == set(NEURON_MODELS)
+    for run_id in runs:
+        summary = json.loads((results / f"runs/{run_id}/summary.json").read_text())
+        assert summary["status"] in STATUSES and summary["epochs_run"] == 1
+        assert summary["train_samples"] == 512 and summary["test_samples"] == 256
+        assert list(pd.read_csv(results / f"runs/{run_id}/epochs.csv").columns) == EPOCH_COLUMNS
+        assert (results / f"runs/{run_id}/model.pt").is_file()
+        assert "epoch 1:" in (results / f"logs/train/{run_id}.log").read_text()
+        assert (results / f"benchmarks/train/{run_id}.tsv").is_file()
 
 
 @pytest.mark.workflow

@@ -93,7 +93,9 @@ class ConvSNN(nn.Module):
             spikes_per_layer.append(spikes)
             membranes.append(membrane)
             if index == 0:
-                current = F.max_pool2d(self.conv2(spikes.flatten(0, 1)), 2).unflatten(0, (steps, batch))
+                # oneDNN's convolution and pooling run about 1.7x faster on channels-last tensors on CPU.
+                all_steps = spikes.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+                current = F.max_pool2d(self.conv2(all_steps), 2).unflatten(0, (steps, batch))
             elif index == 1:
                 current = self.fc(spikes.flatten(2))
         return _result(spikes_per_layer, states, membranes if record else None, record)
