@@ -139,3 +139,11 @@ def test_neuron_without_surrogate_runs_once_per_seed(full_config):
     skipped = skipped_combinations(full_config)
     assert {"neuron": "abss", "surrogate": "atan"} in skipped
     assert len(skipped) == len(SURROGATES)
+
+
+def test_run_studies_selects_studies(full_config):
+    full_config["run_studies"] = ["backprop"]
+    validate_config(full_config, SCHEMA)
+    assert len(expand_runs(full_config)) == 36
+    full_config["run_studies"] = ["backprop", "nope"]
+    assert "run_studies" in invalid(full_config) and "'nope'" in invalid(full_config)

@@ -90,7 +90,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     problems = schema_errors(config, schema)
     if not problems:
         _with_defaults(Draft202012Validator)(schema).validate(config)
-        problems = surrogate_parameter_errors(config["model"]["surrogate_params"])
+        problems = surrogate_parameter_errors(config["model"]["surrogate_params"]) + study_selection_errors(config)
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
     return config
@@ -106,6 +106,22 @@ def surrogate_parameter_errors(surrogate_params: dict[str, dict[str, Any]]) -> l
                 f" {unknown!r}; allowed parameters: {', '.join(allowed) or 'none'}"
             )
     return problems
+
+
+def study_selection_errors(config: dict) -> list[str]:
+    unknown = sorted(set(config["run_studies"] or []) - set(config["studies"]))
+    if not unknown:
+        return []
+    return [
+        f"config key 'run_studies': unknown study {', '.join(map(repr, unknown))}; "
+        f"allowed values: {', '.join(config['studies'])}"
+    ]
+
+
+def selected_studies(config: dict) -> dict[str, dict]:
+    """The studies to run: those named in ``run_studies``, or all of them."""
+    names = config.get("run_studies") or list(config["studies"])
+    return {name: config["studies"][name] for name in names}
 
 
 @dataclass(frozen=True, order=True)
@@ -136,19 +152,19 @@ def study_runs(study: dict) -> Iterator[Run]:
 
 def expand_runs(config: dict) -> dict[str, Run]:
     """The union of all studies' runs, keyed and sorted by run id."""
-    runs = {run.run_id: run for study in config["studies"].values() for run in study_runs(study)}
+    runs = {run.run_id: run for study in selected_studies(config).values() for run in study_runs(study)}
     return dict(sorted(runs.items()))
 
 
 def runs_by_study(config: dict) -> dict[str, list[str]]:
     """Run ids of each study (a run shared by two studies is listed in both)."""
-    return {name: sorted({run.run_id for run in study_runs(study)}) for name, study in config["studies"].items()}
+    return {name: sorted({run.run_id for run in study_runs(study)}) for name, study in selected_studies(config).items()}
 
 
 def skipped_combinations(config: dict) -> list[dict[str, str]]:
     """Neuron x surrogate pairs a study asked for that collapse onto one run, because no surrogate applies."""
     skipped = set()
-    for study in config["studies"].values():
+    for study in selected_studies(config).values():
         for neuron in study["neuron"]:
             if not NEURON_MODELS[neuron].uses_surrogate:
                 skipped.update((neuron, surrogate) for surrogate in study["surrogate"])
