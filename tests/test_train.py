@@ -16,9 +16,10 @@ import torch
 import yaml
 
 from conftest import REPO, SCHEMA
+from spikebench.columns import EPOCH_COLUMNS, TIMING_COLUMNS
 from spikebench.config import expand_runs, validate_config
 from spikebench.datasets import DATASETS, prepare
-from spikebench.train import EPOCH_COLUMNS, TIMING_COLUMNS, RunSettings, Trainer, train_run, update_windows
+from spikebench.train import RunSettings, Trainer, train_run, update_windows
 
 
 def write_idx(path, array):

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from conftest import REPO, SCHEMA, load_yaml
+from spikebench.columns import EPOCH_COLUMNS, STATUSES
 from spikebench.config import expand_runs, validate_config
 from spikebench.neuron_models import NEURON_MODELS
 from spikebench.simulation import FIGURES, TRACE_COLUMNS
-from spikebench.train import EPOCH_COLUMNS, STATUSES
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 

@@ -17,10 +17,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from spikebench.cells import CELLS, NeuronSettings, State
+from spikebench.columns import LAYER_NAMES
 from spikebench.surrogates import make_spike_function
 
 ENGINES = ("fast", "reference")
-LAYER_NAMES = ("conv1", "conv2", "output")
 
 
 class ForwardResult(NamedTuple):

@@ -29,27 +29,14 @@ import torch
 import spikebench
 from spikebench.atomic import atomic_write, atomic_write_text
 from spikebench.cells import NeuronSettings
+from spikebench.columns import EPOCH_COLUMNS, LAYER_NAMES
 from spikebench.config import Run, expand_runs, validate_config
 from spikebench.datasets import load_prepared
-from spikebench.network import LAYER_NAMES, ConvSNN, detach_state
+from spikebench.network import ConvSNN, detach_state
+from spikebench.neuron_models import NO_SURROGATE
 
 log = logging.getLogger(__name__)
 
-AXIS_COLUMNS = ["run_id", "dataset", "neuron", "surrogate", "backprop", "seed"]
-METRIC_COLUMNS = [
-    "epoch",
-    "train_loss",
-    "train_acc",
-    "val_loss",
-    "val_acc",
-    "test_acc",
-    *(f"spike_rate_{layer}" for layer in LAYER_NAMES),
-    "val_output_spikes",
-    "test_output_spikes",
-]
-TIMING_COLUMNS = ["epoch_seconds", "train_samples_per_second"]
-EPOCH_COLUMNS = AXIS_COLUMNS + METRIC_COLUMNS + TIMING_COLUMNS
-STATUSES = ("ok", "diverged", "silent")
 CHECKPOINT = "checkpoint.pt"
 
 
@@ -98,6 +85,18 @@ class Split:
         return self.images[index].unsqueeze(1).float().div_(255.0), self.labels[index]
 
 
+def build_model(run: Run, settings: RunSettings, engine: str) -> ConvSNN:
+    """The run's network, initialised from torch's global generator."""
+    return ConvSNN(
+        run.neuron,
+        run.surrogate if run.surrogate != NO_SURROGATE else None,
+        NeuronSettings.from_config(settings.model),
+        settings.model["surrogate_params"].get(run.surrogate),
+        engine,
+        settings.model["surrogate_numerics"],
+    )
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -132,14 +131,7 @@ class Trainer:
             for name, split in splits.items()
         }
         torch.manual_seed(run.seed)
-        self.model = ConvSNN(
-            run.neuron,
-            run.surrogate if run.surrogate != "none" else None,
-            NeuronSettings.from_config(settings.model),
-            settings.model["surrogate_params"].get(run.surrogate),
-            settings.engine,
-            settings.model["surrogate_numerics"],
-        ).to(self.device)
+        self.model = build_model(run, settings, settings.engine).to(self.device)
         self.model.seed_generators(run.seed, self.device)
         training = settings.training
         self.optimizer = torch.optim.Adamax(

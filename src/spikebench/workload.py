@@ -1,0 +1,109 @@
+"""Workload metrics of a trained network, as NeuroBench defines them, computed on the test set.
+
+- ``activation_sparsity``: share of zero outputs of the spiking layers, over all layers, steps and samples.
+- ``effective_macs`` / ``effective_acs`` (per sample): synaptic operations that actually happen, counted as
+  NeuroBench does with binary copies of inputs and weights (an operation per non-zero input and non-zero
+  weight it meets). Layers fed by real values (the first convolution, fed by the image) do
+  multiply-accumulates (MACs); layers fed by spikes do accumulates (ACs). Every layer is counted at every time
+  step, as the network is stepped in time (the fast engine computes the static first convolution once, so
+  it really does 1 / steps of the counted MACs there).
+- ``dense_ops`` (per sample): the same count with every input and weight non-zero, for contrast.
+- ``footprint_bytes``: bytes of parameters and buffers. ``connection_sparsity``: share of zero weights in the
+  convolution and linear layers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spikebench.atomic import atomic_write_text
+from spikebench.config import Run
+from spikebench.datasets import load_prepared
+from spikebench.network import ConvSNN
+
+log = logging.getLogger(__name__)
+
+
+def _binary(tensor: torch.Tensor) -> torch.Tensor:
+    return (tensor != 0).to(torch.float32)
+
+
+def _layer_ops(layer: nn.Module, inputs: torch.Tensor, dense: bool) -> float:
+    """Operations of one connection layer on a batch (bias excluded), as NeuroBench's binary-copy count."""
+    weight = torch.ones_like(layer.weight) if dense else _binary(layer.weight)
+    inputs = torch.ones_like(inputs) if dense else _binary(inputs)
+    if isinstance(layer, nn.Conv2d):
+        return float(F.conv2d(inputs, weight, stride=layer.stride, padding=layer.padding).sum())
+    return float(F.linear(inputs, weight).sum())
+
+
+def _is_spiking(tensor: torch.Tensor) -> bool:
+    return bool(((tensor == 0) | (tensor == 1) | (tensor == -1)).all())
+
+
+def connection_layers(model: ConvSNN) -> list[nn.Module]:
+    return [model.conv1, model.conv2, model.fc]
+
+
+@torch.no_grad()
+def workload_metrics(model: ConvSNN, images: torch.Tensor, steps: int, batch_size: int = 500) -> dict[str, float]:
+    """The metrics above on ``images`` (``[N, 1, 28, 28]``, scaled to [0, 1])."""
+    model.eval()
+    spikes = neurons = macs = acs = dense = 0.0
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size]
+        result = model(batch, steps, record=True)
+        layer_inputs = [batch.expand(steps, *batch.shape), result.layer_outputs[0], result.layer_outputs[1]]
+        for layer, inputs, flatten in zip(connection_layers(model), layer_inputs, (False, False, True), strict=True):
+            inputs = inputs.flatten(0, 1)
+            inputs = inputs.flatten(1) if flatten else inputs
+            operations = _layer_ops(layer, inputs, dense=False)
+            if _is_spiking(inputs):
+                acs += operations
+            else:
+                macs += operations
+            dense += _layer_ops(layer, inputs, dense=True)
+        for output in result.layer_outputs:
+            spikes += float(torch.count_nonzero(output))
+            neurons += output.numel()
+    count = len(images)
+    weights = [layer.weight for layer in connection_layers(model)]
+    return {
+        "activation_sparsity": (neurons - spikes) / neurons,
+        "effective_macs": macs / count,
+        "effective_acs": acs / count,
+        "dense_ops": dense / count,
+        "footprint_bytes": float(
+            sum(p.numel() * p.element_size() for p in model.parameters())
+            + sum(b.numel() * b.element_size() for b in model.buffers())
+        ),
+        "connection_sparsity": float(sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights)),
+    }
+
+
+def run_workload(
+    run: dict, settings: dict, model_path: str | Path, data_path: str | Path, out_path: str | Path, threads: int
+) -> dict:
+    """Entry point of the ``workload`` rule: the metrics of a run's best weights on its test set."""
+    from spikebench.train import RunSettings, Split, build_model, resolve_device
+
+    torch.set_num_threads(threads)
+    run = Run(**{axis: run[axis] for axis in ("dataset", "neuron", "surrogate", "backprop", "seed")})
+    settings = RunSettings(**settings)
+    device = resolve_device(settings.device)
+    model = build_model(run, settings, "fast").to(device)
+    model.load_state_dict(torch.load(model_path, map_location=device))
+    model.seed_generators(run.seed, device)
+    splits, _ = load_prepared(data_path)
+    test = Split(splits["test"].images, splits["test"].labels, settings.data["limit_test"], device)
+    images, _ = test.batch(torch.arange(len(test), device=device))
+    metrics = {"run_id": run.run_id, **workload_metrics(model, images, settings.model["steps"])}
+    atomic_write_text(out_path, json.dumps(metrics, indent=2) + "\n")
+    log.info("%s: %s", run.run_id, ", ".join(f"{key} {value:.4g}" for key, value in metrics.items() if key != "run_id"))
+    return metrics
