@@ -5,17 +5,33 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, SCHEMA, load_yaml
+from conftest import REPO, SCHEMA, SHARED_MNIST, load_yaml
 from spikebench.columns import EPOCH_COLUMNS, STATUSES
 from spikebench.config import expand_runs, validate_config
 from spikebench.neuron_models import NEURON_MODELS
+from spikebench.report_registry import STUDY_FIGURES
 from spikebench.simulation import FIGURES, TRACE_COLUMNS
 
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+CHROMIUM_ARGUMENTS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1000",
+]
+EYE = "a[iconname='eye']"
+"""The report's 'show this result' buttons."""
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 
 
@@ -69,11 +85,22 @@ def test_unknown_neuron_stops_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory, request):
+    """The whole quick config, run once through Snakemake, plus its report."""
+    if not (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"the offline MNIST copy is not at {SHARED_MNIST}")
+    workdir = tmp_path_factory.mktemp("quick")
+    config = quick_config_for(workdir, SHARED_MNIST)
+    snakemake("--cores", "2", "--configfile", str(config), workdir=workdir)
+    snakemake("--report", str(workdir / "results/report.html"), "--configfile", str(config), workdir=workdir)
+    return workdir, config
+
+
 @pytest.mark.workflow
-def test_quick_config_end_to_end(tmp_path, shared_mnist):
-    config = quick_config_for(tmp_path, shared_mnist)
-    snakemake("--cores", "2", "--configfile", str(config), workdir=tmp_path)
-    results = tmp_path / "results"
+def test_quick_config_end_to_end(quick_run):
+    workdir, config = quick_run
+    results = workdir / "results"
     assert (results / "data/mnist.npz").stat().st_size > 50_000_000
     assert "taken from" in (results / "logs/data/fetch_mnist.log").read_text()
     for figure in FIGURES:
@@ -90,11 +117,85 @@ def test_quick_config_end_to_end(tmp_path, shared_mnist):
     for run_id in runs:
         summary = json.loads((results / f"runs/{run_id}/summary.json").read_text())
         assert summary["status"] in STATUSES and summary["epochs_run"] == 1
-        assert summary["train_samples"] == 512 and summary["test_samples"] == 256
+        assert summary["train_samples"] == 1024 and summary["test_samples"] == 256
         assert list(pd.read_csv(results / f"runs/{run_id}/epochs.csv").columns) == EPOCH_COLUMNS
         assert (results / f"runs/{run_id}/model.pt").is_file()
         assert "epoch 1:" in (results / f"logs/train/{run_id}.log").read_text()
         assert (results / f"benchmarks/train/{run_id}.tsv").is_file()
+    table = pd.read_csv(results / "tables/runs.csv")
+    assert sorted(table["run_id"]) == sorted(runs)
+    assert table["activation_sparsity"].between(0, 1).all() and (table["dense_ops"] > 0).all()
+    assert len(pd.read_csv(results / "tables/epochs.csv")) == len(runs)
+    summary = pd.read_csv(results / "tables/summary.csv")
+    assert len(summary) == len(runs) and set(summary["seeds"]) == {1}
+    for plot in STUDY_FIGURES:
+        assert (results / f"figures/{plot}.png").stat().st_size > 10_000
+        assert (results / f"figures/{plot}.svg").is_file()
+
+
+@pytest.mark.workflow
+def test_report_reads_well_in_a_browser(quick_run, tmp_path):
+    browser = pytest.importorskip("selenium.webdriver", reason="selenium is part of the test extra")
+    if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    workdir, _ = quick_run
+    options = browser.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in CHROMIUM_ARGUMENTS:
+        options.add_argument(argument)
+    driver = browser.Chrome(service=Service(CHROMEDRIVER), options=options)
+    broken_images = "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length"
+    try:
+        driver.get((workdir / "results/summary.html").as_uri())
+        assert driver.find_element(By.ID, "summary-table").is_displayed()
+        combinations = len(pd.read_csv(workdir / "results/tables/summary.csv"))
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#summary-table tbody tr")) == combinations
+        assert driver.execute_script("return document.images.length") == len(STUDY_FIGURES) + len(FIGURES)
+        assert driver.execute_script(broken_images) == 0
+        driver.save_screenshot(str(tmp_path / "summary.png"))
+
+        shown = 0
+        for category in ("Neuron simulation", "Training", "Comparison", "Cost"):
+            driver.get((workdir / "results/report.html").as_uri())
+            driver.find_element(By.XPATH, f"//*[text()='{category}']").click()
+            count = len(driver.find_elements(By.CSS_SELECTOR, EYE))
+            assert count, f"report category {category} is empty"
+            for index in range(count):
+                driver.find_elements(By.CSS_SELECTOR, EYE)[index].click()
+                assert driver.execute_script(broken_images) == 0, f"a broken image in {category}"
+                shown += driver.execute_script("return document.images.length")
+                driver.back()
+                driver.find_element(By.XPATH, f"//*[text()='{category}']").click()
+        assert shown >= len(STUDY_FIGURES) + len(FIGURES)
+        driver.save_screenshot(str(tmp_path / "report.png"))
+        assert (tmp_path / "report.png").stat().st_size > 10_000
+    finally:
+        driver.quit()
+
+
+@pytest.mark.workflow
+def test_deleting_one_runs_epochs_reruns_only_it_and_the_aggregates(quick_run):
+    workdir, config = quick_run
+    epochs = workdir / "results/runs/mnist-leaky-atan-bptt-s0/epochs.csv"
+    kept = epochs.with_suffix(".kept")
+    epochs.rename(kept)
+    try:
+        result = snakemake("-n", "--configfile", str(config), workdir=workdir)
+    finally:
+        kept.rename(epochs)
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout + result.stderr, flags=re.M))
+    assert jobs.pop("total") is not None
+    assert jobs == {
+        "train": "1",
+        "workload": "1",
+        "merge_runs": "1",
+        "plot_study": str(len(STUDY_FIGURES)),
+        "summary_page": "1",
+        "all": "1",
+    }
 
 
 @pytest.mark.workflow

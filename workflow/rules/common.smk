@@ -11,9 +11,11 @@ from spikebench.config import (
     expand_runs,
     load_schema,
     simulation_figure_names,
+    skipped_combinations,
     validate_config,
 )
 from spikebench.datasets import DATASETS
+from spikebench.report_registry import STUDY_FIGURES
 
 SCHEMA_PATH = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
 try:
@@ -30,6 +32,7 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     figure="|".join(FIGURES),
     run_id="|".join(RUNS),
+    plot="|".join(STUDY_FIGURES),
 
 
 def dataset_sources(wildcards):
@@ -48,10 +51,24 @@ def simulation_parameters(wildcards):
     }
 
 
+TABLE_FILES = {
+    name: f"results/tables/{name}.csv"
+    for name in ("epochs", "runs", "summary", "comparisons", "never_learned")
+}
+
+
+def study_figure_category(wildcards):
+    return STUDY_FIGURES[wildcards.plot]
+
+
 def final_targets():
+    # Per-run outputs are final targets, not just the merge's inputs: Snakemake ignores a deleted
+    # intermediate file whose downstream results exist, and a user deleting one run's outputs expects that
+    # run (and the aggregates) to be rebuilt.
+    per_run = ("epochs.csv", "summary.json", "workload.json")
     return [
-        *expand("results/simulation/{figure}.png", figure=FIGURES),
-        *expand("results/runs/{run_id}/summary.json", run_id=RUNS),
+        "results/summary.html",
+        *expand("results/runs/{run_id}/{name}", run_id=RUNS, name=per_run),
     ]
 
 

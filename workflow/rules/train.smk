@@ -6,7 +6,6 @@ rule train:
             "results/runs/{run_id}/epochs.csv",
             caption="../../report/epochs.rst",
             category="Training",
-            subcategory="Per-run epochs",
             labels={"run": "{run_id}"},
         ),
         summary="results/runs/{run_id}/summary.json",

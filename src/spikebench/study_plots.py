@@ -1,0 +1,257 @@
+"""The study's figures, drawn from the merged tables. ``FIGURE_FUNCTIONS`` maps each name to its function.
+
+Every function takes the tables (``epochs``, ``runs``, ``summary``, ``comparisons``) and returns a figure; a
+figure whose data the config does not produce (a backprop comparison without a backprop study, say) says so
+on its canvas instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.ticker import MaxNLocator
+
+from spikebench.analysis import MISSING
+from spikebench.plotting import apply_style
+
+Tables = dict[str, pd.DataFrame]
+ACCURACY = "test accuracy at best validation epoch"
+
+
+def _placeholder(message: str) -> plt.Figure:
+    figure, axis = plt.subplots(figsize=(7, 2.5))
+    axis.axis("off")
+    axis.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=12)
+    return figure
+
+
+def _finished(runs: pd.DataFrame, backprop: str | None = "bptt") -> pd.DataFrame:
+    data = runs[(runs["status"] != MISSING) & runs["test_acc_at_best"].notna()]
+    return data[data["backprop"] == backprop] if backprop else data
+
+
+def accuracy_heatmap(tables: Tables) -> plt.Figure:
+    data = _finished(tables["runs"])
+    if data.empty:
+        return _placeholder("No finished BPTT runs yet.")
+    datasets = sorted(data["dataset"].unique())
+    figure, axes = plt.subplots(
+        1,
+        len(datasets),
+        figsize=(1.3 + 1.1 * data["surrogate"].nunique() * len(datasets), 1.6 + 0.55 * data["neuron"].nunique()),
+        squeeze=False,
+    )
+    for axis, dataset in zip(axes[0], datasets, strict=True):
+        grid = data[data["dataset"] == dataset].pivot_table(
+            index="neuron", columns="surrogate", values="test_acc_at_best", aggfunc="mean"
+        )
+        sns.heatmap(
+            grid * 100,
+            annot=True,
+            fmt=".1f",
+            cmap="viridis",
+            vmin=0,
+            vmax=100,
+            ax=axis,
+            cbar_kws={"label": "test accuracy (%)"},
+            linewidths=0.5,
+        )
+        axis.set_title(f"{dataset}: mean test accuracy over seeds (BPTT)")
+        axis.set_xlabel("surrogate gradient")
+        axis.set_ylabel("neuron model")
+        axis.grid(False)
+        axis.tick_params(axis="y", rotation=0)
+        axis.tick_params(axis="x", rotation=35)
+        for label in axis.get_xticklabels():
+            label.set_horizontalalignment("right")
+    return figure
+
+
+def learning_curves(tables: Tables) -> plt.Figure:
+    epochs = tables["epochs"]
+    epochs = epochs[epochs["backprop"] == "bptt"]
+    if epochs.empty:
+        return _placeholder("No BPTT epochs recorded yet.")
+    data = epochs.assign(val_acc_percent=epochs["val_acc"] * 100)
+    grid = sns.relplot(
+        data=data,
+        x="epoch",
+        y="val_acc_percent",
+        hue="surrogate",
+        col="neuron",
+        col_wrap=3,
+        kind="line",
+        errorbar=("pi", 100),
+        height=2.8,
+        aspect=1.3,
+        marker="o" if data["epoch"].max() <= 3 else None,
+        facet_kws={"sharey": True},
+    )
+    grid.set_axis_labels("epoch", "validation accuracy (%)")
+    grid.set_titles("{col_name}")
+    for axis in grid.axes.flat:
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    sns.move_legend(grid, "upper left", bbox_to_anchor=(1.0, 0.95))
+    grid.figure.suptitle("Validation accuracy per epoch (band: range over seeds)", y=1.02)
+    return grid.figure
+
+
+def seed_spread(tables: Tables) -> plt.Figure:
+    data = _finished(tables["runs"])
+    if data.empty:
+        return _placeholder("No finished BPTT runs yet.")
+    data = data.assign(accuracy=data["test_acc_at_best"] * 100)
+    figure, axis = plt.subplots(figsize=(max(7, 1.4 * data["neuron"].nunique()), 4.2))
+    sns.boxplot(data=data, x="neuron", y="accuracy", hue="surrogate", ax=axis, fliersize=0, linewidth=0.8)
+    sns.stripplot(
+        data=data,
+        x="neuron",
+        y="accuracy",
+        hue="surrogate",
+        dodge=True,
+        ax=axis,
+        size=3,
+        palette="dark:black",
+        legend=False,
+    )
+    axis.set_xlabel("neuron model")
+    axis.set_ylabel(f"{ACCURACY} (%)")
+    axis.set_title("Spread over seeds (each dot a seed)")
+    axis.legend(title="surrogate", bbox_to_anchor=(1.01, 1), loc="upper left", fontsize="small")
+    return figure
+
+
+def accuracy_vs_cost(tables: Tables) -> plt.Figure:
+    data = _finished(tables["runs"], backprop=None).dropna(subset=["activation_sparsity"])
+    if data.empty:
+        return _placeholder("No workload metrics yet.")
+    data = data.assign(
+        accuracy=data["test_acc_at_best"] * 100, synops=(data["effective_acs"] + data["effective_macs"]) / 1e6
+    )
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for axis, x, label in (
+        (axes[0], "activation_sparsity", "activation sparsity (share of zero spiking outputs)"),
+        (axes[1], "synops", "effective synaptic operations per sample (millions)"),
+    ):
+        sns.scatterplot(
+            data=data, x=x, y="accuracy", hue="neuron", style="surrogate", ax=axis, s=45, legend=axis is axes[1]
+        )
+        axis.set_xlabel(label)
+    axes[0].set_ylabel(f"{ACCURACY} (%)")
+    axes[1].legend(bbox_to_anchor=(1.01, 1), loc="upper left", fontsize="small")
+    figure.suptitle("Accuracy against activity and cost (test set, best weights)")
+    return figure
+
+
+def backprop_comparison(tables: Tables) -> plt.Figure:
+    data = _finished(tables["runs"], backprop=None)
+    methods = data.groupby(["dataset", "neuron", "surrogate"])["backprop"].transform("nunique")
+    data = data[methods > 1]
+    if data.empty:
+        return _placeholder("No neuron model and surrogate was run with several backprop methods.")
+    data = data.assign(accuracy=data["test_acc_at_best"] * 100)
+    figure, axis = plt.subplots(figsize=(8, 4.2))
+    sns.pointplot(
+        data=data,
+        x="neuron",
+        y="accuracy",
+        hue="backprop",
+        dodge=0.4,
+        errorbar=("ci", 95),
+        linestyle="none",
+        ax=axis,
+        capsize=0.1,
+    )
+    sns.stripplot(
+        data=data, x="neuron", y="accuracy", hue="backprop", dodge=True, ax=axis, size=3, alpha=0.5, legend=False
+    )
+    axis.set_xlabel("neuron model")
+    axis.set_ylabel(f"{ACCURACY} (%)")
+    surrogates = ", ".join(sorted(data["surrogate"].unique()))
+    axis.set_title(f"Backprop methods, surrogate {surrogates} (mean, 95% CI over seeds; dots are seeds)")
+    return figure
+
+
+def seconds_per_epoch(tables: Tables) -> plt.Figure:
+    data = _finished(tables["runs"], backprop=None).dropna(subset=["mean_epoch_seconds"])
+    if data.empty:
+        return _placeholder("No timed epochs yet.")
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    sns.barplot(data=data, x="neuron", y="mean_epoch_seconds", hue="engine", ax=axes[0], errorbar="sd")
+    axes[0].set_ylabel("seconds per epoch (training + evaluation)")
+    axes[0].set_title("Epoch time (from the runs)")
+    axes[0].legend(title="engine", loc="lower right")
+    timed = data.dropna(subset=["job_seconds"])
+    if timed.empty:
+        axes[1].axis("off")
+        axes[1].text(0.5, 0.5, "no Snakemake benchmark files", ha="center")
+    else:
+        sns.barplot(data=timed, x="neuron", y="job_seconds", hue="engine", ax=axes[1], errorbar="sd")
+        axes[1].set_ylabel("seconds per training job")
+        axes[1].set_title("Whole job (Snakemake benchmark)")
+        axes[1].legend(title="engine", loc="lower right")
+    for axis in axes:
+        axis.set_xlabel("neuron model")
+        axis.tick_params(axis="x", rotation=20)
+    return figure
+
+
+def surrogate_ranking(tables: Tables) -> plt.Figure:
+    comparisons = tables["comparisons"]
+    if comparisons.empty:
+        return _placeholder("Fewer than two surrogates per neuron model: nothing to rank.")
+    data = comparisons[(comparisons["factor"] == "surrogate") & (comparisons["backprop"] == "bptt")]
+    if data.empty:
+        return _placeholder("No surrogate comparisons for BPTT.")
+    neurons = list(dict.fromkeys(data["neuron"]))
+    counts = [int((data["neuron"] == neuron).sum()) for neuron in neurons]
+    figure, axes = plt.subplots(
+        len(neurons),
+        1,
+        figsize=(9, 0.9 + sum(0.32 * count + 0.55 for count in counts)),
+        sharex=True,
+        squeeze=False,
+        gridspec_kw={"height_ratios": [count + 1.2 for count in counts]},
+    )
+    for axis, neuron in zip(axes[:, 0], neurons, strict=True):
+        rows = data[data["neuron"] == neuron].sort_values("rank")
+        positions = np.arange(len(rows))
+        colors = ["#d62728" if flag else "#7f7f7f" for flag in rows["larger_than_seed_noise"]]
+        low = (rows["difference_to_best"] - rows["ci95_low"]).fillna(0) * 100
+        high = (rows["ci95_high"] - rows["difference_to_best"]).fillna(0) * 100
+        axis.errorbar(rows["difference_to_best"] * 100, positions, xerr=[low, high], fmt="none", ecolor=colors)
+        axis.scatter(rows["difference_to_best"] * 100, positions, c=colors, zorder=3)
+        axis.set_yticks(
+            positions,
+            [f"{level} ({acc:.1%})" for level, acc in zip(rows["level"], rows["mean_test_acc"], strict=True)],
+            fontsize="small",
+        )
+        axis.set_ylim(len(rows) - 0.4, -0.6)
+        axis.axvline(0, color="black", linewidth=0.8)
+        axis.set_title(f"{neuron}: each surrogate minus the best ({rows['best'].iloc[0]})", fontsize="medium")
+    axes[-1, 0].set_xlabel("paired difference in test accuracy over seeds (percentage points, 95% CI)")
+    figure.suptitle("Surrogate ranking; red: worse than the best by more than seed noise", y=1.0)
+    return figure
+
+
+FIGURE_FUNCTIONS: dict[str, Callable[[Tables], plt.Figure]] = {
+    "accuracy_heatmap": accuracy_heatmap,
+    "learning_curves": learning_curves,
+    "seed_spread": seed_spread,
+    "surrogate_ranking": surrogate_ranking,
+    "backprop_comparison": backprop_comparison,
+    "accuracy_vs_cost": accuracy_vs_cost,
+    "seconds_per_epoch": seconds_per_epoch,
+}
+"""Keyed like ``spikebench.report_registry.STUDY_FIGURES`` (a test keeps them equal)."""
+
+
+def draw_study_figure(name: str, tables: Tables) -> plt.Figure:
+    apply_style()
+    figure = FIGURE_FUNCTIONS[name](tables)
+    figure.tight_layout()
+    return figure

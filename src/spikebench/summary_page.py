@@ -1,0 +1,184 @@
+"""The analysis steps of the workflow: tables from the runs, the study's figures, and the summary page.
+
+``results/summary.html`` is self-contained (figures embedded as data URIs) so it can be mailed as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from spikebench.analysis import GROUP, merge_runs, never_learned, paired_comparisons, summarize
+from spikebench.atomic import atomic_write, atomic_write_text
+from spikebench.config import Run
+from spikebench.plotting import save_figure
+from spikebench.study_plots import draw_study_figure
+
+log = logging.getLogger(__name__)
+
+TABLES = ("epochs", "runs", "summary", "comparisons", "never_learned")
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    with atomic_write(path, "w") as stream:
+        frame.to_csv(stream, index=False, float_format="%.10g")
+
+
+def build_tables(runs: list[dict], run_dirs: dict[str, str], benchmark_files: dict[str, str], out: dict[str, str]):
+    """Write the five tables (paths in ``out``, keyed by ``TABLES``) from the runs' own outputs."""
+    expected = [
+        Run(**{axis: run[axis] for axis in ("dataset", "neuron", "surrogate", "backprop", "seed")}) for run in runs
+    ]
+    epochs, run_table = merge_runs(
+        expected, {k: Path(v) for k, v in run_dirs.items()}, {k: Path(v) for k, v in benchmark_files.items()}
+    )
+    summary = summarize(run_table)
+    comparisons = pd.concat(
+        [
+            paired_comparisons(run_table, "surrogate", ["dataset", "neuron", "backprop"]),
+            paired_comparisons(run_table, "neuron", ["dataset", "surrogate", "backprop"]),
+        ],
+        ignore_index=True,
+    )
+    frames = {
+        "epochs": epochs,
+        "runs": run_table,
+        "summary": summary,
+        "comparisons": comparisons,
+        "never_learned": never_learned(summary, run_table),
+    }
+    for name, frame in frames.items():
+        write_csv(frame, out[name])
+    log.info(
+        "%d runs (%s), %d epochs, %d combinations, %d never learned",
+        len(run_table),
+        ", ".join(f"{count} {status}" for status, count in run_table["status"].value_counts().items()),
+        len(epochs),
+        len(summary),
+        len(frames["never_learned"]),
+    )
+    return frames
+
+
+def read_tables(paths: dict[str, str]) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_csv(path) for name, path in paths.items()}
+
+
+def plot_study_figure(name: str, table_paths: dict[str, str], png_path: str | Path) -> None:
+    save_figure(draw_study_figure(name, read_tables(table_paths)), png_path)
+
+
+def _image(path: str | Path, alt: str) -> str:
+    encoded = base64.b64encode(Path(path).read_bytes()).decode()
+    return f'<img src="data:image/png;base64,{encoded}" alt="{html.escape(alt)}">'
+
+
+def _table(frame: pd.DataFrame, table_id: str) -> str:
+    return frame.to_html(index=False, table_id=table_id, na_rep="", float_format=lambda x: f"{x:.4g}", border=0)
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0 1.5rem; }
+th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #ddd; text-align: right; }
+th { background: #f3f3f3; } td:nth-child(-n+4) { text-align: left; }
+img { max-width: 100%; margin: 0.5rem 0 1.5rem; border: 1px solid #eee; }
+.note { background: #fff8e1; padding: 0.6rem 1rem; border-left: 4px solid #f0ad4e; }
+"""
+
+
+def render_summary_page(
+    table_paths: dict[str, str],
+    figure_paths: dict[str, str],
+    simulation_paths: dict[str, str],
+    skipped: list[dict[str, str]],
+    out_path: str | Path,
+) -> None:
+    """Write the self-contained summary page: headline tables, what never learned, and every figure."""
+    tables = read_tables(table_paths)
+    summary, runs = tables["summary"], tables["runs"]
+    headline = summary.sort_values("test_acc_mean", ascending=False)[
+        [
+            *GROUP,
+            "seeds",
+            "test_acc_mean",
+            "test_acc_std",
+            "test_acc_ci95_low",
+            "test_acc_ci95_high",
+            "ok",
+            "diverged",
+            "silent",
+            "missing",
+            "mean_seconds_per_epoch",
+        ]
+    ]
+    status_counts = runs["status"].value_counts().to_dict()
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>spikebench summary</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>spikebench: study summary</h1>",
+        f"<p>{len(runs)} runs: " + ", ".join(f"{count} {status}" for status, count in status_counts.items()) + ".</p>",
+        "<h2>Test accuracy per combination</h2>",
+        "<p>Mean over seeds of the test accuracy at each run's best validation epoch, with the 95% t interval.</p>",
+        _table(headline, "summary-table"),
+    ]
+    never = tables["never_learned"]
+    parts.append("<h2>Combinations that never learned</h2>")
+    if never.empty:
+        parts.append("<p>Every combination learned (mean test accuracy above chance + 5 points).</p>")
+    else:
+        parts.append(
+            "<p class='note'>These stayed at chance (10% for ten classes); the reason is what the runs recorded.</p>"
+        )
+        parts.append(_table(never, "never-learned-table"))
+    if skipped:
+        neurons = sorted({row["neuron"] for row in skipped})
+        parts.append(
+            "<h2>Skipped combinations</h2><p class='note'>"
+            + ", ".join(neurons)
+            + " has its own gradient estimator (straight-through on the spike probability), so no surrogate applies:"
+            f" the {len(skipped)} neuron x surrogate combinations the studies list for it run once per seed, with"
+            " surrogate <code>none</code>, instead of as duplicates.</p>"
+        )
+    comparisons = tables["comparisons"]
+    significant = (
+        comparisons[comparisons["larger_than_seed_noise"].astype(bool)] if not comparisons.empty else comparisons
+    )
+    parts.append("<h2>Differences larger than seed noise</h2>")
+    if significant.empty:
+        parts.append(
+            "<p>No level differs from the best of its group by more than the seeds' spread (95% paired interval).</p>"
+        )
+    else:
+        parts.append(
+            _table(
+                significant[
+                    [
+                        "dataset",
+                        "backprop",
+                        "neuron",
+                        "surrogate",
+                        "factor",
+                        "level",
+                        "best",
+                        "difference_to_best",
+                        "ci95_low",
+                        "ci95_high",
+                        "p_value",
+                    ]
+                ],
+                "significant-table",
+            )
+        )
+    parts.append("<h2>Figures</h2>")
+    for name, path in figure_paths.items():
+        parts.append(f"<h3>{html.escape(name.replace('_', ' '))}</h3>{_image(path, name)}")
+    parts.append("<h2>Neuron simulation</h2>")
+    for name, path in simulation_paths.items():
+        parts.append(f"<h3>{html.escape(name.replace('_', ' '))}</h3>{_image(path, name)}")
+    parts.append("</body></html>")
+    atomic_write_text(out_path, "\n".join(parts))

@@ -1,0 +1,12 @@
+from spikebench.logs import logged
+from spikebench.workload import run_workload
+
+with logged(snakemake.log[0]):
+    run_workload(
+        snakemake.params.run,
+        snakemake.params.settings,
+        model_path=snakemake.input.model,
+        data_path=snakemake.input.data,
+        out_path=snakemake.output[0],
+        threads=snakemake.threads,
+    )
