@@ -229,7 +229,22 @@ def paired_comparisons(runs: pd.DataFrame, factor: str, within: list[str]) -> pd
                     ),
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*within, *COMPARISON_COLUMNS])
+
+
+COMPARISON_COLUMNS = [
+    "factor",
+    "level",
+    "rank",
+    "best",
+    "mean_test_acc",
+    "paired_seeds",
+    "difference_to_best",
+    "ci95_low",
+    "ci95_high",
+    "p_value",
+    "larger_than_seed_noise",
+]
 
 
 def never_learned(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:

@@ -60,9 +60,11 @@ class NeuronSettings(NamedTuple):
 
 
 def run_sequence(step, current: torch.Tensor, steps: int, state: State, static: bool, record: bool):
+    # unbind, not current[t]: each indexing op's backward would fill and add a whole [T, ...] gradient.
+    currents = [current] * steps if static else current.unbind(0)
     spikes, membranes = [], []
-    for t in range(steps):
-        spike, state, membrane = step(current if static else current[t], state)
+    for step_current in currents:
+        spike, state, membrane = step(step_current, state)
         spikes.append(spike)
         if record:
             membranes.append(membrane)

@@ -84,20 +84,29 @@ class ConvSNN(nn.Module):
 
     def _fast(self, images, steps, state, record):
         batch = images.shape[0]
-        current = F.max_pool2d(self.conv1(images), 2)
+        # The first spiking layer runs in NHWC so that its spikes reach the second convolution as a
+        # channels-last tensor without a copy: oneDNN's convolution and pooling run about 1.7x faster so.
+        # A stochastic layer stays in NCHW, where its random draws land on the same neurons as in the
+        # reference engine, and its spikes are copied to channels-last instead.
+        layout = _Layout(nhwc=not self.cells[0].uses_generator)
+        current = layout.enter(F.max_pool2d(self.conv1(images), 2))
         states, spikes_per_layer, membranes = [], [], []
         for index, cell in enumerate(self.cells):
-            initial = state[index] if state is not None else cell.initial_state(current if index == 0 else current[0])
+            if state is not None:
+                initial = tuple(layout.enter_view(t) for t in state[0]) if index == 0 else state[index]
+            else:
+                initial = cell.initial_state(current if index == 0 else current[0])
             spikes, final, membrane = cell.sequence(current, steps, initial, static=index == 0, record=record)
+            if index == 0:
+                current = F.max_pool2d(self.conv2(layout.channels_last(spikes.flatten(0, 1))), 2)
+                current = current.unflatten(0, (steps, batch))
+                spikes, final = layout.leave(spikes), tuple(layout.leave(t) for t in final)
+                membrane = layout.leave(membrane) if record else None
+            elif index == 1:
+                current = self.fc(spikes.flatten(2))
             states.append(final)
             spikes_per_layer.append(spikes)
             membranes.append(membrane)
-            if index == 0:
-                # oneDNN's convolution and pooling run about 1.7x faster on channels-last tensors on CPU.
-                all_steps = spikes.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-                current = F.max_pool2d(self.conv2(all_steps), 2).unflatten(0, (steps, batch))
-            elif index == 1:
-                current = self.fc(spikes.flatten(2))
         return _result(spikes_per_layer, states, membranes if record else None, record)
 
     def _reference(self, images, steps, state, record):
@@ -130,6 +139,28 @@ def _result(spikes_per_layer, states, membranes, record) -> ForwardResult:
         layer_outputs=spikes_per_layer if record else None,
         membranes=membranes,
     )
+
+
+class _Layout:
+    """Where the fast engine keeps the first spiking layer: NHWC (channels last) or NCHW."""
+
+    def __init__(self, nhwc: bool):
+        self.nhwc = nhwc
+
+    def enter(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.movedim(-3, -1).contiguous() if self.nhwc else tensor
+
+    def enter_view(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.movedim(-3, -1) if self.nhwc else tensor
+
+    def leave(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.movedim(-1, -3) if self.nhwc else tensor
+
+    def channels_last(self, tensor: torch.Tensor) -> torch.Tensor:
+        """``[N, C, H, W]`` with channels-last strides, a view in NHWC and a copy in NCHW."""
+        if self.nhwc:
+            return tensor.permute(0, 3, 1, 2)
+        return tensor.contiguous(memory_format=torch.channels_last)
 
 
 def detach_state(state: list[State]) -> list[State]:

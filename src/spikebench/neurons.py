@@ -181,7 +181,7 @@ class Trace(NamedTuple):
 def run_sequence(step, inputs: torch.Tensor, state: tuple, record: bool = False, **step_kwargs) -> Trace:
     """Run ``step`` over the first axis of ``inputs`` (``[T, ...]``), starting from ``state``."""
     spikes, potentials = [], []
-    for current in inputs:
+    for current in inputs.unbind(0):
         spike, state, v = step(current, state, **step_kwargs)
         spikes.append(spike)
         if record:

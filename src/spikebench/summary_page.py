@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from spikebench.analysis import GROUP, merge_runs, never_learned, paired_comparisons, summarize
+from spikebench.analysis import (
+    COMPARISON_COLUMNS,
+    GROUP,
+    merge_runs,
+    never_learned,
+    paired_comparisons,
+    summarize,
+)
 from spikebench.atomic import atomic_write, atomic_write_text
 from spikebench.config import Run
 from spikebench.plotting import save_figure
@@ -43,7 +50,7 @@ def build_tables(runs: list[dict], run_dirs: dict[str, str], benchmark_files: di
             paired_comparisons(run_table, "neuron", ["dataset", "surrogate", "backprop"]),
         ],
         ignore_index=True,
-    )
+    )[[*GROUP, *COMPARISON_COLUMNS]]
     frames = {
         "epochs": epochs,
         "runs": run_table,

@@ -16,6 +16,7 @@ from spikebench.config import (
 )
 from spikebench.datasets import DATASETS
 from spikebench.report_registry import STUDY_FIGURES
+from spikebench.resources import training_memory_mb, training_runtime_minutes
 
 SCHEMA_PATH = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
 try:
@@ -84,3 +85,16 @@ def run_axes(wildcards):
 
 def run_dataset_file(wildcards):
     return f"results/data/{RUNS[wildcards.run_id].dataset}.npz"
+
+
+def training_runtime(wildcards, threads):
+    run = RUNS[wildcards.run_id]
+    return training_runtime_minutes(config, run.dataset, run.backprop, threads)
+
+
+def training_memory(wildcards):
+    return training_memory_mb(config)
+
+
+def gpus_per_training_job(wildcards):
+    return 1 if config["device"] == "cuda" else 0

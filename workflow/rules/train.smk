@@ -18,7 +18,9 @@ rule train:
         "../../envs/training.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=4000,
+        mem_mb=training_memory,
+        runtime=training_runtime,
+        gpu=gpus_per_training_job,
     params:
         run=run_axes,
         settings=TRAINING_SETTINGS,

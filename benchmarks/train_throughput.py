@@ -1,0 +1,223 @@
+"""Training and evaluation throughput of the fast engine against the reference engine, side by side.
+
+    python benchmarks/train_throughput.py [--neuron leaky --neuron alpha | --neuron all]
+                                          [--steps 25 --batch 128 --threads 2 --repeats 5 --csv out.csv]
+
+For every neuron model both engines get the same weights, batch, steps and threads, and are timed
+interleaved in one process (fast, reference, fast, reference, ...); the table shows medians. Training is
+one forward + backward + Adamax step of the study's CSNN with the rate-coded cross-entropy; evaluation is a
+no-grad forward of ``--eval-batch`` images. Memory is the peak resident set of a fresh process that runs a
+training step of one engine (``--memory``), and the bytes autograd saves for the backward pass.
+
+The compute limit is the network's floating-point work per sample (forward and backward of the three
+connection layers) divided by the measured fp32 matrix-multiply rate of this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import snntorch.functional as SF
+import torch
+
+from spikebench.neuron_models import NEURON_MODELS
+from spikebench.network import ConvSNN
+
+ENGINES = ("fast", "reference")
+
+
+def make_models(neuron: str) -> dict[str, ConvSNN]:
+    surrogate = "fast_sigmoid" if NEURON_MODELS[neuron].uses_surrogate else None
+    torch.manual_seed(0)
+    models = {engine: ConvSNN(neuron, surrogate, engine=engine) for engine in ENGINES}
+    models["reference"].load_state_dict(models["fast"].state_dict())
+    for model in models.values():
+        model.seed_generators(0)
+    return models
+
+
+def batch(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(1)
+    return torch.rand((size, 1, 28, 28), generator=generator), torch.randint(0, 10, (size,), generator=generator)
+
+
+def train_step(model, optimizer, loss_fn, images, labels, steps) -> None:
+    loss = loss_fn(model(images, steps).spikes, labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def saved_tensor_bytes(model, loss_fn, images, labels, steps) -> int:
+    """Bytes of the distinct storages autograd keeps for the backward pass of one training step."""
+    storages = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = loss_fn(model(images, steps).spikes, labels)
+    loss.backward()
+    return sum(storages.values())
+
+
+def matmul_gflops(repeats: int = 5) -> float:
+    a, b = torch.rand(2048, 2048), torch.rand(2048, 2048)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * 2048**3 / best / 1e9
+
+
+def _timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def flops_per_sample(steps: int) -> float:
+    """Forward MACs of the three connection layers (conv1 once per step, as the reference runs it), x2 for
+    FLOPs, x3 for forward + the two backward products (input and weight gradients)."""
+    macs = 12 * 24 * 24 * 25 + 64 * 8 * 8 * 12 * 25 + 10 * 1024
+    return 2 * 3 * macs * steps
+
+
+def measure(neuron: str, args) -> dict:
+    models = make_models(neuron)
+    optimizers = {e: torch.optim.Adamax(m.parameters(), lr=1e-2, eps=1e-7) for e, m in models.items()}
+    loss_fn = SF.ce_rate_loss()
+    images, labels = batch(args.batch)
+    eval_images, _ = batch(args.eval_batch)
+    train_seconds = {engine: [] for engine in ENGINES}
+    eval_seconds = {engine: [] for engine in ENGINES}
+    for repeat in range(args.repeats + 1):
+        for engine, model in models.items():
+            seconds = _timed(lambda: train_step(model, optimizers[engine], loss_fn, images, labels, args.steps))
+            with torch.no_grad():
+                eval_time = _timed(lambda: model(eval_images, args.steps))
+            if repeat:
+                train_seconds[engine].append(seconds)
+                eval_seconds[engine].append(eval_time)
+    row = {"neuron": neuron, "steps": args.steps, "batch": args.batch, "threads": args.threads}
+    for engine in ENGINES:
+        row[f"{engine}_train_samples_per_s"] = args.batch / statistics.median(train_seconds[engine])
+        row[f"{engine}_eval_samples_per_s"] = args.eval_batch / statistics.median(eval_seconds[engine])
+        row[f"{engine}_saved_mib"] = saved_tensor_bytes(models[engine], loss_fn, images, labels, args.steps) / 2**20
+        if args.memory:
+            row[f"{engine}_peak_rss_mib"] = peak_rss_mib(neuron, engine, args)
+    row["train_ratio"] = row["fast_train_samples_per_s"] / row["reference_train_samples_per_s"]
+    row["eval_ratio"] = row["fast_eval_samples_per_s"] / row["reference_eval_samples_per_s"]
+    return row
+
+
+def peak_rss_mib(neuron: str, engine: str, args) -> float:
+    """Peak resident memory (VmHWM; ru_maxrss would carry the forking parent's peak) of a fresh process doing
+    two training steps of one engine."""
+    code = (
+        "import re, sys, torch, snntorch.functional as SF\n"
+        "sys.path.insert(0, 'benchmarks')\n"
+        "from train_throughput import make_models, batch, train_step\n"
+        f"torch.set_num_threads({args.threads})\n"
+        f"model = make_models({neuron!r})[{engine!r}]\n"
+        "optimizer = torch.optim.Adamax(model.parameters(), lr=1e-2)\n"
+        f"images, labels = batch({args.batch})\n"
+        f"[train_step(model, optimizer, SF.ce_rate_loss(), images, labels, {args.steps}) for _ in range(2)]\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(int(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1)) / 1024)\n"
+    )
+    return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+
+
+def scaling(args) -> dict:
+    """Aggregate training throughput of 2 processes x 1 thread against 1 process x 2 threads (fast engine)."""
+    code = (
+        "import sys, time, torch, snntorch.functional as SF\n"
+        "sys.path.insert(0, 'benchmarks')\n"
+        "from train_throughput import make_models, batch, train_step\n"
+        "threads, batches = int(sys.argv[1]), int(sys.argv[2])\n"
+        "torch.set_num_threads(threads)\n"
+        "model = make_models('leaky')['fast']\n"
+        "optimizer = torch.optim.Adamax(model.parameters(), lr=1e-2)\n"
+        f"images, labels = batch({args.batch})\n"
+        f"train_step(model, optimizer, SF.ce_rate_loss(), images, labels, {args.steps})\n"
+        "start = time.perf_counter()\n"
+        f"[train_step(model, optimizer, SF.ce_rate_loss(), images, labels, {args.steps}) for _ in range(batches)]\n"
+        f"print(batches * {args.batch} / (time.perf_counter() - start))\n"
+    )
+    batches = str(args.scaling_batches)
+
+    def launch(threads: int) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", code, str(threads), batches], stdout=subprocess.PIPE, text=True)
+
+    one = launch(2)
+    single = float(one.communicate()[0])
+    pair = [launch(1), launch(1)]
+    together = sum(float(process.communicate()[0]) for process in pair)
+    return {"one_job_two_threads": single, "two_jobs_one_thread": together}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--neuron", action="append", help="neuron model (repeatable, or 'all'; default leaky)")
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--eval-batch", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True, help="peak RSS per engine")
+    parser.add_argument("--scaling", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--scaling-batches", type=int, default=8)
+    parser.add_argument("--csv", help="write the table here")
+    args = parser.parse_args()
+    neurons = args.neuron or ["leaky"]
+    neurons = list(NEURON_MODELS) if "all" in neurons else neurons
+    torch.set_num_threads(args.threads)
+
+    gflops = matmul_gflops()
+    limit = gflops * 1e9 / flops_per_sample(args.steps)
+    print(f"steps {args.steps}, batch {args.batch}, {args.threads} threads, torch {torch.__version__}")
+    print(f"fp32 matmul {gflops:.0f} GFLOP/s; {flops_per_sample(args.steps) / 1e9:.3f} GFLOP per training sample;")
+    print(f"compute limit {limit:.0f} training samples/s\n")
+    header = (
+        f"{'neuron':<9} {'train fast':>10} {'train ref':>10} {'ratio':>6} {'% limit':>8}"
+        f" {'eval fast':>10} {'eval ref':>10} {'ratio':>6} {'saved MiB f/r':>15} {'peak MiB f/r':>14}"
+    )
+    print(header)
+    rows = []
+    for neuron in neurons:
+        row = measure(neuron, args)
+        row["fraction_of_compute_limit"] = row["fast_train_samples_per_s"] / limit
+        rows.append(row)
+        peak = f"{row.get('fast_peak_rss_mib', 0):.0f}/{row.get('reference_peak_rss_mib', 0):.0f}"
+        print(
+            f"{neuron:<9} {row['fast_train_samples_per_s']:>10.0f} {row['reference_train_samples_per_s']:>10.0f}"
+            f" {row['train_ratio']:>6.2f} {100 * row['fraction_of_compute_limit']:>7.0f}%"
+            f" {row['fast_eval_samples_per_s']:>10.0f} {row['reference_eval_samples_per_s']:>10.0f}"
+            f" {row['eval_ratio']:>6.2f} {row['fast_saved_mib']:>7.0f}/{row['reference_saved_mib']:<7.0f}"
+            f" {peak:>14}"
+        )
+    if args.scaling:
+        result = scaling(args)
+        print(
+            f"\nleaky, fast engine: 1 job x 2 threads {result['one_job_two_threads']:.0f} samples/s;"
+            f" 2 jobs x 1 thread {result['two_jobs_one_thread']:.0f} samples/s together"
+        )
+        for row in rows:
+            row.update(result)
+    if args.csv:
+        with open(args.csv, "w", newline="") as stream:
+            writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    print("\n" + json.dumps({"compute_limit_samples_per_s": limit, "matmul_gflops": gflops}))
+
+
+if __name__ == "__main__":
+    main()

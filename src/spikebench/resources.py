@@ -1,0 +1,48 @@
+"""Cluster resources of the jobs, derived from the config (the SLURM profile turns them into sbatch flags)."""
+
+from __future__ import annotations
+
+import math
+
+from spikebench.datasets import DATASETS
+
+TRAIN_SAMPLES_PER_SECOND_PER_THREAD = 120
+"""Conservative training throughput of the slowest engine (reference) per CPU thread, 25 steps, batch 128;
+measured about 200 here. Scaled by steps."""
+EVAL_SAMPLES_PER_SECOND_PER_THREAD = 300
+GPU_SPEEDUP = 10
+STARTUP_MINUTES = 10
+BACKPROP_COST = {"bptt": 1.0, "tbptt": 1.3, "rtrl": 2.5}
+"""Relative cost of an epoch: more weight updates and shorter sequences per call cost more."""
+
+
+def split_sizes(config: dict, dataset: str) -> tuple[int, int, int]:
+    spec = DATASETS[dataset]
+    data = config["data"]
+    train_total = spec.file("train", "labels").shape[0]
+    sizes = (
+        train_total - data["validation_size"],
+        data["validation_size"],
+        spec.file("test", "labels").shape[0],
+    )
+    limits = (data["limit_train"], data["limit_validation"], data["limit_test"])
+    return tuple(size if limit is None else min(size, limit) for size, limit in zip(sizes, limits, strict=True))
+
+
+def training_runtime_minutes(config: dict, dataset: str, backprop: str, threads: int) -> int:
+    """Wall-time limit of a training job: every epoch of the config at conservative throughput, plus margin."""
+    train, validation, test = split_sizes(config, dataset)
+    step_scale = config["model"]["steps"] / 25 * BACKPROP_COST[backprop]
+    speed = threads * (GPU_SPEEDUP if config["device"] == "cuda" else 1)
+    epoch_seconds = step_scale * (
+        train / (TRAIN_SAMPLES_PER_SECOND_PER_THREAD * speed)
+        + (validation + test) / (EVAL_SAMPLES_PER_SECOND_PER_THREAD * speed)
+    )
+    return STARTUP_MINUTES + math.ceil(config["training"]["max_epochs"] * epoch_seconds / 60)
+
+
+def training_memory_mb(config: dict) -> int:
+    """Memory of a training job: the data in memory plus activations of one batch over all steps."""
+    batch_scale = config["training"]["batch_size"] / 128 * config["model"]["steps"] / 25
+    eval_scale = config["training"]["eval_batch_size"] / 1000 * config["model"]["steps"] / 25
+    return int(1500 + 1200 * max(batch_scale, eval_scale))

@@ -1,0 +1,86 @@
+"""The workflow through a real single-node SLURM cluster and the official executor plugin, against a local run."""
+
+import json
+import re
+
+import pandas as pd
+import pytest
+import yaml
+from slurm_cluster import missing_requirements, single_node_cluster
+from test_workflow import snakemake
+
+from conftest import REPO, SHARED_MNIST, load_yaml
+from spikebench.columns import TIMING_COLUMNS
+
+RUN_TIMING_COLUMNS = ["wall_seconds", "mean_epoch_seconds", "train_samples_per_second", "job_seconds"]
+SUMMARY_TIMING_COLUMNS = ["mean_seconds_per_epoch"]
+
+pytestmark = pytest.mark.workflow
+
+
+def small_config(workdir):
+    config = load_yaml(REPO / "config/quick.yaml")
+    config["datasets"]["mnist"]["sources"] = [str(SHARED_MNIST)]
+    config["studies"] = {
+        "cluster": {
+            "dataset": ["mnist"],
+            "neuron": ["leaky", "abss"],
+            "surrogate": ["atan"],
+            "backprop": ["bptt"],
+            "seed": [0],
+        }
+    }
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run_outputs(workdir):
+    results = workdir / "results"
+    outputs = {}
+    for run in sorted((results / "runs").iterdir()):
+        outputs[f"{run.name}/epochs"] = pd.read_csv(run / "epochs.csv").drop(columns=TIMING_COLUMNS)
+        outputs[f"{run.name}/workload"] = json.loads((run / "workload.json").read_text())
+    outputs["runs"] = pd.read_csv(results / "tables/runs.csv").drop(columns=RUN_TIMING_COLUMNS)
+    outputs["summary"] = pd.read_csv(results / "tables/summary.csv").drop(columns=SUMMARY_TIMING_COLUMNS)
+    return outputs
+
+
+def test_slurm_run_equals_local_run(tmp_path):
+    reason = missing_requirements()
+    if reason:
+        pytest.skip(reason)
+    if not (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"the offline MNIST copy is not at {SHARED_MNIST}")
+    pytest.importorskip("snakemake_executor_plugin_slurm", reason="install the slurm extra: pip install -e '.[slurm]'")
+    local, cluster = tmp_path / "local", tmp_path / "cluster"
+    for workdir in (local, cluster):
+        workdir.mkdir()
+    snakemake("--cores", "2", "--configfile", str(small_config(local)), workdir=local)
+    with single_node_cluster(tmp_path / "slurm-state"):
+        result = snakemake(
+            "--profile",
+            str(REPO / "profiles/slurm"),
+            "--jobs",
+            "4",
+            "--slurm-init-seconds-before-status-checks",
+            "5",
+            "--slurm-no-account",
+            "--configfile",
+            str(small_config(cluster)),
+            workdir=cluster,
+        )
+    submitted = re.findall(
+        r"has been submitted with SLURM jobid \d+ \(log: \S+/rule_(\w+)/", result.stderr + result.stdout
+    )
+    assert submitted.count("train") == 2 and submitted.count("workload") == 2, submitted
+    assert {"fetch_dataset", "prepare_dataset", "simulate", "merge_runs", "plot_study", "summary_page"} <= set(
+        submitted
+    )
+    expected, actual = run_outputs(local), run_outputs(cluster)
+    assert sorted(expected) == sorted(actual)
+    for name, value in expected.items():
+        if isinstance(value, pd.DataFrame):
+            pd.testing.assert_frame_equal(actual[name], value, obj=name)
+        else:
+            assert actual[name] == value, name
