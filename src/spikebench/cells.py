@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import snntorch
 import torch
 from torch import nn
 
@@ -100,11 +101,20 @@ class Cell(nn.Module):
         return run_sequence(self.fast_step, current, steps, state, static, record)
 
 
-class LeakyCell(Cell):
+class SnnTorchCell(Cell):
+    """A cell whose reference engine is snnTorch's own module (``self.reference``), stepped with explicit state.
+
+    snnTorch's modules return ``(spikes, *state)`` with the membrane last, in the order they take the state.
+    """
+
+    def reference_step(self, current, state):
+        spikes, *new_state = self.reference(current, *state)
+        return spikes, tuple(new_state), new_state[-1]
+
+
+class LeakyCell(SnnTorchCell):
     def __init__(self, settings, spike_fn):
         super().__init__(settings, spike_fn)
-        import snntorch
-
         self.reference = snntorch.Leaky(beta=settings.beta, threshold=settings.threshold, spike_grad=spike_fn)
 
     def fast_step(self, current, state):
@@ -114,18 +124,12 @@ class LeakyCell(Cell):
         membrane = self.settings.beta * membrane + current - reset * threshold
         return self.spike_fn(membrane - threshold), (membrane,), membrane
 
-    def reference_step(self, current, state):
-        spikes, membrane = self.reference(current, state[0])
-        return spikes, (membrane,), membrane
 
-
-class SynapticCell(Cell):
+class SynapticCell(SnnTorchCell):
     num_states = 2
 
     def __init__(self, settings, spike_fn):
         super().__init__(settings, spike_fn)
-        import snntorch
-
         self.reference = snntorch.Synaptic(
             alpha=settings.alpha, beta=settings.beta, threshold=settings.threshold, spike_grad=spike_fn
         )
@@ -138,18 +142,12 @@ class SynapticCell(Cell):
         membrane = self.settings.beta * membrane + synaptic - reset * threshold
         return self.spike_fn(membrane - threshold), (synaptic, membrane), membrane
 
-    def reference_step(self, current, state):
-        spikes, synaptic, membrane = self.reference(current, *state)
-        return spikes, (synaptic, membrane), membrane
 
-
-class AlphaCell(Cell):
+class AlphaCell(SnnTorchCell):
     num_states = 3
 
     def __init__(self, settings, spike_fn):
         super().__init__(settings, spike_fn)
-        import snntorch
-
         self.reference = snntorch.Alpha(
             alpha=settings.alpha, beta=settings.beta, threshold=settings.threshold, spike_grad=spike_fn
         )
@@ -165,16 +163,10 @@ class AlphaCell(Cell):
         excitatory, inhibitory, membrane = (value - value * reset for value in (excitatory, inhibitory, membrane))
         return self.spike_fn(membrane - self.settings.threshold), (excitatory, inhibitory, membrane), membrane
 
-    def reference_step(self, current, state):
-        spikes, excitatory, inhibitory, membrane = self.reference(current, *state)
-        return spikes, (excitatory, inhibitory, membrane), membrane
 
-
-class LapicqueCell(Cell):
+class LapicqueCell(SnnTorchCell):
     def __init__(self, settings, spike_fn):
         super().__init__(settings, spike_fn)
-        import snntorch
-
         self.reference = snntorch.Lapicque(
             R=settings.lapicque_r, C=settings.lapicque_c, threshold=settings.threshold, spike_grad=spike_fn
         )
@@ -189,10 +181,6 @@ class LapicqueCell(Cell):
         reset = delayed_reset(membrane, threshold)
         membrane = current * self.resistance * self.inverse_rc + self.decay * membrane - reset * threshold
         return self.spike_fn(membrane - threshold), (membrane,), membrane
-
-    def reference_step(self, current, state):
-        spikes, membrane = self.reference(current, state[0])
-        return spikes, (membrane,), membrane
 
 
 class LIFCell(Cell):
