@@ -93,6 +93,11 @@ def bernoulli_straight_through(probability: torch.Tensor, generator: torch.Gener
     return sample + (probability - probability.detach())
 
 
+def reset_where_fired(v: torch.Tensor, spikes: torch.Tensor, reset: float) -> torch.Tensor:
+    """``reset`` where a neuron fired, ``v`` elsewhere; no gradient flows through the reset itself."""
+    return torch.where(spikes.detach() > 0, reset, v)
+
+
 def leak(v: torch.Tensor, current: torch.Tensor, tau: float, dt: float) -> torch.Tensor:
     return v + (current - v) * (dt / tau)
 
@@ -115,9 +120,7 @@ def lif_step(
     spike_fn = spike_fn or default_spike_function()
     v = leak(state.v, current, params.tau, params.dt)
     spikes = threshold_crossing(v - params.threshold, spike_fn)
-    fired = spikes.detach()
-    v_next = v * (1 - fired) + params.reset * fired
-    return spikes, LIFState(v_next), v
+    return spikes, LIFState(reset_where_fired(v, spikes, params.reset)), v
 
 
 def adaptive_lif_initial_state(like: torch.Tensor, params: AdaptiveLIFParameters) -> AdaptiveLIFState:
@@ -141,7 +144,7 @@ def adaptive_lif_step(
     else:
         spikes = threshold_crossing(v - state.threshold, spike_fn or default_spike_function())
     fired = spikes.detach()
-    v_next = v * (1 - fired) + params.reset * fired
+    v_next = reset_where_fired(v, spikes, params.reset)
     threshold = state.threshold
     if params.adaptive:
         threshold = threshold + params.eta * fired - params.eta * (threshold - 1.0) * (1 - fired)
@@ -166,8 +169,7 @@ def abss_step(
     """
     v = leak(state.v, current, params.tau, params.dt) + params.w_ar * state.spikes
     spikes = bernoulli_straight_through(torch.sigmoid(v), generator)
-    v_next = v * (1 - spikes.detach())
-    return spikes, ABSSState(v_next, spikes), v
+    return spikes, ABSSState(reset_where_fired(v, spikes, 0.0), spikes), v
 
 
 class Trace(NamedTuple):
