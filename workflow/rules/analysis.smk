@@ -116,3 +116,30 @@ rule summary_page:
         skipped=skipped_combinations(config),
     script:
         "../scripts/summary_page.py"
+
+
+rule engine_throughput:
+    output:
+        report(
+            "results/performance/train_throughput.csv",
+            caption="../../report/throughput.rst",
+            category="Cost",
+            labels={"table": "engine throughput"},
+        ),
+    log:
+        "results/logs/analysis/engine_throughput.log",
+    benchmark:
+        "results/benchmarks/analysis/engine_throughput.tsv"
+    conda:
+        "../../envs/training.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        script=f"{workflow.basedir}/benchmarks/train_throughput.py",
+        steps=config["model"]["steps"],
+        batch=config["training"]["batch_size"],
+    shell:
+        "python {params.script} --neuron all --steps {params.steps} --batch {params.batch}"
+        " --threads {threads} --csv {output} > {log} 2>&1"

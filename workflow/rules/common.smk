@@ -67,10 +67,13 @@ def final_targets():
     # intermediate file whose downstream results exist, and a user deleting one run's outputs expects that
     # run (and the aggregates) to be rebuilt.
     per_run = ("epochs.csv", "summary.json", "workload.json")
-    return [
+    targets = [
         "results/summary.html",
         *expand("results/runs/{run_id}/{name}", run_id=RUNS, name=per_run),
     ]
+    if config["benchmark_engines"]:
+        targets.append("results/performance/train_throughput.csv")
+    return targets
 
 
 TRAINING_SETTINGS = {
