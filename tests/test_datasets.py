@@ -126,3 +126,11 @@ def test_fashion_mnist_from_debian_package(tmp_path):
     assert set(provenance["files"]) == set(DATASETS["fashion_mnist"].file_names)
     metadata = prepare("fashion_mnist", tmp_path / "raw", tmp_path / "f.npz", 5000, 0)
     assert metadata["num_test"] == 10_000
+
+
+def test_prepare_refuses_a_validation_split_it_cannot_make(tmp_path, shared_mnist):
+    fetch_into(tmp_path, [shared_mnist])
+    for size in (0, 60_000):
+        with pytest.raises(DataError, match="data.validation_size"):
+            prepare("mnist", tmp_path / "raw", tmp_path / "x.npz", validation_size=size, split_seed=0)
+    assert not (tmp_path / "x.npz").exists()

@@ -242,10 +242,10 @@ def prepare(dataset: str, raw_dir: str | Path, out_path: str | Path, validation_
     """
     arrays = load_raw(dataset, raw_dir)
     num_train = len(arrays["train_labels"])
-    if not 0 <= validation_size < num_train:
+    if not 0 < validation_size < num_train:
         raise DataError(
-            f"{dataset}: validation_size {validation_size} must be in [0, {num_train}) for {num_train} training"
-            " images; lower data.validation_size in the config"
+            f"{dataset}: validation_size {validation_size} must be in [1, {num_train}) for {num_train} training"
+            " images (early stopping needs a validation split); set data.validation_size in the config"
         )
     permutation = np.random.default_rng(split_seed).permutation(num_train)
     validation_index = np.sort(permutation[:validation_size]).astype(np.int64)
