@@ -12,7 +12,8 @@ rule workload:
         "../../envs/training.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=4000,
+        mem_mb=training_memory,
+        runtime=30,
     params:
         run=run_axes,
         settings=TRAINING_SETTINGS,
