@@ -1,7 +1,9 @@
 """Names of the per-run output columns, shared by training, workload and the merge (no torch needed)."""
 
+from spikebench.config import AXES
+
 LAYER_NAMES = ("conv1", "conv2", "output")
-AXIS_COLUMNS = ["run_id", "dataset", "neuron", "surrogate", "backprop", "seed"]
+AXIS_COLUMNS = ["run_id", *AXES]
 METRIC_COLUMNS = [
     "epoch",
     "train_loss",

@@ -138,6 +138,11 @@ class Run:
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, **{axis: getattr(self, axis) for axis in AXES}}
 
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Run:
+        """The run of an ``as_dict`` record (extra keys, such as ``run_id``, are ignored)."""
+        return cls(**{axis: values[axis] for axis in AXES})
+
 
 def study_runs(study: dict) -> Iterator[Run]:
     """Every combination of a study's axes; a neuron model without surrogate gets the single label 'none'."""

@@ -3,7 +3,8 @@
 ``forward(x)`` takes ``x`` of shape ``(batch, num_neurons)`` and returns float spikes of the same shape. The
 state persists across calls until ``reset_state()``; a call whose batch size differs from the stored state
 raises instead of silently mixing two sequences. For whole sequences use ``forward_sequence`` (``[T, batch,
-num_neurons]``), which always starts from a fresh state.
+num_neurons]``), which always starts from a fresh state. After a step, ``v`` is the membrane potential after
+its reset and ``last_potential`` the potential that was compared with the threshold.
 """
 
 from __future__ import annotations

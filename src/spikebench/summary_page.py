@@ -37,9 +37,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
 
 def build_tables(runs: list[dict], run_dirs: dict[str, str], benchmark_files: dict[str, str], out: dict[str, str]):
     """Write the five tables (paths in ``out``, keyed by ``TABLES``) from the runs' own outputs."""
-    expected = [
-        Run(**{axis: run[axis] for axis in ("dataset", "neuron", "surrogate", "backprop", "seed")}) for run in runs
-    ]
+    expected = [Run.from_dict(run) for run in runs]
     epochs, run_table = merge_runs(
         expected, {k: Path(v) for k, v in run_dirs.items()}, {k: Path(v) for k, v in benchmark_files.items()}
     )

@@ -372,7 +372,7 @@ class Progress:
 
 def train_run(run: dict, settings: dict, data_path: str | Path, out_dir: str | Path, threads: int) -> dict:
     """Entry point of the ``train`` rule: ``run`` holds the grid axes, ``settings`` the config sections."""
-    run = Run(**{axis: run[axis] for axis in ("dataset", "neuron", "surrogate", "backprop", "seed")})
+    run = Run.from_dict(run)
     return Trainer(run, RunSettings(**settings), data_path, out_dir, threads).fit()
 
 

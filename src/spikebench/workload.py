@@ -94,7 +94,7 @@ def run_workload(
     from spikebench.train import RunSettings, Split, build_model, resolve_device
 
     torch.set_num_threads(threads)
-    run = Run(**{axis: run[axis] for axis in ("dataset", "neuron", "surrogate", "backprop", "seed")})
+    run = Run.from_dict(run)
     settings = RunSettings(**settings)
     device = resolve_device(settings.device)
     model = build_model(run, settings, "fast").to(device)
