@@ -72,9 +72,24 @@ def run_sequence(step, current: torch.Tensor, steps: int, state: State, static: 
     return torch.stack(spikes), state, torch.stack(membranes) if record else None
 
 
+def heaviside(membrane: torch.Tensor, threshold: float) -> torch.Tensor:
+    """``H(U - th)`` as ``U > th``: equal for every finite float (a difference of two distinct floats never
+    rounds to zero), and one pass over the tensor fewer."""
+    return (membrane > threshold).to(membrane.dtype)
+
+
 def delayed_reset(membrane: torch.Tensor, threshold: float) -> torch.Tensor:
     """snnTorch's ``mem_reset``: the Heaviside of the previous membrane, detached (forward of any surrogate)."""
-    return (membrane - threshold > 0).to(membrane.dtype)
+    return heaviside(membrane, threshold)
+
+
+def fire(spike_fn: SpikeFunction, membrane: torch.Tensor, threshold: float) -> torch.Tensor:
+    """``spike_fn(U - th)``. Without a graph to record (evaluation), its forward pass directly: every
+    surrogate's forward is snnTorch's Heaviside ``U - th > 0``, and skipping the autograd function saves
+    two passes over the tensor."""
+    if membrane.requires_grad:
+        return spike_fn(membrane - threshold)
+    return heaviside(membrane, threshold)
 
 
 class Cell(nn.Module):
@@ -122,7 +137,7 @@ class LeakyCell(SnnTorchCell):
         threshold = self.settings.threshold
         reset = delayed_reset(membrane, threshold)
         membrane = self.settings.beta * membrane + current - reset * threshold
-        return self.spike_fn(membrane - threshold), (membrane,), membrane
+        return fire(self.spike_fn, membrane, threshold), (membrane,), membrane
 
 
 class SynapticCell(SnnTorchCell):
@@ -140,7 +155,7 @@ class SynapticCell(SnnTorchCell):
         reset = delayed_reset(membrane, threshold)
         synaptic = self.settings.alpha * synaptic + current
         membrane = self.settings.beta * membrane + synaptic - reset * threshold
-        return self.spike_fn(membrane - threshold), (synaptic, membrane), membrane
+        return fire(self.spike_fn, membrane, threshold), (synaptic, membrane), membrane
 
 
 class AlphaCell(SnnTorchCell):
@@ -161,7 +176,8 @@ class AlphaCell(SnnTorchCell):
         inhibitory = self.settings.beta * inhibitory - current
         membrane = self.tau_alpha * (excitatory + inhibitory)
         excitatory, inhibitory, membrane = (value - value * reset for value in (excitatory, inhibitory, membrane))
-        return self.spike_fn(membrane - self.settings.threshold), (excitatory, inhibitory, membrane), membrane
+        spikes = fire(self.spike_fn, membrane, self.settings.threshold)
+        return spikes, (excitatory, inhibitory, membrane), membrane
 
 
 class LapicqueCell(SnnTorchCell):
@@ -180,7 +196,7 @@ class LapicqueCell(SnnTorchCell):
         threshold = self.settings.threshold
         reset = delayed_reset(membrane, threshold)
         membrane = current * self.resistance * self.inverse_rc + self.decay * membrane - reset * threshold
-        return self.spike_fn(membrane - threshold), (membrane,), membrane
+        return fire(self.spike_fn, membrane, threshold), (membrane,), membrane
 
 
 class LIFCell(Cell):

@@ -27,6 +27,7 @@ import snntorch.functional as SF
 import torch
 
 import spikebench
+from spikebench.allocator import keep_freed_memory
 from spikebench.atomic import atomic_write, atomic_write_text
 from spikebench.cells import NeuronSettings
 from spikebench.columns import EPOCH_COLUMNS, LAYER_NAMES
@@ -123,6 +124,7 @@ class Trainer:
         self.threads = threads
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(True, warn_only=True)
+        self.keeps_freed_memory = keep_freed_memory()
         self.device = resolve_device(settings.device)
         splits, self.data_metadata = load_prepared(data_path)
         limits = {"train": "limit_train", "validation": "limit_validation", "test": "limit_test"}
@@ -325,6 +327,7 @@ class Trainer:
                 "python": platform.python_version(),
             },
             "threads": self.threads,
+            "keeps_freed_memory": self.keeps_freed_memory,
             "device": str(self.device),
             "device_name": torch.cuda.get_device_name(self.device)
             if self.device.type == "cuda"
