@@ -5,7 +5,7 @@ import snntorch.functional as SF
 import torch
 
 from spikebench.cells import CELLS, heaviside
-from spikebench.network import ConvSNN
+from spikebench.network import IMAGES_PER_PIECE, ConvSNN
 from spikebench.neuron_models import NEURON_MODELS
 from spikebench.surrogates import SURROGATES, make_spike_function
 
@@ -57,6 +57,26 @@ def test_engines_give_identical_spikes_and_membranes(neuron):
     for x, y in zip(a.state, b.state, strict=True):
         for u, v in zip(x, y, strict=True):
             torch.testing.assert_close(u, v, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("neuron", ["leaky", "alpha"])
+def test_evaluation_piece_by_piece_equals_the_reference_engine(neuron):
+    fast, reference = pair(neuron, "atan")
+    images = torch.rand((IMAGES_PER_PIECE + 44, 1, 28, 28), generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        first = [model(images, 3, record=True) for model in (fast, reference)]
+        second = [
+            model(images, STEPS - 3, result.state, record=True)
+            for model, result in zip((fast, reference), first, strict=True)
+        ]
+    for a, b in (first, second):
+        assert a.layer_neurons == b.layer_neurons
+        for x, y in zip(a.layer_outputs, b.layer_outputs, strict=True):
+            assert torch.equal(x, y)
+        assert [int(n) for n in a.layer_spikes] == [int(n) for n in b.layer_spikes]
+        for x, y in zip(a.membranes, b.membranes, strict=True):
+            torch.testing.assert_close(x, y, rtol=1e-6, atol=1e-6)
+    assert second[0].layer_outputs[0].sum() > 0
 
 
 CASES = [

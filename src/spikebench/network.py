@@ -6,7 +6,7 @@ Both engines share the weights and the cells (``spikebench.cells``) and differ o
   as snnTorch's tutorials do.
 - ``fast``: whole sequences per layer. The static image's first convolution and pooling are computed once;
   the linear layer sees all time steps as one batch; the second convolution gets channels-last spikes
-  in pieces of at most ``IMAGES_PER_CONVOLUTION`` images.
+  in pieces of at most ``IMAGES_PER_PIECE`` images, and evaluation runs piece by piece.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from spikebench.columns import LAYER_NAMES
 from spikebench.surrogates import make_spike_function
 
 ENGINES = ("fast", "reference")
-IMAGES_PER_CONVOLUTION = 256
-"""At most this many images (of one step) per call of the fast engine's second convolution: one step of a
-training batch of 128 per call is faster than 3, 5 or 25 steps per call and uses the least memory; an
-evaluation batch of 1,000 runs 10% faster in pieces of 256 (their output stays in cache for the pooling).
-Measured: each image's output is bit for bit the same whatever the piece."""
+IMAGES_PER_PIECE = 512
+"""At most this many images (of one step) per call of the fast engine's second convolution, and per forward
+pass without autograd (evaluation). One step of a training batch of 128 per call is faster than 3, 5 or 25
+steps per call and uses the least memory; an evaluation batch of 1,000 runs faster in pieces of 256, whose
+tensors stay in cache. Each image's output is bit for bit the same whatever the piece (tested)."""
 
 
 class ForwardResult(NamedTuple):
@@ -85,8 +85,22 @@ class ConvSNN(nn.Module):
         record: bool = False,
     ) -> ForwardResult:
         """Present ``images`` ``[B, 1, 28, 28]`` for ``steps`` steps starting from ``state`` (zeros if None)."""
-        run = self._fast if self.engine == "fast" else self._reference
-        return run(images, steps, state, record)
+        if self.engine == "reference":
+            return self._reference(images, steps, state, record)
+        batch = images.shape[0]
+        stochastic = any(cell.uses_generator for cell in self.cells)
+        if torch.is_grad_enabled() or stochastic or batch <= IMAGES_PER_PIECE:
+            return self._fast(images, steps, state, record)
+        # Without a backward pass every image is independent of the others, and a piece of the batch keeps
+        # each step's tensors in cache (1.7 MB per layer-1 tensor at 256 images, 6.9 MB at 1,000). Not for
+        # stochastic layers, whose draws would otherwise land on other images than in the reference engine.
+        pieces = range(0, batch, IMAGES_PER_PIECE)
+        return _concatenate(
+            [
+                self._fast(images[start : start + IMAGES_PER_PIECE], steps, _slice_state(state, start), record)
+                for start in pieces
+            ]
+        )
 
     def _fast(self, images, steps, state, record):
         batch = images.shape[0]
@@ -97,7 +111,7 @@ class ConvSNN(nn.Module):
         # A stochastic layer stays in NCHW, where its random draws land on the same neurons as in the
         # reference engine, and its spikes are copied to channels-last instead.
         layout = _Layout(nhwc=not self.cells[0].uses_generator)
-        current = layout.enter(F.max_pool2d(self.conv1(images), 2))
+        current = layout.enter(F.max_pool2d(layout.convolution_output(self.conv1(images)), 2))
         states, spikes_per_layer, membranes = [], [], []
         for index, cell in enumerate(self.cells):
             static = index == 0
@@ -122,11 +136,11 @@ class ConvSNN(nn.Module):
     def _second_convolution(self, spikes: torch.Tensor, batch: int, layout: _Layout) -> torch.Tensor:
         """Convolution and pooling of ``[T * B, C, H, W]`` channels-last spikes into ``[T, B, ...]`` in ``layout``.
 
-        In pieces (``IMAGES_PER_CONVOLUTION``): the convolution's full-resolution output and its gradient then
+        In pieces (``IMAGES_PER_PIECE``): the convolution's full-resolution output and its gradient then
         exist for one piece at a time, which keeps peak memory below the reference engine's and is faster than
         one call over all steps (it stays in cache).
         """
-        chunks = spikes.split(min(batch, IMAGES_PER_CONVOLUTION))
+        chunks = spikes.split(min(batch, IMAGES_PER_PIECE))
         pooled = torch.cat([layout.enter_view(F.max_pool2d(self.conv2(chunk), 2)) for chunk in chunks])
         return pooled.unflatten(0, (-1, batch))
 
@@ -168,6 +182,11 @@ class _Layout:
     def __init__(self, nhwc: bool):
         self.nhwc = nhwc
 
+    def convolution_output(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The first convolution's output, channels-last in NHWC: pooling it then runs 2x faster, copy included,
+        and the pooled tensor is NHWC already."""
+        return tensor.contiguous(memory_format=torch.channels_last) if self.nhwc else tensor
+
     def enter(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor.movedim(-3, -1).contiguous() if self.nhwc else tensor
 
@@ -189,6 +208,33 @@ class _Layout:
         if self.nhwc:
             return tensor.permute(0, 3, 1, 2)
         return tensor.contiguous(memory_format=torch.channels_last)
+
+
+def _slice_state(state: list[State] | None, start: int) -> list[State] | None:
+    if state is None:
+        return None
+    return [tuple(tensor[start : start + IMAGES_PER_PIECE] for tensor in layer) for layer in state]
+
+
+def _concatenate(pieces: list[ForwardResult]) -> ForwardResult:
+    """One result from the results of consecutive pieces of a batch (``[T, B, ...]`` outputs, ``[B, ...]`` state)."""
+
+    def per_layer(field: str, dim: int) -> list[torch.Tensor] | None:
+        if getattr(pieces[0], field) is None:
+            return None
+        return [torch.cat(layer, dim) for layer in zip(*(getattr(piece, field) for piece in pieces), strict=True)]
+
+    return ForwardResult(
+        spikes=torch.cat([piece.spikes for piece in pieces], 1),
+        state=[
+            tuple(torch.cat(tensors) for tensors in zip(*layer, strict=True))
+            for layer in zip(*(piece.state for piece in pieces), strict=True)
+        ],
+        layer_spikes=[sum(layer) for layer in zip(*(piece.layer_spikes for piece in pieces), strict=True)],
+        layer_neurons=[sum(layer) for layer in zip(*(piece.layer_neurons for piece in pieces), strict=True)],
+        layer_outputs=per_layer("layer_outputs", 1),
+        membranes=per_layer("membranes", 1),
+    )
 
 
 def detach_state(state: list[State]) -> list[State]:
