@@ -32,6 +32,7 @@ CHROMIUM_ARGUMENTS = [
 ]
 EYE = "a[iconname='eye']"
 """The report's 'show this result' buttons."""
+PYTHON_FOLDERS = ["src", "tests", "benchmarks", "workflow/scripts"]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 
 
@@ -70,6 +71,14 @@ def test_snakefmt_check_passes():
     files = [REPO / "Snakefile", *sorted((REPO / "workflow/rules").glob("*.smk"))]
     result = subprocess.run(
         [sys.executable, "-m", "snakefmt", "--check", *map(str, files)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["check", "format"])
+def test_python_is_ruff_clean(command):
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", *command, *PYTHON_FOLDERS], cwd=REPO, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -1,0 +1,38 @@
+"""The benchmark scripts run and print or write what their docs promise (tiny sizes: no timing is checked)."""
+
+import subprocess
+import sys
+
+import pandas as pd
+
+from conftest import REPO
+
+
+def run_benchmark(*args: str) -> str:
+    result = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, check=True)
+    return result.stdout
+
+
+def test_train_throughput_writes_every_ratio_and_bound(tmp_path):
+    table = tmp_path / "throughput.csv"
+    output = run_benchmark(
+        "benchmarks/train_throughput.py",
+        *("--neuron", "leaky", "--neuron", "abss", "--steps", "2", "--batch", "8", "--eval-batch", "300"),
+        *("--repeats", "1", "--threads", "1", "--scaling-batches", "1", "--csv", str(table)),
+    )
+    assert "compute limit" in output and "second convolution alone" in output
+    rows = pd.read_csv(table)
+    assert rows["neuron"].tolist() == ["leaky", "abss"]
+    for column in ("train_ratio", "eval_ratio", "fraction_of_compute_limit", "fraction_of_convolution_bound"):
+        assert (rows[column] > 0).all(), column
+    for engine in ("fast", "reference"):
+        assert (rows[f"{engine}_peak_rss_mib"] > 0).all() and (rows[f"{engine}_saved_mib"] > 0).all()
+    assert (rows["two_jobs_one_thread"] > 0).all() and (rows["one_job_two_threads"] > 0).all()
+
+
+def test_neuron_simulation_compares_layers_with_loops():
+    output = run_benchmark(
+        "benchmarks/neuron_simulation.py",
+        *("--neurons", "10", "--batch", "2", "--steps", "20", "--loop-sequences", "0", "--repeats", "1"),
+    )
+    assert "LIF" in output and "ABSS" in output
