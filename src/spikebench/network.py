@@ -22,11 +22,12 @@ from spikebench.columns import LAYER_NAMES
 from spikebench.surrogates import make_spike_function
 
 ENGINES = ("fast", "reference")
-IMAGES_PER_PIECE = 512
+IMAGES_PER_PIECE = 256
 """At most this many images (of one step) per call of the fast engine's second convolution, and per forward
-pass without autograd (evaluation). One step of a training batch of 128 per call is faster than 3, 5 or 25
-steps per call and uses the least memory; an evaluation batch of 1,000 runs faster in pieces of 256, whose
-tensors stay in cache. Each image's output is bit for bit the same whatever the piece (tested)."""
+pass without autograd on a CPU (evaluation). One step of a training batch of 128 per call is faster than 3,
+5 or 25 steps per call and uses the least memory; an evaluation batch of 1,000 runs 5-10% faster in pieces
+of 256 than of 128 or 512 or whole, as their tensors stay in cache. Each image's output is bit for bit the
+same whatever the piece (tested)."""
 
 
 class ForwardResult(NamedTuple):
@@ -89,11 +90,11 @@ class ConvSNN(nn.Module):
             return self._reference(images, steps, state, record)
         batch = images.shape[0]
         stochastic = any(cell.uses_generator for cell in self.cells)
-        if torch.is_grad_enabled() or stochastic or batch <= IMAGES_PER_PIECE:
+        if torch.is_grad_enabled() or stochastic or images.device.type != "cpu" or batch <= IMAGES_PER_PIECE:
             return self._fast(images, steps, state, record)
-        # Without a backward pass every image is independent of the others, and a piece of the batch keeps
-        # each step's tensors in cache (1.7 MB per layer-1 tensor at 256 images, 6.9 MB at 1,000). Not for
-        # stochastic layers, whose draws would otherwise land on other images than in the reference engine.
+        # Without a backward pass every image is independent of the others, and on a CPU a piece of the batch
+        # keeps each step's tensors in cache (1.7 MB per layer-1 tensor at 256 images, 6.9 MB at 1,000). Not
+        # for stochastic layers, whose draws would otherwise land on other images than in the reference engine.
         pieces = range(0, batch, IMAGES_PER_PIECE)
         return _concatenate(
             [
