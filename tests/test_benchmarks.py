@@ -20,10 +20,11 @@ def test_train_throughput_writes_every_ratio_and_bound(tmp_path):
         *("--neuron", "leaky", "--neuron", "abss", "--steps", "2", "--batch", "8", "--eval-batch", "300"),
         *("--repeats", "1", "--threads", "1", "--scaling-batches", "1", "--csv", str(table)),
     )
-    assert "compute limit" in output and "second convolution alone" in output
+    assert "compute limit" in output and "second convolution alone" in output and "replaced by" in output
     rows = pd.read_csv(table)
     assert rows["neuron"].tolist() == ["leaky", "abss"]
-    for column in ("train_ratio", "eval_ratio", "fraction_of_compute_limit", "fraction_of_convolution_bound"):
+    ratios = ["train_ratio", "eval_ratio", "fraction_of_compute_limit", "fraction_of_convolution_bound"]
+    for column in [*ratios, "without_neuron_dynamics_samples_per_s"]:
         assert (rows[column] > 0).all(), column
     for engine in ("fast", "reference"):
         assert (rows[f"{engine}_peak_rss_mib"] > 0).all() and (rows[f"{engine}_saved_mib"] > 0).all()
