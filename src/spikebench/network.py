@@ -220,10 +220,10 @@ def _slice_state(state: list[State] | None, start: int) -> list[State] | None:
 def _concatenate(pieces: list[ForwardResult]) -> ForwardResult:
     """One result from the results of consecutive pieces of a batch (``[T, B, ...]`` outputs, ``[B, ...]`` state)."""
 
-    def per_layer(field: str, dim: int) -> list[torch.Tensor] | None:
+    def sequences_per_layer(field: str) -> list[torch.Tensor] | None:
         if getattr(pieces[0], field) is None:
             return None
-        return [torch.cat(layer, dim) for layer in zip(*(getattr(piece, field) for piece in pieces), strict=True)]
+        return [torch.cat(layer, 1) for layer in zip(*(getattr(piece, field) for piece in pieces), strict=True)]
 
     return ForwardResult(
         spikes=torch.cat([piece.spikes for piece in pieces], 1),
@@ -233,8 +233,8 @@ def _concatenate(pieces: list[ForwardResult]) -> ForwardResult:
         ],
         layer_spikes=[sum(layer) for layer in zip(*(piece.layer_spikes for piece in pieces), strict=True)],
         layer_neurons=[sum(layer) for layer in zip(*(piece.layer_neurons for piece in pieces), strict=True)],
-        layer_outputs=per_layer("layer_outputs", 1),
-        membranes=per_layer("membranes", 1),
+        layer_outputs=sequences_per_layer("layer_outputs"),
+        membranes=sequences_per_layer("membranes"),
     )
 
 
