@@ -205,3 +205,24 @@ def test_lif_spike_function_gradient_is_snntorch_surrogate():
     spikes = neurons.threshold_crossing(v - 1.0, make_spike_function("fast_sigmoid", {"slope": 10}))
     spikes.sum().backward()
     torch.testing.assert_close(v.grad, 1 / (10 * (v.detach() - 1).abs() + 1) ** 2)
+
+
+@pytest.mark.parametrize("reset", [0.0, -0.5])
+def test_reset_where_fired_equals_where_and_masks_the_gradient(reset):
+    generator = torch.Generator().manual_seed(4)
+    v = (torch.randn((64, 3, 5, 5), generator=generator) * 3).contiguous(memory_format=torch.channels_last)
+    v.requires_grad_()
+    spikes = (torch.rand(v.shape, generator=generator) < 0.3).float().requires_grad_()
+    result = neurons.reset_where_fired(v, spikes, reset)
+    assert torch.equal(result, torch.where(spikes > 0, reset, v))
+    assert result.stride() == v.stride()
+    (grad_v, grad_spikes) = torch.autograd.grad(result.sum(), (v, spikes), allow_unused=True)
+    assert torch.equal(grad_v, 1 - spikes.detach()) and grad_spikes is None
+
+
+@pytest.mark.parametrize("compare", [torch.gt, torch.ge, torch.eq, torch.lt])
+def test_compare_as_float_equals_the_cast_bool_comparison(compare):
+    left = torch.tensor([-1.0, -0.0, 0.0, 0.5, 1.0, 2.0, float("inf"), float("nan")]).requires_grad_()
+    result = neurons.compare_as_float(compare, left, 0.5)
+    assert torch.equal(result, compare(left, 0.5).float()) and result.dtype == left.dtype
+    assert not result.requires_grad

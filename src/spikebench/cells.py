@@ -75,7 +75,7 @@ def run_sequence(step, current: torch.Tensor, steps: int, state: State, static: 
 def heaviside(membrane: torch.Tensor, threshold: float) -> torch.Tensor:
     """``H(U - th)`` as ``U > th``: equal for every finite float (a difference of two distinct floats never
     rounds to zero), and one pass over the tensor fewer."""
-    return (membrane > threshold).to(membrane.dtype)
+    return neurons.compare_as_float(torch.gt, membrane, threshold)
 
 
 def delayed_reset(membrane: torch.Tensor, threshold: float) -> torch.Tensor:
