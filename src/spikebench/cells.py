@@ -5,10 +5,10 @@ A cell owns one spiking layer's dynamics and offers:
 - ``step(current, state) -> (spikes, state, membrane)``: one time step. In the ``reference`` engine the
   snnTorch models call snnTorch's own modules (``snn.Leaky`` ...), as users write it today; ``lif`` and
   ``abss`` use spikebench's functional steps, as ``TorchLIFLayer`` and ``TorchBernoulliLayer`` do.
-- ``sequence(current, steps, state) -> (spikes [T, ...], state, membranes [T, ...] or None)``: a whole
-  sequence in one call (the ``fast`` engine), with ``current`` either ``[T, ...]`` or one static tensor fed
-  at every step. It runs spikebench's functional re-implementation of the same equations, with snnTorch's
-  surrogate spike functions.
+- ``sequence(currents, state) -> (spikes, state, membranes or None)``: a whole sequence in one call (the
+  ``fast`` engine), over a list of per-step currents (the same static tensor at every step for the first
+  layer), returning per-step lists. It runs spikebench's functional re-implementation of the same equations,
+  with snnTorch's surrogate spike functions.
 
 The snnTorch equations, with ``H`` the Heaviside step and the reset taken from the previous membrane
 (snnTorch's default ``reset_delay``), detached:
@@ -23,6 +23,7 @@ Spikes are ``spike_fn(U - th)``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import snntorch
@@ -60,16 +61,18 @@ class NeuronSettings(NamedTuple):
         )
 
 
-def run_sequence(step, current: torch.Tensor, steps: int, state: State, static: bool, record: bool):
-    # unbind, not current[t]: each indexing op's backward would fill and add a whole [T, ...] gradient.
-    currents = [current] * steps if static else current.unbind(0)
+def run_sequence(step, currents: Sequence[torch.Tensor], state: State, record: bool):
+    """Run ``step`` over per-step currents: per-step spikes, the final state and per-step membranes if ``record``.
+
+    Lists, not stacked tensors: the fast engine feeds each step's spikes to the next layer's per-step work.
+    """
     spikes, membranes = [], []
-    for step_current in currents:
-        spike, state, membrane = step(step_current, state)
+    for current in currents:
+        spike, state, membrane = step(current, state)
         spikes.append(spike)
         if record:
             membranes.append(membrane)
-    return torch.stack(spikes), state, torch.stack(membranes) if record else None
+    return spikes, state, membranes if record else None
 
 
 def heaviside(membrane: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -112,8 +115,8 @@ class Cell(nn.Module):
     def reference_step(self, current: torch.Tensor, state: State) -> StepResult:
         return self.fast_step(current, state)
 
-    def sequence(self, current, steps: int, state: State, static: bool, record: bool = False):
-        return run_sequence(self.fast_step, current, steps, state, static, record)
+    def sequence(self, currents: Sequence[torch.Tensor], state: State, record: bool = False):
+        return run_sequence(self.fast_step, currents, state, record)
 
 
 class SnnTorchCell(Cell):

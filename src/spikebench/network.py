@@ -5,8 +5,8 @@ Both engines share the weights and the cells (``spikebench.cells``) and differ o
 - ``reference``: one time step per iteration, recomputing the whole network on the static image each step,
   as snnTorch's tutorials do.
 - ``fast``: whole sequences per layer. The static image's first convolution and pooling are computed once;
-  the linear layer sees all time steps as one batch; the second convolution gets channels-last spikes
-  in pieces of at most ``IMAGES_PER_PIECE`` images, and evaluation runs piece by piece.
+  the linear layer sees all time steps as one batch; the second convolution gets channels-last spikes one
+  step at a time; evaluation runs piece by piece of at most ``IMAGES_PER_PIECE`` images.
 """
 
 from __future__ import annotations
@@ -23,11 +23,9 @@ from spikebench.surrogates import make_spike_function
 
 ENGINES = ("fast", "reference")
 IMAGES_PER_PIECE = 256
-"""At most this many images (of one step) per call of the fast engine's second convolution, and per forward
-pass without autograd on a CPU (evaluation). One step of a training batch of 128 per call is faster than 3,
-5 or 25 steps per call and uses the least memory; an evaluation batch of 1,000 runs 5-10% faster in pieces
-of 256 than of 128 or 512 or whole, as their tensors stay in cache. Each image's output is bit for bit the
-same whatever the piece (tested)."""
+"""At most this many images per forward pass of the fast engine without autograd on a CPU (evaluation): a
+batch of 1,000 runs 5-10% faster in pieces of 256 than of 128 or 512 or whole, as their per-step tensors stay
+in cache. Each image's output is bit for bit the same whatever the piece (tested)."""
 
 
 class ForwardResult(NamedTuple):
@@ -104,46 +102,47 @@ class ConvSNN(nn.Module):
         )
 
     def _fast(self, images, steps, state, record):
-        batch = images.shape[0]
         # Both convolutional spiking layers run in NHWC: the first layer's spikes then reach the second
         # convolution as a channels-last tensor without a copy (oneDNN's convolution and pooling run about
         # 1.7x faster so), and the second layer's spikes reach the linear layer without a transposing copy,
         # the linear layer taking its weights in the matching (height, width, channel) order.
         # A stochastic layer stays in NCHW, where its random draws land on the same neurons as in the
         # reference engine, and its spikes are copied to channels-last instead.
+        # Between the convolutional layers a sequence stays a list of per-step tensors: stacking it (and the
+        # split or stack its backward pass needs) would copy every step for nothing.
         layout = _Layout(nhwc=not self.cells[0].uses_generator)
-        current = layout.enter(F.max_pool2d(layout.convolution_output(self.conv1(images)), 2))
+        currents = [layout.enter(F.max_pool2d(layout.convolution_output(self.conv1(images)), 2))] * steps
         states, spikes_per_layer, membranes = [], [], []
         for index, cell in enumerate(self.cells):
-            static = index == 0
             if state is not None:
                 initial = tuple(layout.enter_view(t) for t in state[index]) if index < 2 else state[index]
             else:
-                initial = cell.initial_state(current if static else current[0])
-            spikes, final, membrane = cell.sequence(current, steps, initial, static=static, record=record)
+                initial = cell.initial_state(currents[0])
+            spikes, final, membrane = cell.sequence(currents, initial, record=record)
             if index == 0:
-                current = self._second_convolution(layout.channels_last(spikes.flatten(0, 1)), batch, layout)
+                currents = [self._second_convolution(layout.channels_last(step), layout) for step in spikes]
             elif index == 1:
-                weight = layout.linear_weight(self.fc.weight, spikes.shape[2:])
-                current = F.linear(spikes.flatten(2), weight, self.fc.bias)
+                stacked = torch.stack(spikes)
+                weight = layout.linear_weight(self.fc.weight, stacked.shape[2:])
+                # unbind, not per-step indexing: each indexing op's backward would fill and add a whole
+                # [T, ...] gradient.
+                currents = F.linear(stacked.flatten(2), weight, self.fc.bias).unbind(0)
             if index < 2:
-                spikes, final = layout.leave(spikes), tuple(layout.leave(t) for t in final)
-                membrane = layout.leave(membrane) if record else None
+                spikes, final = [layout.leave(t) for t in spikes], tuple(layout.leave(t) for t in final)
+                membrane = [layout.leave(t) for t in membrane] if record else None
             states.append(final)
             spikes_per_layer.append(spikes)
             membranes.append(membrane)
-        return _result(spikes_per_layer, states, membranes if record else None, record)
+        return _result(spikes_per_layer, states, membranes if record else None)
 
-    def _second_convolution(self, spikes: torch.Tensor, batch: int, layout: _Layout) -> torch.Tensor:
-        """Convolution and pooling of ``[T * B, C, H, W]`` channels-last spikes into ``[T, B, ...]`` in ``layout``.
+    def _second_convolution(self, spikes: torch.Tensor, layout: _Layout) -> torch.Tensor:
+        """Convolution and pooling of one step's channels-last spikes ``[B, C, H, W]``, returned in ``layout``.
 
-        In pieces (``IMAGES_PER_PIECE``): the convolution's full-resolution output and its gradient then
-        exist for one piece at a time, which keeps peak memory below the reference engine's and is faster than
-        one call over all steps (it stays in cache).
+        One step per call: the convolution's full-resolution output and its gradient then exist for one step
+        at a time, which keeps peak memory below the reference engine's, and it is faster than 3, 5 or 25
+        steps per call (it stays in cache).
         """
-        chunks = spikes.split(min(batch, IMAGES_PER_PIECE))
-        pooled = torch.cat([layout.enter_view(F.max_pool2d(self.conv2(chunk), 2)) for chunk in chunks])
-        return pooled.unflatten(0, (-1, batch))
+        return layout.enter_view(F.max_pool2d(self.conv2(spikes), 2))
 
     def _reference(self, images, steps, state, record):
         states = list(state) if state is not None else [None] * len(self.cells)
@@ -162,18 +161,23 @@ class ConvSNN(nn.Module):
                     current = F.max_pool2d(self.conv2(spikes), 2)
                 elif index == 1:
                     current = self.fc(spikes.flatten(1))
-        stacked = [torch.stack(layer) for layer in spikes_per_layer]
-        return _result(stacked, states, [torch.stack(m) for m in membranes] if record else None, record)
+        return _result(spikes_per_layer, states, membranes if record else None)
 
 
-def _result(spikes_per_layer, states, membranes, record) -> ForwardResult:
+def _result(spikes_per_layer: list[list[torch.Tensor]], states, membranes) -> ForwardResult:
+    """The result from per-layer lists of per-step spikes (and membranes, if recorded)."""
+    record = membranes is not None
     return ForwardResult(
-        spikes=spikes_per_layer[-1],
+        spikes=torch.stack(spikes_per_layer[-1]),
         state=states,
-        layer_spikes=[spikes.detach().sum() for spikes in spikes_per_layer],
-        layer_neurons=[spikes[0].numel() for spikes in spikes_per_layer],
-        layer_outputs=spikes_per_layer if record else None,
-        membranes=membranes,
+        # Added up in float64: a whole sequence of a large batch may fire more spikes than float32 counts
+        # exactly (2^24); one step's count stays below that.
+        layer_spikes=[
+            torch.stack([step.detach().sum() for step in layer]).double().sum() for layer in spikes_per_layer
+        ],
+        layer_neurons=[layer[0].numel() for layer in spikes_per_layer],
+        layer_outputs=[torch.stack(layer) for layer in spikes_per_layer] if record else None,
+        membranes=[torch.stack(layer) for layer in membranes] if record else None,
     )
 
 
