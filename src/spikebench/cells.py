@@ -86,6 +86,12 @@ def delayed_reset(membrane: torch.Tensor, threshold: float) -> torch.Tensor:
     return heaviside(membrane, threshold)
 
 
+def threshold_reset(reset: torch.Tensor, threshold: float) -> torch.Tensor:
+    """``reset * threshold`` (subtracted from the membrane); the 0/1 ``reset`` itself at the usual threshold 1,
+    which is the same numbers without a pass over the tensor."""
+    return reset if threshold == 1 else reset * threshold
+
+
 def fire(spike_fn: SpikeFunction, membrane: torch.Tensor, threshold: float) -> torch.Tensor:
     """``spike_fn(U - th)``. Without a graph to record (evaluation), its forward pass directly: every
     surrogate's forward is snnTorch's Heaviside ``U - th > 0``, and skipping the autograd function saves
@@ -139,7 +145,7 @@ class LeakyCell(SnnTorchCell):
         (membrane,) = state
         threshold = self.settings.threshold
         reset = delayed_reset(membrane, threshold)
-        membrane = self.settings.beta * membrane + current - reset * threshold
+        membrane = self.settings.beta * membrane + current - threshold_reset(reset, threshold)
         return fire(self.spike_fn, membrane, threshold), (membrane,), membrane
 
 
@@ -157,7 +163,7 @@ class SynapticCell(SnnTorchCell):
         threshold = self.settings.threshold
         reset = delayed_reset(membrane, threshold)
         synaptic = self.settings.alpha * synaptic + current
-        membrane = self.settings.beta * membrane + synaptic - reset * threshold
+        membrane = self.settings.beta * membrane + synaptic - threshold_reset(reset, threshold)
         return fire(self.spike_fn, membrane, threshold), (synaptic, membrane), membrane
 
 
@@ -178,7 +184,10 @@ class AlphaCell(SnnTorchCell):
         excitatory = self.settings.alpha * excitatory + current
         inhibitory = self.settings.beta * inhibitory - current
         membrane = self.tau_alpha * (excitatory + inhibitory)
-        excitatory, inhibitory, membrane = (value - value * reset for value in (excitatory, inhibitory, membrane))
+        # value * (1 - reset) is snnTorch's value - value * reset for a 0/1 reset, with one pass fewer each
+        # (a reset value becomes -0 instead of +0 where it was negative, which compares and adds the same).
+        kept = 1 - reset
+        excitatory, inhibitory, membrane = (value * kept for value in (excitatory, inhibitory, membrane))
         spikes = fire(self.spike_fn, membrane, self.settings.threshold)
         return spikes, (excitatory, inhibitory, membrane), membrane
 
@@ -198,7 +207,9 @@ class LapicqueCell(SnnTorchCell):
         (membrane,) = state
         threshold = self.settings.threshold
         reset = delayed_reset(membrane, threshold)
-        membrane = current * self.resistance * self.inverse_rc + self.decay * membrane - reset * threshold
+        membrane = (
+            current * self.resistance * self.inverse_rc + self.decay * membrane - threshold_reset(reset, threshold)
+        )
         return fire(self.spike_fn, membrane, threshold), (membrane,), membrane
 
 
