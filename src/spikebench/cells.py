@@ -203,14 +203,28 @@ class LapicqueCell(SnnTorchCell):
         self.inverse_rc = float(1 / (resistance * capacitance))
         self.decay = float(1 - 1 / (resistance * capacitance))
 
-    def fast_step(self, current, state):
+    def input_term(self, current: torch.Tensor) -> torch.Tensor:
+        """``I dt / C``, computed as snnTorch does: ``I R / (R C)``."""
+        return current * self.resistance * self.inverse_rc
+
+    def update(self, drive: torch.Tensor, state: State) -> StepResult:
         (membrane,) = state
         threshold = self.settings.threshold
         reset = delayed_reset(membrane, threshold)
-        membrane = (
-            current * self.resistance * self.inverse_rc + self.decay * membrane - threshold_reset(reset, threshold)
-        )
+        membrane = drive + self.decay * membrane - threshold_reset(reset, threshold)
         return fire(self.spike_fn, membrane, threshold), (membrane,), membrane
+
+    def fast_step(self, current, state):
+        return self.update(self.input_term(current), state)
+
+    def sequence(self, currents, state, record=False):
+        # A static input is one tensor repeated at every step: its input term is computed once, the same
+        # numbers as at every step.
+        drives: dict[int, torch.Tensor] = {}
+        for current in currents:
+            if id(current) not in drives:
+                drives[id(current)] = self.input_term(current)
+        return run_sequence(self.update, [drives[id(current)] for current in currents], state, record)
 
 
 class LIFCell(Cell):
