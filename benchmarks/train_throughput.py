@@ -121,12 +121,11 @@ def convolution_gflops(batch_size: int) -> float:
 
 
 def without_neuron_dynamics(model: ConvSNN) -> ConvSNN:
-    """``model`` with every spiking layer replaced by one multiplication of its input sequence: what the
-    convolutions, poolings, linear layer, loss and optimizer cost on their own."""
+    """``model`` with every spiking layer replaced by one multiplication per step: what the convolutions,
+    poolings, linear layer, loss and optimizer cost on their own."""
 
-    def stand_in(current, steps, state, static, record=False):
-        sequence = torch.stack([current] * steps) if static else current
-        return sequence * 0.5, state, None
+    def stand_in(currents, state, record=False):
+        return [current * 0.5 for current in currents], state, None
 
     for cell in model.cells:
         cell.sequence = stand_in
