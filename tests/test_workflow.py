@@ -126,13 +126,15 @@ def test_quick_config_end_to_end(quick_run):
     for run_id in runs:
         summary = json.loads((results / f"runs/{run_id}/summary.json").read_text())
         assert summary["status"] in STATUSES and summary["epochs_run"] == 1
-        assert summary["train_samples"] == 1024 and summary["test_samples"] == 256
+        assert summary["train_samples"] == 4096 and summary["test_samples"] == 256
         assert list(pd.read_csv(results / f"runs/{run_id}/epochs.csv").columns) == EPOCH_COLUMNS
         assert (results / f"runs/{run_id}/model.pt").is_file()
         assert "epoch 1:" in (results / f"logs/train/{run_id}.log").read_text()
         assert (results / f"benchmarks/train/{run_id}.tsv").is_file()
     table = pd.read_csv(results / "tables/runs.csv")
     assert sorted(table["run_id"]) == sorted(runs)
+    learned = table.set_index("run_id")["test_acc_at_best"]
+    assert learned["mnist-leaky-atan-bptt-s0"] > 0.8, "one epoch of the quick config teaches leaky to read digits"
     assert table["activation_sparsity"].between(0, 1).all() and (table["dense_ops"] > 0).all()
     assert len(pd.read_csv(results / "tables/epochs.csv")) == len(runs)
     summary = pd.read_csv(results / "tables/summary.csv")
@@ -147,8 +149,14 @@ def test_report_reads_well_in_a_browser(quick_run, tmp_path):
     browser = pytest.importorskip("selenium.webdriver", reason="selenium is part of the test extra")
     if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
         pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+    from selenium.common.exceptions import (
+        ElementClickInterceptedException,
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     workdir, _ = quick_run
     options = browser.ChromeOptions()
@@ -156,28 +164,50 @@ def test_report_reads_well_in_a_browser(quick_run, tmp_path):
     for argument in CHROMIUM_ARGUMENTS:
         options.add_argument(argument)
     driver = browser.Chrome(service=Service(CHROMEDRIVER), options=options)
+    # The report is a script-rendered page that animates its menus, and images load asynchronously: wait for
+    # what is checked, and click again while an animating element still covers the target.
+    wait = WebDriverWait(driver, 30)
+    clicks = WebDriverWait(
+        driver,
+        30,
+        ignored_exceptions=(
+            ElementClickInterceptedException,
+            StaleElementReferenceException,
+            NoSuchElementException,
+            IndexError,
+        ),
+    )
     broken_images = "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length"
+
+    def images_loaded(message):
+        wait.until(lambda page: page.execute_script(broken_images) == 0, message)
+
+    def click(find):
+        clicks.until(lambda page: find(page).click() or True)
+
+    def open_category(category):
+        click(lambda page: page.find_element(By.XPATH, f"//*[text()='{category}']"))
+        return wait.until(lambda page: page.find_elements(By.CSS_SELECTOR, EYE), f"report category {category} is empty")
+
     try:
         driver.get((workdir / "results/summary.html").as_uri())
         assert driver.find_element(By.ID, "summary-table").is_displayed()
         combinations = len(pd.read_csv(workdir / "results/tables/summary.csv"))
         assert len(driver.find_elements(By.CSS_SELECTOR, "#summary-table tbody tr")) == combinations
         assert driver.execute_script("return document.images.length") == len(STUDY_FIGURES) + len(FIGURES)
-        assert driver.execute_script(broken_images) == 0
+        images_loaded("a broken image in the summary page")
         driver.save_screenshot(str(tmp_path / "summary.png"))
 
         shown = 0
         for category in ("Neuron simulation", "Training", "Comparison", "Cost"):
             driver.get((workdir / "results/report.html").as_uri())
-            driver.find_element(By.XPATH, f"//*[text()='{category}']").click()
-            count = len(driver.find_elements(By.CSS_SELECTOR, EYE))
-            assert count, f"report category {category} is empty"
+            count = len(open_category(category))
             for index in range(count):
-                driver.find_elements(By.CSS_SELECTOR, EYE)[index].click()
-                assert driver.execute_script(broken_images) == 0, f"a broken image in {category}"
+                open_category(category)
+                click(lambda page, index=index: page.find_elements(By.CSS_SELECTOR, EYE)[index])
+                images_loaded(f"a broken image in {category}")
                 shown += driver.execute_script("return document.images.length")
                 driver.back()
-                driver.find_element(By.XPATH, f"//*[text()='{category}']").click()
         assert shown >= len(STUDY_FIGURES) + len(FIGURES)
         driver.save_screenshot(str(tmp_path / "report.png"))
         assert (tmp_path / "report.png").stat().st_size > 10_000
