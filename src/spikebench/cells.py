@@ -61,20 +61,6 @@ class NeuronSettings(NamedTuple):
         )
 
 
-def run_sequence(step, currents: Sequence[torch.Tensor], state: State, record: bool):
-    """Run ``step`` over per-step currents: per-step spikes, the final state and per-step membranes if ``record``.
-
-    Lists, not stacked tensors: the fast engine feeds each step's spikes to the next layer's per-step work.
-    """
-    spikes, membranes = [], []
-    for current in currents:
-        spike, state, membrane = step(current, state)
-        spikes.append(spike)
-        if record:
-            membranes.append(membrane)
-    return spikes, state, membranes if record else None
-
-
 def heaviside(membrane: torch.Tensor, threshold: float) -> torch.Tensor:
     """``H(U - th)`` as ``U > th``: equal for every finite float (a difference of two distinct floats never
     rounds to zero), and one pass over the tensor fewer."""
@@ -122,7 +108,7 @@ class Cell(nn.Module):
         return self.fast_step(current, state)
 
     def sequence(self, currents: Sequence[torch.Tensor], state: State, record: bool = False):
-        return run_sequence(self.fast_step, currents, state, record)
+        return neurons.step_through(self.fast_step, currents, state, record)
 
 
 class SnnTorchCell(Cell):
@@ -224,7 +210,7 @@ class LapicqueCell(SnnTorchCell):
         for current in currents:
             if id(current) not in drives:
                 drives[id(current)] = self.input_term(current)
-        return run_sequence(self.update, [drives[id(current)] for current in currents], state, record)
+        return neurons.step_through(self.update, [drives[id(current)] for current in currents], state, record)
 
 
 class LIFCell(Cell):

@@ -10,6 +10,8 @@ Recorded potentials are those compared with the threshold, i.e. before the reset
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import partial
 from typing import NamedTuple
 
 import torch
@@ -200,14 +202,21 @@ class Trace(NamedTuple):
     potentials: torch.Tensor | None
 
 
-def run_sequence(step, inputs: torch.Tensor, state: tuple, record: bool = False, **step_kwargs) -> Trace:
-    """Run ``step`` over the first axis of ``inputs`` (``[T, ...]``), starting from ``state``."""
+def step_through(step, currents: Sequence[torch.Tensor], state: tuple, record: bool = False):
+    """Run ``step(current, state) -> (spikes, state, potential)`` over per-step currents: per-step spikes, the
+    final state and, if ``record``, per-step potentials (lists, for callers that feed each step onwards)."""
     spikes, potentials = [], []
-    for current in inputs.unbind(0):
-        spike, state, v = step(current, state, **step_kwargs)
+    for current in currents:
+        spike, state, potential = step(current, state)
         spikes.append(spike)
         if record:
-            potentials.append(v)
+            potentials.append(potential)
+    return spikes, state, potentials if record else None
+
+
+def run_sequence(step, inputs: torch.Tensor, state: tuple, record: bool = False, **step_kwargs) -> Trace:
+    """Run ``step`` over the first axis of ``inputs`` (``[T, ...]``), starting from ``state``."""
+    spikes, state, potentials = step_through(partial(step, **step_kwargs), inputs.unbind(0), state, record)
     return Trace(torch.stack(spikes), state, torch.stack(potentials) if record else None)
 
 
