@@ -17,7 +17,7 @@ import math
 import platform
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -53,22 +53,10 @@ class RunSettings:
 
     @classmethod
     def from_config(cls, config: dict) -> RunSettings:
-        return cls(
-            model=config["model"],
-            training=config["training"],
-            data=config["data"],
-            device=config["device"],
-            engine=config["engine"],
-        )
+        return cls(**{setting.name: config[setting.name] for setting in fields(cls)})
 
     def as_dict(self) -> dict:
-        return {
-            "model": self.model,
-            "training": self.training,
-            "data": self.data,
-            "device": self.device,
-            "engine": self.engine,
-        }
+        return {setting.name: getattr(self, setting.name) for setting in fields(self)}
 
 
 class Split:
