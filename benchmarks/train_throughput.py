@@ -114,10 +114,9 @@ def convolution_seconds(batch_size: int, repeats: int = 20) -> tuple[float, floa
     return forward, forward + backward
 
 
-def convolution_gflops(batch_size: int) -> float:
+def convolution_gflops(batch_size: int, forward_seconds: float) -> float:
     """oneDNN's fp32 rate on the network's dominant operation, the second convolution's forward pass."""
-    forward, _ = convolution_seconds(batch_size)
-    return 2 * batch_size * 64 * 8 * 8 * 12 * 25 / forward / 1e9
+    return 2 * batch_size * 64 * 8 * 8 * 12 * 25 / forward_seconds / 1e9
 
 
 def without_neuron_dynamics(model: ConvSNN) -> ConvSNN:
@@ -254,10 +253,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     keeps_freed_memory = keep_freed_memory()
 
-    matmul, convolution = matmul_gflops(), convolution_gflops(args.batch)
+    forward_seconds, step_seconds = convolution_seconds(args.batch)
+    matmul, convolution = matmul_gflops(), convolution_gflops(args.batch, forward_seconds)
     gflops = max(matmul, convolution)
     limit = gflops * 1e9 / flops_per_sample(args.steps)
-    bound = args.batch / (convolution_seconds(args.batch)[1] * args.steps)
+    bound = args.batch / (step_seconds * args.steps)
     ceiling = network_ceiling(args)
     print(f"steps {args.steps}, batch {args.batch}, {args.threads} threads, torch {torch.__version__}")
     print(f"freed memory kept in the process: {keeps_freed_memory}")
