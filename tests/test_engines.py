@@ -4,7 +4,7 @@ import pytest
 import snntorch.functional as SF
 import torch
 
-from spikebench.cells import CELLS, heaviside
+from spikebench.cells import CELLS, NeuronSettings, heaviside
 from spikebench.network import IMAGES_PER_PIECE, ConvSNN
 from spikebench.neuron_models import NEURON_MODELS
 from spikebench.surrogates import SURROGATES, make_spike_function
@@ -19,10 +19,10 @@ is driven hard: snnTorch's SparseFastSigmoid
 passes gradient only where U - threshold > B (= 1), SSO without noise only where a neuron spiked."""
 
 
-def pair(neuron, surrogate, params=None, output_gain=1.0):
+def pair(neuron, surrogate, params=None, output_gain=1.0, settings=NeuronSettings()):
     torch.manual_seed(3)
-    fast = ConvSNN(neuron, surrogate, surrogate_params=params, engine="fast")
-    reference = ConvSNN(neuron, surrogate, surrogate_params=params, engine="reference")
+    fast = ConvSNN(neuron, surrogate, settings, surrogate_params=params, engine="fast")
+    reference = ConvSNN(neuron, surrogate, settings, surrogate_params=params, engine="reference")
     reference.load_state_dict(fast.state_dict())
     with torch.no_grad():
         for model in (fast, reference):
@@ -43,10 +43,19 @@ def test_every_registered_neuron_model_has_a_cell():
     assert list(CELLS) == list(NEURON_MODELS)
 
 
-@pytest.mark.parametrize("neuron", list(NEURON_MODELS))
-def test_engines_give_identical_spikes_and_membranes(neuron):
+UNUSUAL_SETTINGS = NeuronSettings(beta=0.6, alpha=0.8, threshold=0.75, lapicque_r=2.0, lapicque_c=0.9)
+"""Constants off the defaults, where the fast engine's shortcuts for threshold 1 and R = 1 do not apply."""
+
+
+@pytest.mark.parametrize(
+    ("neuron", "settings"),
+    [(neuron, NeuronSettings()) for neuron in NEURON_MODELS]
+    + [(neuron, UNUSUAL_SETTINGS) for neuron in ("leaky", "synaptic", "alpha", "lapicque")],
+    ids=[*NEURON_MODELS, "leaky-unusual", "synaptic-unusual", "alpha-unusual", "lapicque-unusual"],
+)
+def test_engines_give_identical_spikes_and_membranes(neuron, settings):
     surrogate = "atan" if NEURON_MODELS[neuron].uses_surrogate else None
-    fast, reference = pair(neuron, surrogate)
+    fast, reference = pair(neuron, surrogate, settings=settings)
     images, _ = images_and_labels()
     a, b = fast(images, STEPS, record=True), reference(images, STEPS, record=True)
     assert a.layer_outputs[0].sum() > 0, "the test input must make the first layer spike"

@@ -190,8 +190,10 @@ class LapicqueCell(SnnTorchCell):
         self.decay = float(1 - 1 / (resistance * capacitance))
 
     def input_term(self, current: torch.Tensor) -> torch.Tensor:
-        """``I dt / C``, computed as snnTorch does: ``I R / (R C)``."""
-        return current * self.resistance * self.inverse_rc
+        """``I dt / C``, computed as snnTorch does: ``I R / (R C)`` (``dt = 1``). At the usual ``R = 1`` without
+        the multiply by R, which gives the same numbers with a pass over the tensor fewer."""
+        scaled = current if self.resistance == 1 else current * self.resistance
+        return scaled * self.inverse_rc
 
     def update(self, drive: torch.Tensor, state: State) -> StepResult:
         (membrane,) = state
