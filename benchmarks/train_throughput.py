@@ -2,10 +2,12 @@
 
     python benchmarks/train_throughput.py [--neuron leaky --neuron alpha | --neuron all]
                                           [--steps 25 --batch 128 --threads 2 --repeats 5 --csv out.csv]
+                                          [--backprop bptt|tbptt|rtrl --tbptt-window 5]
 
 For every neuron model both engines get the same weights, batch, steps and threads, and are timed
 interleaved in one process (fast, reference, fast, reference, ...); the table shows medians. Training is
-one forward + backward + Adamax step of the study's CSNN with the rate-coded cross-entropy; evaluation is a
+one batch of the study's CSNN with the rate-coded cross-entropy as a training job runs it: a forward +
+backward + Adamax step per window of time steps (all of them for BPTT, the default); evaluation is a
 no-grad forward of ``--eval-batch`` images. Memory is the peak resident set of a fresh process that runs a
 training step of one engine (``--memory``), and the bytes autograd saves for the backward pass.
 
@@ -36,8 +38,10 @@ import torch
 import torch.nn.functional as F
 
 from spikebench.allocator import keep_freed_memory
+from spikebench.backprop import BACKPROP_METHODS, update_windows
 from spikebench.network import ConvSNN
 from spikebench.neuron_models import NEURON_MODELS
+from spikebench.train import train_batch
 
 ENGINES = ("fast", "reference")
 
@@ -57,15 +61,17 @@ def batch(size: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.rand((size, 1, 28, 28), generator=generator), torch.randint(0, 10, (size,), generator=generator)
 
 
-def train_step(model, optimizer, loss_fn, images, labels, steps) -> None:
-    loss = loss_fn(model(images, steps).spikes, labels)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+def train_step(model, optimizer, loss_fn, images, labels, windows) -> None:
+    """One training batch as a training job runs it, one weight update per window of time steps."""
+    train_batch(model, optimizer, loss_fn, images, labels, windows)
+
+
+def windows(args) -> list[int]:
+    return update_windows(args.backprop, args.steps, args.tbptt_window)
 
 
 def saved_tensor_bytes(model, loss_fn, images, labels, steps) -> int:
-    """Bytes of the distinct storages autograd keeps for the backward pass of one training step."""
+    """Bytes of the distinct storages autograd keeps for the backward pass of ``steps`` time steps."""
     storages = {}
 
     def pack(tensor):
@@ -139,7 +145,7 @@ def network_ceiling(args) -> float:
     images, labels = batch(args.batch)
 
     def step():
-        train_step(model, optimizer, loss_fn, images, labels, args.steps)
+        train_step(model, optimizer, loss_fn, images, labels, windows(args))
 
     step()
     return args.batch / statistics.median(_timed(step) for _ in range(args.repeats))
@@ -169,17 +175,24 @@ def measure(neuron: str, args) -> dict:
     for repeat in range(args.repeats + 1):
         for engine, model in models.items():
             optimizer = optimizers[engine]
-            seconds = _timed(lambda m=model, o=optimizer: train_step(m, o, loss_fn, images, labels, args.steps))
+            seconds = _timed(lambda m=model, o=optimizer: train_step(m, o, loss_fn, images, labels, windows(args)))
             with torch.no_grad():
                 eval_time = _timed(lambda m=model: m(eval_images, args.steps))
             if repeat:
                 train_seconds[engine].append(seconds)
                 eval_seconds[engine].append(eval_time)
-    row = {"neuron": neuron, "steps": args.steps, "batch": args.batch, "threads": args.threads}
+    row = {
+        "neuron": neuron,
+        "backprop": args.backprop,
+        "steps": args.steps,
+        "batch": args.batch,
+        "threads": args.threads,
+    }
     for engine in ENGINES:
         row[f"{engine}_train_samples_per_s"] = args.batch / statistics.median(train_seconds[engine])
         row[f"{engine}_eval_samples_per_s"] = args.eval_batch / statistics.median(eval_seconds[engine])
-        row[f"{engine}_saved_mib"] = saved_tensor_bytes(models[engine], loss_fn, images, labels, args.steps) / 2**20
+        saved = saved_tensor_bytes(models[engine], loss_fn, images, labels, max(windows(args)))
+        row[f"{engine}_saved_mib"] = saved / 2**20
         if args.memory:
             row[f"{engine}_peak_rss_mib"] = peak_rss_mib(neuron, engine, args)
     row["train_ratio"] = row["fast_train_samples_per_s"] / row["reference_train_samples_per_s"]
@@ -199,7 +212,7 @@ def peak_rss_mib(neuron: str, engine: str, args) -> float:
         f"model = make_models({neuron!r})[{engine!r}]\n"
         "optimizer = torch.optim.Adamax(model.parameters(), lr=1e-2)\n"
         f"images, labels = batch({args.batch})\n"
-        f"[train_step(model, optimizer, SF.ce_rate_loss(), images, labels, {args.steps}) for _ in range(2)]\n"
+        f"[train_step(model, optimizer, SF.ce_rate_loss(), images, labels, {windows(args)}) for _ in range(2)]\n"
         "status = open('/proc/self/status').read()\n"
         "print(int(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1)) / 1024)\n"
     )
@@ -218,9 +231,9 @@ def scaling(args) -> dict:
         "model = make_models('leaky')['fast']\n"
         "optimizer = torch.optim.Adamax(model.parameters(), lr=1e-2)\n"
         f"images, labels = batch({args.batch})\n"
-        f"train_step(model, optimizer, SF.ce_rate_loss(), images, labels, {args.steps})\n"
+        f"train_step(model, optimizer, SF.ce_rate_loss(), images, labels, {windows(args)})\n"
         "start = time.perf_counter()\n"
-        f"[train_step(model, optimizer, SF.ce_rate_loss(), images, labels, {args.steps}) for _ in range(batches)]\n"
+        f"[train_step(model, optimizer, SF.ce_rate_loss(), images, labels, {windows(args)}) for _ in range(batches)]\n"
         f"print(batches * {args.batch} / (time.perf_counter() - start))\n"
     )
     batches = str(args.scaling_batches)
@@ -241,6 +254,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--eval-batch", type=int, default=1000)
+    parser.add_argument("--backprop", choices=list(BACKPROP_METHODS), default="bptt", help="weight updates per batch")
+    parser.add_argument("--tbptt-window", type=int, default=5, help="steps per update with --backprop tbptt")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True, help="peak RSS per engine")
@@ -259,7 +274,10 @@ def main() -> None:
     limit = gflops * 1e9 / flops_per_sample(args.steps)
     bound = args.batch / (step_seconds * args.steps)
     ceiling = network_ceiling(args)
-    print(f"steps {args.steps}, batch {args.batch}, {args.threads} threads, torch {torch.__version__}")
+    print(
+        f"{args.backprop}, steps {args.steps} (windows {windows(args)}), batch {args.batch}, {args.threads} threads,"
+        f" torch {torch.__version__}"
+    )
     print(f"freed memory kept in the process: {keeps_freed_memory}")
     print(f"fp32: matmul (MKL) {matmul:.0f} GFLOP/s, second convolution forward (oneDNN) {convolution:.0f} GFLOP/s")
     print(f"{flops_per_sample(args.steps) / 1e9:.3f} GFLOP per training sample: compute limit {limit:.0f} samples/s")

@@ -17,12 +17,14 @@ def test_train_throughput_writes_every_ratio_and_bound(tmp_path):
     table = tmp_path / "throughput.csv"
     output = run_benchmark(
         "benchmarks/train_throughput.py",
-        *("--neuron", "leaky", "--neuron", "abss", "--steps", "2", "--batch", "8", "--eval-batch", "300"),
+        *("--neuron", "leaky", "--neuron", "abss", "--steps", "3", "--batch", "8", "--eval-batch", "300"),
+        *("--backprop", "tbptt", "--tbptt-window", "2"),
         *("--repeats", "1", "--threads", "1", "--scaling-batches", "1", "--csv", str(table)),
     )
     assert "compute limit" in output and "second convolution alone" in output and "replaced by" in output
     rows = pd.read_csv(table)
-    assert rows["neuron"].tolist() == ["leaky", "abss"]
+    assert "tbptt, steps 3 (windows [2, 1])" in output
+    assert rows["neuron"].tolist() == ["leaky", "abss"] and (rows["backprop"] == "tbptt").all()
     ratios = ["train_ratio", "eval_ratio", "fraction_of_compute_limit", "fraction_of_convolution_bound"]
     for column in [*ratios, "without_neuron_dynamics_samples_per_s"]:
         assert (rows[column] > 0).all(), column

@@ -3,6 +3,7 @@ import copy
 import pytest
 
 from conftest import REPO, SCHEMA, load_yaml
+from spikebench.backprop import BACKPROP_METHODS
 from spikebench.config import (
     ConfigError,
     expand_runs,
@@ -13,6 +14,7 @@ from spikebench.config import (
     validate_config,
 )
 from spikebench.neuron_models import NEURON_MODELS, NO_SURROGATE
+from spikebench.resources import BACKPROP_COST
 from spikebench.simulation import FIGURES
 from spikebench.surrogates import SURROGATES
 
@@ -101,6 +103,7 @@ def test_schema_enums_match_the_registries():
     schema = load_schema(SCHEMA)
     assert schema["$defs"]["neuron_name"]["enum"] == list(NEURON_MODELS)
     assert schema["$defs"]["surrogate_name"]["enum"] == list(SURROGATES)
+    assert schema["$defs"]["backprop_name"]["enum"] == list(BACKPROP_METHODS) == list(BACKPROP_COST)
     assert simulation_figure_names(schema) == list(FIGURES)
 
 

@@ -17,10 +17,11 @@ import torch
 import yaml
 
 from conftest import REPO, SCHEMA
+from spikebench.backprop import update_windows
 from spikebench.columns import EPOCH_COLUMNS, TIMING_COLUMNS
 from spikebench.config import expand_runs, validate_config
 from spikebench.datasets import DATASETS, prepare
-from spikebench.train import RunSettings, Trainer, train_run, update_windows
+from spikebench.train import RunSettings, Trainer, train_run
 
 
 def write_idx(path, array):
@@ -210,6 +211,11 @@ def test_early_stopping_on_validation(data_file, tmp_path):
 @pytest.mark.parametrize(("backprop", "windows"), [("bptt", [25]), ("tbptt", [10, 10, 5]), ("rtrl", [1] * 25)])
 def test_update_windows(backprop, windows):
     assert update_windows(backprop, 25, 10) == windows
+
+
+def test_unknown_backprop_method_names_the_known_ones():
+    with pytest.raises(ValueError, match="bptt, tbptt, rtrl"):
+        update_windows("bppt", 25, 10)
 
 
 def test_engines_train_alike(data_file, tmp_path):

@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ import torch
 import spikebench
 from spikebench.allocator import keep_freed_memory
 from spikebench.atomic import atomic_write, atomic_write_text
+from spikebench.backprop import update_windows
 from spikebench.cells import NeuronSettings
 from spikebench.columns import EPOCH_COLUMNS, LAYER_NAMES
 from spikebench.config import Run, expand_runs, validate_config
@@ -94,10 +96,36 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def update_windows(backprop: str, steps: int, tbptt_window: int) -> list[int]:
-    """Time steps between weight updates: all of them (BPTT), K (TBPTT), or one (snnTorch's RTRL)."""
-    window = {"bptt": steps, "tbptt": min(tbptt_window, steps), "rtrl": 1}[backprop]
-    return [window] * (steps // window) + ([steps % window] if steps % window else [])
+class BatchResult(NamedTuple):
+    """What one training batch gives its epoch: the loss (the windows' losses weighted by their length),
+    output spikes ``[T, B, 10]`` of all windows, and per layer the spikes fired and the neuron-steps run."""
+
+    loss: float
+    output_spikes: torch.Tensor
+    layer_spikes: torch.Tensor
+    layer_elements: torch.Tensor
+
+
+def train_batch(model: ConvSNN, optimizer, loss_fn, images, labels, windows: list[int]) -> BatchResult:
+    """Train on one batch: a forward pass, backward pass and optimizer step per window of time steps
+    (``update_windows``), each window starting from the previous one's detached state."""
+    steps = sum(windows)
+    state, output_spikes, batch_loss = None, [], 0.0
+    # Spike and neuron counts are whole numbers, exact in float64 whatever the order they are added in.
+    layer_spikes = torch.zeros(len(LAYER_NAMES), dtype=torch.float64)
+    layer_elements = torch.zeros(len(LAYER_NAMES), dtype=torch.float64)
+    for window in windows:
+        result = model(images, window, state)
+        loss = loss_fn(result.spikes, labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        state = detach_state(result.state)
+        batch_loss += loss.item() * window / steps
+        output_spikes.append(result.spikes.detach())
+        layer_spikes += torch.tensor([float(s) for s in result.layer_spikes], dtype=torch.float64)
+        layer_elements += torch.tensor([n * window for n in result.layer_neurons], dtype=torch.float64)
+    return BatchResult(batch_loss, torch.cat(output_spikes), layer_spikes, layer_elements)
 
 
 def settings_hash(run: Run, settings: RunSettings) -> str:
@@ -150,23 +178,14 @@ class Trainer:
         progress = Progress(f"epoch {epoch}", batches)
         for number, start in enumerate(range(0, len(split), batch_size)):
             images, labels = split.batch(order[start : start + batch_size])
-            state, output_spikes, batch_loss = None, [], 0.0
-            for window in self.windows:
-                result = self.model(images, window, state)
-                loss = self.loss_fn(result.spikes, labels)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
-                state = detach_state(result.state)
-                batch_loss += loss.item() * window / self.steps
-                output_spikes.append(result.spikes.detach())
-                layer_spikes += torch.tensor([float(s) for s in result.layer_spikes], dtype=torch.float64)
-                layer_elements += torch.tensor([n * window for n in result.layer_neurons], dtype=torch.float64)
-            if not math.isfinite(batch_loss):
-                log.warning("%s: loss %s in epoch %d, batch %d: stopping", self.run.run_id, batch_loss, epoch, number)
+            batch = train_batch(self.model, self.optimizer, self.loss_fn, images, labels, self.windows)
+            if not math.isfinite(batch.loss):
+                log.warning("%s: loss %s in epoch %d, batch %d: stopping", self.run.run_id, batch.loss, epoch, number)
                 return None
-            total_loss += batch_loss * len(labels)
-            correct += int((torch.cat(output_spikes).sum(0).argmax(1) == labels).sum())
+            total_loss += batch.loss * len(labels)
+            correct += int((batch.output_spikes.sum(0).argmax(1) == labels).sum())
+            layer_spikes += batch.layer_spikes
+            layer_elements += batch.layer_elements
             progress.update(number + 1)
         progress.close()
         rates = (layer_spikes / layer_elements).tolist()
