@@ -84,8 +84,10 @@ def without_timing(path):
     return pd.read_csv(path).drop(columns=TIMING_COLUMNS)
 
 
-def test_a_run_learns_and_writes_its_outputs(data_file, tmp_path):
+def test_a_run_learns_and_writes_its_outputs(data_file, tmp_path, monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     summary = train(config_for(), data_file, tmp_path)
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8", "cuBLAS needs it to be deterministic on a GPU"
     epochs = pd.read_csv(tmp_path / "epochs.csv")
     assert list(epochs.columns) == EPOCH_COLUMNS
     assert epochs["epoch"].tolist() == [1, 2, 3]

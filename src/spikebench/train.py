@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import platform
 import sys
 import time
@@ -139,6 +140,8 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.threads = threads
         torch.set_num_threads(threads)
+        # cuBLAS runs deterministically only with a fixed workspace, read when CUDA first creates its handle.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
         self.keeps_freed_memory = keep_freed_memory()
         self.device = resolve_device(settings.device)
