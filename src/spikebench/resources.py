@@ -6,10 +6,12 @@ import math
 
 from spikebench.datasets import DATASETS
 
-TRAIN_SAMPLES_PER_SECOND_PER_THREAD = 120
-"""Conservative training throughput of the slowest engine (reference) per CPU thread, 25 steps, batch 128;
-measured about 200 here. Scaled by steps."""
-EVAL_SAMPLES_PER_SECOND_PER_THREAD = 300
+TRAIN_SAMPLES_PER_SECOND_PER_THREAD = {"fast": 250, "reference": 120}
+"""Conservative training throughput per CPU thread, 25 steps, batch 128, BPTT, scaled by steps: about 40% of
+what ``benchmarks/train_throughput.py --threads 1`` measures on the development machine (fast about 600,
+reference about 260 samples/s), for slower cluster nodes."""
+EVAL_SAMPLES_PER_SECOND_PER_THREAD = {"fast": 1000, "reference": 300}
+"""Likewise for evaluation (measured with one thread: fast about 2,350, reference about 520 samples/s)."""
 GPU_SPEEDUP = 10
 STARTUP_MINUTES = 10
 BACKPROP_COST = {"bptt": 1.0, "tbptt": 1.3, "rtrl": 2.5}
@@ -36,9 +38,10 @@ def training_runtime_minutes(config: dict, dataset: str, backprop: str, threads:
     train, validation, test = split_sizes(config, dataset)
     step_scale = config["model"]["steps"] / 25 * BACKPROP_COST[backprop]
     speed = threads * (GPU_SPEEDUP if config["device"] == "cuda" else 1)
+    engine = config["engine"]
     epoch_seconds = step_scale * (
-        train / (TRAIN_SAMPLES_PER_SECOND_PER_THREAD * speed)
-        + (validation + test) / (EVAL_SAMPLES_PER_SECOND_PER_THREAD * speed)
+        train / (TRAIN_SAMPLES_PER_SECOND_PER_THREAD[engine] * speed)
+        + (validation + test) / (EVAL_SAMPLES_PER_SECOND_PER_THREAD[engine] * speed)
     )
     return STARTUP_MINUTES + math.ceil(config["training"]["max_epochs"] * epoch_seconds / 60)
 
