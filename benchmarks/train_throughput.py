@@ -61,15 +61,6 @@ def batch(size: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.rand((size, 1, 28, 28), generator=generator), torch.randint(0, 10, (size,), generator=generator)
 
 
-def train_step(model, optimizer, loss_fn, images, labels, windows) -> None:
-    """One training batch as a training job runs it, one weight update per window of time steps."""
-    train_batch(model, optimizer, loss_fn, images, labels, windows)
-
-
-def windows(args) -> list[int]:
-    return update_windows(args.backprop, args.steps, args.tbptt_window)
-
-
 def saved_tensor_bytes(model, loss_fn, images, labels, steps) -> int:
     """Bytes of the distinct storages autograd keeps for the backward pass of ``steps`` time steps."""
     storages = {}
@@ -145,7 +136,7 @@ def network_ceiling(args) -> float:
     images, labels = batch(args.batch)
 
     def step():
-        train_step(model, optimizer, loss_fn, images, labels, windows(args))
+        train_batch(model, optimizer, loss_fn, images, labels, args.windows)
 
     step()
     return args.batch / statistics.median(_timed(step) for _ in range(args.repeats))
@@ -175,7 +166,7 @@ def measure(neuron: str, args) -> dict:
     for repeat in range(args.repeats + 1):
         for engine, model in models.items():
             optimizer = optimizers[engine]
-            seconds = _timed(lambda m=model, o=optimizer: train_step(m, o, loss_fn, images, labels, windows(args)))
+            seconds = _timed(lambda m=model, o=optimizer: train_batch(m, o, loss_fn, images, labels, args.windows))
             with torch.no_grad():
                 eval_time = _timed(lambda m=model: m(eval_images, args.steps))
             if repeat:
@@ -191,7 +182,7 @@ def measure(neuron: str, args) -> dict:
     for engine in ENGINES:
         row[f"{engine}_train_samples_per_s"] = args.batch / statistics.median(train_seconds[engine])
         row[f"{engine}_eval_samples_per_s"] = args.eval_batch / statistics.median(eval_seconds[engine])
-        saved = saved_tensor_bytes(models[engine], loss_fn, images, labels, max(windows(args)))
+        saved = saved_tensor_bytes(models[engine], loss_fn, images, labels, max(args.windows))
         row[f"{engine}_saved_mib"] = saved / 2**20
         if args.memory:
             row[f"{engine}_peak_rss_mib"] = peak_rss_mib(neuron, engine, args)
@@ -200,19 +191,30 @@ def measure(neuron: str, args) -> dict:
     return row
 
 
-def peak_rss_mib(neuron: str, engine: str, args) -> float:
-    """Peak resident memory (VmHWM; ru_maxrss would carry the forking parent's peak) of a fresh process doing
-    two training steps of one engine."""
-    code = (
-        "import re, sys, torch, snntorch.functional as SF\n"
+def training_process(neuron: str, engine: str, threads: str, args) -> str:
+    """Python source that sets a fresh process up as a training job does and defines ``train()``, one batch of
+    ``neuron`` on ``engine``; ``threads`` is a source expression (a number, or one read from ``sys.argv``)."""
+    return (
+        "import re, sys, time, torch, snntorch.functional as SF\n"
         "sys.path.insert(0, 'benchmarks')\n"
-        "from train_throughput import make_models, batch, train_step, keep_freed_memory\n"
+        "from train_throughput import make_models, batch, keep_freed_memory\n"
+        "from spikebench.train import train_batch\n"
         "keep_freed_memory()\n"
-        f"torch.set_num_threads({args.threads})\n"
+        f"torch.set_num_threads({threads})\n"
         f"model = make_models({neuron!r})[{engine!r}]\n"
         "optimizer = torch.optim.Adamax(model.parameters(), lr=1e-2)\n"
         f"images, labels = batch({args.batch})\n"
-        f"[train_step(model, optimizer, SF.ce_rate_loss(), images, labels, {windows(args)}) for _ in range(2)]\n"
+        "def train():\n"
+        f"    train_batch(model, optimizer, SF.ce_rate_loss(), images, labels, {args.windows})\n"
+    )
+
+
+def peak_rss_mib(neuron: str, engine: str, args) -> float:
+    """Peak resident memory (VmHWM; ru_maxrss would carry the forking parent's peak) of a fresh process doing
+    two training steps of one engine."""
+    code = training_process(neuron, engine, str(args.threads), args) + (
+        "train()\n"
+        "train()\n"
         "status = open('/proc/self/status').read()\n"
         "print(int(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1)) / 1024)\n"
     )
@@ -221,19 +223,12 @@ def peak_rss_mib(neuron: str, engine: str, args) -> float:
 
 def scaling(args) -> dict:
     """Aggregate training throughput of 2 processes x 1 thread against 1 process x 2 threads (fast engine)."""
-    code = (
-        "import sys, time, torch, snntorch.functional as SF\n"
-        "sys.path.insert(0, 'benchmarks')\n"
-        "from train_throughput import make_models, batch, train_step, keep_freed_memory\n"
-        "keep_freed_memory()\n"
-        "threads, batches = int(sys.argv[1]), int(sys.argv[2])\n"
-        "torch.set_num_threads(threads)\n"
-        "model = make_models('leaky')['fast']\n"
-        "optimizer = torch.optim.Adamax(model.parameters(), lr=1e-2)\n"
-        f"images, labels = batch({args.batch})\n"
-        f"train_step(model, optimizer, SF.ce_rate_loss(), images, labels, {windows(args)})\n"
+    code = training_process("leaky", "fast", "int(sys.argv[1])", args) + (
+        "batches = int(sys.argv[2])\n"
+        "train()\n"
         "start = time.perf_counter()\n"
-        f"[train_step(model, optimizer, SF.ce_rate_loss(), images, labels, {windows(args)}) for _ in range(batches)]\n"
+        "for _ in range(batches):\n"
+        "    train()\n"
         f"print(batches * {args.batch} / (time.perf_counter() - start))\n"
     )
     batches = str(args.scaling_batches)
@@ -263,6 +258,7 @@ def main() -> None:
     parser.add_argument("--scaling-batches", type=int, default=8)
     parser.add_argument("--csv", help="write the table here")
     args = parser.parse_args()
+    args.windows = update_windows(args.backprop, args.steps, args.tbptt_window)
     neurons = args.neuron or ["leaky"]
     neurons = list(NEURON_MODELS) if "all" in neurons else neurons
     torch.set_num_threads(args.threads)
@@ -275,7 +271,7 @@ def main() -> None:
     bound = args.batch / (step_seconds * args.steps)
     ceiling = network_ceiling(args)
     print(
-        f"{args.backprop}, steps {args.steps} (windows {windows(args)}), batch {args.batch}, {args.threads} threads,"
+        f"{args.backprop}, steps {args.steps} (windows {args.windows}), batch {args.batch}, {args.threads} threads,"
         f" torch {torch.__version__}"
     )
     print(f"freed memory kept in the process: {keeps_freed_memory}")
