@@ -47,11 +47,13 @@ UNUSUAL_SETTINGS = NeuronSettings(beta=0.6, alpha=0.8, threshold=0.75, lapicque_
 """Constants off the defaults, where the fast engine's shortcuts for threshold 1 and R = 1 do not apply."""
 
 
+SNNTORCH_MODELS = [name for name, spec in NEURON_MODELS.items() if spec.origin == "snntorch"]
+
+
 @pytest.mark.parametrize(
     ("neuron", "settings"),
-    [(neuron, NeuronSettings()) for neuron in NEURON_MODELS]
-    + [(neuron, UNUSUAL_SETTINGS) for neuron in ("leaky", "synaptic", "alpha", "lapicque")],
-    ids=[*NEURON_MODELS, "leaky-unusual", "synaptic-unusual", "alpha-unusual", "lapicque-unusual"],
+    [pytest.param(neuron, NeuronSettings(), id=neuron) for neuron in NEURON_MODELS]
+    + [pytest.param(neuron, UNUSUAL_SETTINGS, id=f"{neuron}-unusual") for neuron in SNNTORCH_MODELS],
 )
 def test_engines_give_identical_spikes_and_membranes(neuron, settings):
     surrogate = "atan" if NEURON_MODELS[neuron].uses_surrogate else None
