@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from spikebench.layers import TorchBernoulliLayer, TorchLIFLayer
+from spikebench.neurons.layers import TorchBernoulliLayer, TorchLIFLayer
 
 
 def lif_loop(currents: list[float], tau: float, dt: float, threshold: float, reset: float) -> int:

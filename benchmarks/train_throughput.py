@@ -20,7 +20,7 @@ weight gradient, channels-last, one step of the batch per call) times the steps.
 that convolution exactly can train faster. Tighter still, and measured rather than derived: the fast engine
 with every spiking layer replaced by one multiplication, the cost of everything but the neuron dynamics.
 
-Both engines run with freed memory kept in the process (``spikebench.allocator``), as training jobs do.
+Both engines run with freed memory kept in the process (``spikebench.utils.allocator``), as training jobs do.
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ import snntorch.functional as SF
 import torch
 import torch.nn.functional as F
 
-from spikebench.allocator import keep_freed_memory
-from spikebench.backprop import BACKPROP_METHODS, update_windows
-from spikebench.network import ConvSNN
-from spikebench.neuron_models import NEURON_MODELS
-from spikebench.train import train_batch
+from spikebench.model.backprop import BACKPROP_METHODS, update_windows
+from spikebench.model.network import ConvSNN
+from spikebench.model.registry import NEURON_MODELS
+from spikebench.run.trainer import train_batch
+from spikebench.utils.allocator import keep_freed_memory
 
 ENGINES = ("fast", "reference")
 
@@ -198,7 +198,7 @@ def training_process(neuron: str, engine: str, threads: str, args) -> str:
         "import re, sys, time, torch, snntorch.functional as SF\n"
         "sys.path.insert(0, 'benchmarks')\n"
         "from train_throughput import make_models, batch, keep_freed_memory\n"
-        "from spikebench.train import train_batch\n"
+        "from spikebench.run.trainer import train_batch\n"
         "keep_freed_memory()\n"
         f"torch.set_num_threads({threads})\n"
         f"model = make_models({neuron!r})[{engine!r}]\n"

@@ -1,64 +1,33 @@
 """Merging per-run outputs, statistics over seeds, and the explanations of what never learned."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from spikebench.analysis import (
+from helpers import example_summary, write_run
+from spikebench.report.registry import TABLES
+from spikebench.report.tables import (
     MISSING,
-    MergeError,
+    RunFiles,
+    build_tables,
     merge_runs,
     never_learned,
     paired_comparisons,
     summarize,
     t_interval,
 )
-from spikebench.columns import EPOCH_COLUMNS
-from spikebench.config import Run
-from spikebench.summary_page import build_tables
+from spikebench.run.contract import EPOCHS_FILE, SUMMARY_FILE, WORKLOAD_FILE, RunOutputError
+from spikebench.study.config import Run
 
 
-def write_run(directory, run, accuracies, status="ok", output_spikes=100.0, conv2_rate=0.1):
-    directory.mkdir(parents=True)
-    rows = []
-    for epoch, accuracy in enumerate(accuracies, start=1):
-        rows.append(
-            {
-                **run.as_dict(),
-                "epoch": epoch,
-                "train_loss": 1.0,
-                "train_acc": accuracy,
-                "val_loss": 1.0,
-                "val_acc": accuracy,
-                "test_acc": accuracy,
-                "spike_rate_conv1": 0.2,
-                "spike_rate_conv2": conv2_rate,
-                "spike_rate_output": 0.01 if output_spikes else 0.0,
-                "val_output_spikes": output_spikes,
-                "test_output_spikes": output_spikes,
-                "epoch_seconds": 2.0,
-                "train_samples_per_second": 500.0,
-            }
-        )
-    pd.DataFrame(rows, columns=EPOCH_COLUMNS).to_csv(directory / "epochs.csv", index=False)
-    best = int(np.argmax(accuracies)) + 1 if accuracies else None
-    summary = {
-        **run.as_dict(),
-        "status": status,
-        "best_epoch": best,
-        "best_val_acc": max(accuracies) if accuracies else None,
-        "test_acc_at_best": max(accuracies) if accuracies else None,
-        "epochs_run": len(accuracies),
-        "stopped_early": False,
-        "diverged_epoch": 2 if status == "diverged" else None,
-        "wall_seconds": 4.0,
-        "config": {"engine": "fast"},
-        "device": "cpu",
-        "threads": 1,
+def files_in(directories):
+    return {
+        run_id: RunFiles(*(Path(directory) / name for name in (EPOCHS_FILE, SUMMARY_FILE, WORKLOAD_FILE)))
+        for run_id, directory in directories.items()
     }
-    (directory / "summary.json").write_text(json.dumps(summary))
 
 
 @pytest.fixture
@@ -88,7 +57,7 @@ def study(tmp_path):
 
 def test_merge_keeps_every_run_and_marks_missing_ones(study):
     runs, dirs = study
-    epochs, table = merge_runs(runs, dirs)
+    epochs, table = merge_runs(runs, files_in(dirs))
     assert len(table) == len(runs)
     assert table.set_index("run_id").loc["mnist-alpha-atan-bptt-s0", "status"] == MISSING
     assert set(table["status"]) == {"ok", "silent", "diverged", MISSING}
@@ -101,16 +70,16 @@ def test_merge_rejects_wrong_columns_and_types(study, tmp_path):
     path = dirs[runs[0].run_id] / "epochs.csv"
     frame = pd.read_csv(path)
     frame.drop(columns=["val_acc"]).to_csv(path, index=False)
-    with pytest.raises(MergeError, match="missing \\['val_acc'\\]"):
-        merge_runs(runs, dirs)
+    with pytest.raises(RunOutputError, match="missing \\['val_acc'\\]"):
+        merge_runs(runs, files_in(dirs))
     frame.assign(epoch="first").to_csv(path, index=False)
-    with pytest.raises(MergeError, match="wrong type"):
-        merge_runs(runs, dirs)
+    with pytest.raises(RunOutputError, match="wrong type"):
+        merge_runs(runs, files_in(dirs))
 
 
 def test_summary_statistics_over_seeds(study):
     runs, dirs = study
-    _, table = merge_runs(runs, dirs)
+    _, table = merge_runs(runs, files_in(dirs))
     summary = summarize(table).set_index(["neuron", "surrogate"])
     atan = summary.loc[("leaky", "atan")]
     values = np.array([0.90, 0.92, 0.91])
@@ -124,7 +93,7 @@ def test_summary_statistics_over_seeds(study):
 
 def test_paired_comparisons_separate_real_differences_from_seed_noise(study):
     runs, dirs = study
-    _, table = merge_runs(runs, dirs)
+    _, table = merge_runs(runs, files_in(dirs))
     comparisons = paired_comparisons(table, "surrogate", ["dataset", "neuron", "backprop"]).set_index("level")
     assert comparisons.loc["atan", "rank"] == 1 and comparisons.loc["atan", "best"] == "atan"
     assert comparisons.loc["fast_sigmoid", "larger_than_seed_noise"]
@@ -135,7 +104,7 @@ def test_paired_comparisons_separate_real_differences_from_seed_noise(study):
 
 def test_never_learned_says_why(study):
     runs, dirs = study
-    _, table = merge_runs(runs, dirs)
+    _, table = merge_runs(runs, files_in(dirs))
     reasons = never_learned(summarize(table), table).set_index("neuron")["reason"]
     assert "second spiking layer never fired" in reasons["lapicque"]
     assert "diverged in epoch 2" in reasons["synaptic"]
@@ -151,7 +120,38 @@ def test_t_interval_of_a_single_value_is_undefined():
 def test_tables_are_written_even_without_comparisons(tmp_path):
     run = Run("mnist", "abss", "none", "bptt", 0)
     write_run(tmp_path / run.run_id, run, [0.5])
-    out = {name: tmp_path / f"{name}.csv" for name in ("epochs", "runs", "summary", "comparisons", "never_learned")}
-    build_tables([run.as_dict()], {run.run_id: tmp_path / run.run_id}, {}, out)
+    out = {name: tmp_path / f"{name}.csv" for name in TABLES}
+    frames = build_tables([run.as_dict()], list(files_in({run.run_id: tmp_path / run.run_id}).values()), out)
+    assert list(frames) == list(TABLES)
     assert list(pd.read_csv(out["comparisons"]).columns)[-1] == "larger_than_seed_noise"
     assert len(pd.read_csv(out["runs"])) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"config": {"model": {}}}, "field 'config' lacks training, data, device, engine"),
+        ({"device": None}, "field 'device' is None, not of type"),
+        ({"epochs_run": True}, "field 'epochs_run' is True, not of type"),
+        ({"status": "fine"}, "field 'status' is 'fine', not one of"),
+    ],
+)
+def test_a_malformed_summary_names_its_file_and_field(study, change, message):
+    runs, dirs = study
+    path = dirs[runs[0].run_id] / SUMMARY_FILE
+    path.write_text(json.dumps(example_summary(runs[0], **change)))
+    with pytest.raises(RunOutputError, match=f"{path}: {message}"):
+        merge_runs(runs, files_in(dirs))
+
+
+def test_a_summary_missing_a_field_names_it(study):
+    runs, dirs = study
+    path = dirs[runs[0].run_id] / SUMMARY_FILE
+    summary = example_summary(runs[0])
+    del summary["device_name"]
+    path.write_text(json.dumps(summary))
+    with pytest.raises(RunOutputError, match=f"{path}: field 'device_name' is missing"):
+        merge_runs(runs, files_in(dirs))
+    path.write_text("{not json")
+    with pytest.raises(RunOutputError, match=f"{path}: not valid JSON"):
+        merge_runs(runs, files_in(dirs))

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikebench.datasets import DATASETS, DataError, fetch, load_prepared, prepare
+from spikebench.data.datasets import DATASETS, DataError, fetch, load_prepared, prepare
 
 MNIST = DATASETS["mnist"]
 

@@ -4,10 +4,11 @@ import pytest
 import snntorch.functional as SF
 import torch
 
-from spikebench.cells import CELLS, NeuronSettings, heaviside
-from spikebench.network import IMAGES_PER_PIECE, ConvSNN
-from spikebench.neuron_models import NEURON_MODELS
-from spikebench.surrogates import SURROGATES, make_spike_function
+from spikebench.model import cells
+from spikebench.model.cells import NeuronSettings, heaviside
+from spikebench.model.network import IMAGES_PER_PIECE, ConvSNN
+from spikebench.model.registry import NEURON_MODELS
+from spikebench.neurons.surrogates import SURROGATES, make_spike_function
 
 STEPS = 8
 SURROGATE_PARAMS = {"stochastic_spike_operator": {"variance": 0.0}}
@@ -40,7 +41,8 @@ def images_and_labels():
 
 
 def test_every_registered_neuron_model_has_a_cell():
-    assert list(CELLS) == list(NEURON_MODELS)
+    for spec in NEURON_MODELS.values():
+        assert issubclass(spec.cell_class(), cells.Cell), spec.name
 
 
 UNUSUAL_SETTINGS = NeuronSettings(beta=0.6, alpha=0.8, threshold=0.75, lapicque_r=2.0, lapicque_c=0.9)

@@ -39,10 +39,13 @@ def third_party_imports(path: Path, seen: set[Path] | None = None) -> set[str]:
         top = module.split(".")[0]
         if top == "spikebench":
             parts = module.split(".")[1:]
-            for candidate in (PACKAGE.joinpath(*parts).with_suffix(".py"), PACKAGE.joinpath(*parts, "__init__.py")):
-                if parts and candidate.is_file():
+            # Importing a module runs the __init__ of every package above it.
+            candidates = [PACKAGE.joinpath(*parts[:depth], "__init__.py") for depth in range(len(parts) + 1)]
+            if parts:
+                candidates.append(PACKAGE.joinpath(*parts).with_suffix(".py"))
+            for candidate in candidates:
+                if candidate.is_file():
                     packages |= third_party_imports(candidate, seen)
-            packages |= third_party_imports(PACKAGE / "__init__.py", seen)
         elif top not in sys.stdlib_module_names and top != "__future__":
             packages.add(DISTRIBUTIONS.get(top, top))
     return packages

@@ -4,7 +4,7 @@ import struct
 import numpy as np
 import pytest
 
-from spikebench.idx import DataError, read_idx, read_idx_bytes
+from spikebench.data.idx import DataError, read_idx, read_idx_bytes
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -1,9 +1,9 @@
 import pytest
 import torch
-from test_neurons import loop_lif
+from helpers import loop_lif
 
-from spikebench import neurons
-from spikebench.layers import TorchAdaptiveLIFLayer, TorchBernoulliLayer, TorchLIFLayer
+from spikebench.neurons import functional
+from spikebench.neurons.layers import TorchAdaptiveLIFLayer, TorchBernoulliLayer, TorchLIFLayer
 
 
 def test_lif_layer_steps_equal_the_per_neuron_loop():
@@ -42,14 +42,14 @@ def test_bernoulli_layer_matches_functional_sequence():
     inputs = torch.rand((40, 2, 10), generator=torch.Generator().manual_seed(1))
     layer = TorchBernoulliLayer(num_neurons=10, tau=3.0, w_ar=0.2, seed=9)
     stepped = torch.stack([layer(x) for x in inputs])
-    functional = neurons.abss_sequence(
-        inputs, neurons.ABSSParameters(tau=3.0, w_ar=0.2), torch.Generator().manual_seed(9)
+    sequence = functional.abss_sequence(
+        inputs, functional.ABSSParameters(tau=3.0, w_ar=0.2), torch.Generator().manual_seed(9)
     )
-    assert torch.equal(stepped, functional.spikes)
+    assert torch.equal(stepped, sequence.spikes)
 
 
 def test_adaptive_layer_tracks_its_threshold():
-    params = neurons.AdaptiveLIFParameters(adaptive=True, eta=0.2, tau=2.0)
+    params = functional.AdaptiveLIFParameters(adaptive=True, eta=0.2, tau=2.0)
     layer = TorchAdaptiveLIFLayer(num_neurons=4, params=params, seed=0)
     for _ in range(20):
         layer(torch.full((1, 4), 3.0))
@@ -85,3 +85,14 @@ def test_clear_errors_for_bad_input(layer_class):
 def test_unknown_surrogate_is_named():
     with pytest.raises(ValueError, match="unknown surrogate 'fast'"):
         TorchLIFLayer(num_neurons=2, surrogate="fast")
+
+
+def test_the_public_import_paths_reach_the_same_layers():
+    import spikebench.layers
+    import spikebench.neurons
+
+    for name in ("TorchLIFLayer", "TorchBernoulliLayer", "TorchAdaptiveLIFLayer"):
+        assert getattr(spikebench.layers, name) is getattr(spikebench.neurons, name) is globals()[name]
+    assert spikebench.neurons.lif_step is functional.lif_step
+    with pytest.raises(AttributeError, match="no attribute 'lif_stepp'"):
+        spikebench.neurons.lif_stepp  # noqa: B018

@@ -5,9 +5,9 @@ import copy
 import pytest
 
 from conftest import SCHEMA
-from spikebench.backprop import BACKPROP_METHODS
-from spikebench.config import validate_config
-from spikebench.resources import training_runtime_minutes
+from spikebench.model.backprop import BACKPROP_METHODS
+from spikebench.study.config import validate_config
+from spikebench.study.resources import training_runtime_minutes
 
 DAY_MINUTES = 24 * 60
 

@@ -6,11 +6,11 @@ import re
 import pandas as pd
 import pytest
 import yaml
+from helpers import snakemake
 from slurm_cluster import missing_requirements, single_node_cluster
-from test_workflow import snakemake
 
 from conftest import REPO, SHARED_MNIST, load_yaml
-from spikebench.columns import TIMING_COLUMNS
+from spikebench.run.contract import TIMING_COLUMNS
 
 RUN_TIMING_COLUMNS = ["wall_seconds", "mean_epoch_seconds", "train_samples_per_second", "job_seconds"]
 SUMMARY_TIMING_COLUMNS = ["mean_seconds_per_epoch"]

@@ -1,11 +1,9 @@
 """Training runs: determinism, resume after a kill, divergence, silence, early stopping and the outputs."""
 
-import gzip
 import json
 import os
 import platform
 import signal
-import struct
 import subprocess
 import sys
 import time
@@ -15,42 +13,23 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from helpers import synthetic_data_file
 
 from conftest import REPO, SCHEMA
-from spikebench.backprop import update_windows
-from spikebench.columns import EPOCH_COLUMNS, TIMING_COLUMNS
-from spikebench.config import expand_runs, validate_config
-from spikebench.datasets import DATASETS, prepare
-from spikebench.train import RunSettings, Trainer, train_run
-
-
-def write_idx(path, array):
-    header = bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
-
-
-def synthetic_digits(count, rng):
-    """A learnable stand-in for MNIST: each class lights up its own 6x6 patch, with noise."""
-    labels = rng.integers(0, 10, count)
-    images = rng.integers(0, 60, (count, 28, 28))
-    for index, label in enumerate(labels):
-        row, column = 2 + 8 * (label // 4), 2 + 8 * (label % 4)
-        images[index, row : row + 6, column : column + 6] = 255
-    return images, labels
+from spikebench.model.backprop import update_windows
+from spikebench.run import checkpoint, trainer
+from spikebench.run.checkpoint import TrainingState
+from spikebench.run.cli import train_run
+from spikebench.run.contract import EPOCH_COLUMNS, SUMMARY_FIELDS, TIMING_COLUMNS, RunSettings, TrainingPaths
+from spikebench.run.outcome import classify
+from spikebench.run.setup import configure_process
+from spikebench.run.trainer import Trainer
+from spikebench.study.config import expand_runs, validate_config
 
 
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("synthetic")
-    rng = np.random.default_rng(0)
-    spec = DATASETS["mnist"]
-    for split, count in (("train", 400), ("test", 100)):
-        images, labels = synthetic_digits(count, rng)
-        write_idx(directory / spec.file(split, "images").name, images)
-        write_idx(directory / spec.file(split, "labels").name, labels)
-    path = directory / "mnist.npz"
-    prepare("mnist", directory, path, validation_size=100, split_seed=0)
-    return path
+    return synthetic_data_file(tmp_path_factory.mktemp("synthetic"))
 
 
 def config_for(neuron="leaky", surrogate="atan", backprop="bptt", **overrides):
@@ -77,18 +56,35 @@ def config_for(neuron="leaky", surrogate="atan", backprop="bptt", **overrides):
 
 def train(config, data_file, out_dir, threads=1):
     (run,) = expand_runs(config).values()
-    return train_run(run.as_dict(), RunSettings.from_config(config).as_dict(), data_file, out_dir, threads)
+    paths = TrainingPaths.in_directory(out_dir)
+    return train_run(run.as_dict(), RunSettings.from_config(config).as_dict(), data_file, paths, threads)
+
+
+@pytest.fixture(scope="module")
+def finished(data_file, tmp_path_factory):
+    """Uninterrupted runs shared by the tests that compare against one: ``finished(config)`` trains once per
+    distinct config and returns its output directory."""
+    directories = {}
+
+    def run_directory(config):
+        key = json.dumps(config, sort_keys=True)
+        if key not in directories:
+            directories[key] = tmp_path_factory.mktemp("finished")
+            train(config, data_file, directories[key])
+        return directories[key]
+
+    return run_directory
 
 
 def without_timing(path):
     return pd.read_csv(path).drop(columns=TIMING_COLUMNS)
 
 
-def test_a_run_learns_and_writes_its_outputs(data_file, tmp_path, monkeypatch):
-    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
-    summary = train(config_for(), data_file, tmp_path)
-    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8", "cuBLAS needs it to be deterministic on a GPU"
-    epochs = pd.read_csv(tmp_path / "epochs.csv")
+def test_a_run_learns_and_writes_its_outputs(finished):
+    directory = finished(config_for())
+    summary = json.loads((directory / "summary.json").read_text())
+    assert list(summary) == list(SUMMARY_FIELDS)
+    epochs = pd.read_csv(directory / "epochs.csv")
     assert list(epochs.columns) == EPOCH_COLUMNS
     assert epochs["epoch"].tolist() == [1, 2, 3]
     assert epochs["run_id"].unique().tolist() == ["mnist-leaky-atan-bptt-s0"]
@@ -99,57 +95,62 @@ def test_a_run_learns_and_writes_its_outputs(data_file, tmp_path, monkeypatch):
     assert summary["versions"]["snntorch"] and summary["threads"] == 1 and summary["device"] == "cpu"
     assert summary["keeps_freed_memory"] == (platform.libc_ver()[0] == "glibc")
     assert summary["config"]["model"]["steps"] == 6 and summary["data"]["num_validation"] == 100
-    assert json.loads((tmp_path / "summary.json").read_text()) == summary
-    weights = torch.load(tmp_path / "model.pt")
+    weights = torch.load(directory / "model.pt", weights_only=True)
     assert set(weights) >= {"conv1.weight", "conv2.weight", "fc.weight"}
-    assert not (tmp_path / "checkpoint.pt").exists()
-    assert (tmp_path / "epochs.csv").stat().st_mode & 0o044, "results must be readable by the group and others"
+    assert not (directory / "checkpoint.pt").exists()
+    assert (directory / "epochs.csv").stat().st_mode & 0o044, "results must be readable by the group and others"
 
 
-def test_same_seed_gives_byte_identical_epochs(data_file, tmp_path):
+def test_process_settings_make_gpu_runs_deterministic(monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    environment = configure_process(1, torch.device("cpu"))
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8", "cuBLAS needs it to be deterministic on a GPU"
+    assert torch.are_deterministic_algorithms_enabled() and environment.threads == torch.get_num_threads() == 1
+
+
+def test_same_seed_gives_byte_identical_epochs(data_file, finished, tmp_path):
     config = config_for("synaptic", "fast_sigmoid", training={"max_epochs": 2})
-    train(config, data_file, tmp_path / "a")
-    train(config, data_file, tmp_path / "b")
-    a, b = without_timing(tmp_path / "a/epochs.csv"), without_timing(tmp_path / "b/epochs.csv")
+    train(config, data_file, tmp_path)
+    a, b = without_timing(finished(config) / "epochs.csv"), without_timing(tmp_path / "epochs.csv")
     assert a.to_csv(index=False) == b.to_csv(index=False)
-    first, second = torch.load(tmp_path / "a/model.pt"), torch.load(tmp_path / "b/model.pt")
-    assert all(torch.equal(first[name], second[name]) for name in first)
+    assert_same_weights(finished(config) / "model.pt", tmp_path / "model.pt")
+
+
+def assert_same_weights(first_path, second_path):
+    first, second = torch.load(first_path, weights_only=True), torch.load(second_path, weights_only=True)
+    assert list(first) == list(second) and all(torch.equal(first[name], second[name]) for name in first)
 
 
 @pytest.mark.parametrize(("neuron", "surrogate", "backprop"), [("leaky", "atan", "tbptt"), ("abss", "none", "rtrl")])
 def test_resume_after_a_crash_ends_like_an_uninterrupted_run(
-    data_file, tmp_path, monkeypatch, neuron, surrogate, backprop
+    data_file, finished, tmp_path, monkeypatch, neuron, surrogate, backprop
 ):
     config = config_for(neuron, "atan" if surrogate == "none" else surrogate, backprop, training={"tbptt_window": 4})
-    train(config, data_file, tmp_path / "whole")
 
-    original = Trainer._checkpoint
-
-    def crash_after_first_epoch(self, progress):
-        original(self, progress)
+    def crash_after_first_checkpoint(*args):
+        checkpoint.save_checkpoint(*args)
         raise KeyboardInterrupt("simulated preemption")
 
-    monkeypatch.setattr(Trainer, "_checkpoint", crash_after_first_epoch)
+    monkeypatch.setattr(trainer, "save_checkpoint", crash_after_first_checkpoint)
     with pytest.raises(KeyboardInterrupt):
-        train(config, data_file, tmp_path / "resumed")
-    assert (tmp_path / "resumed/checkpoint.pt").exists() and not (tmp_path / "resumed/epochs.csv").exists()
-    monkeypatch.setattr(Trainer, "_checkpoint", original)
-    train(config, data_file, tmp_path / "resumed")
-    whole, resumed = without_timing(tmp_path / "whole/epochs.csv"), without_timing(tmp_path / "resumed/epochs.csv")
-    pd.testing.assert_frame_equal(whole, resumed)
-    first, second = torch.load(tmp_path / "whole/model.pt"), torch.load(tmp_path / "resumed/model.pt")
-    assert all(torch.equal(first[name], second[name]) for name in first)
+        train(config, data_file, tmp_path)
+    assert (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "epochs.csv").exists()
+    monkeypatch.undo()
+    train(config, data_file, tmp_path)
+    whole = finished(config)
+    pd.testing.assert_frame_equal(without_timing(whole / "epochs.csv"), without_timing(tmp_path / "epochs.csv"))
+    assert_same_weights(whole / "model.pt", tmp_path / "model.pt")
 
 
-def test_sigterm_then_rerun_resumes_from_the_checkpoint(data_file, tmp_path):
-    config = config_for(training={"max_epochs": 4})
+def test_sigterm_then_rerun_resumes_from_the_checkpoint(finished, data_file, tmp_path):
+    config = config_for()
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
     out = tmp_path / "run"
     command = [
         sys.executable,
         "-m",
-        "spikebench.train",
+        "spikebench.run",
         "--config",
         str(config_path),
         "--run",
@@ -174,8 +175,8 @@ def test_sigterm_then_rerun_resumes_from_the_checkpoint(data_file, tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "resuming after epoch" in result.stderr
-    train(config, data_file, tmp_path / "whole")
-    pd.testing.assert_frame_equal(without_timing(out / "epochs.csv"), without_timing(tmp_path / "whole/epochs.csv"))
+    whole = finished(config)
+    pd.testing.assert_frame_equal(without_timing(out / "epochs.csv"), without_timing(whole / "epochs.csv"))
 
 
 def test_divergence_stops_the_run_and_is_recorded(data_file, tmp_path, monkeypatch):
@@ -183,8 +184,8 @@ def test_divergence_stops_the_run_and_is_recorded(data_file, tmp_path, monkeypat
 
     def loss_becomes_nan(self, epoch):
         if epoch == 2:
-            real = self.loss_fn
-            self.loss_fn = lambda spikes, labels: real(spikes, labels) * float("nan")
+            real = self.setup.loss_fn
+            self.setup.loss_fn = lambda spikes, labels: real(spikes, labels) * float("nan")
         return original(self, epoch)
 
     monkeypatch.setattr(Trainer, "train_epoch", loss_becomes_nan)
@@ -192,6 +193,14 @@ def test_divergence_stops_the_run_and_is_recorded(data_file, tmp_path, monkeypat
     assert summary["status"] == "diverged" and summary["diverged_epoch"] == 2
     assert summary["epochs_run"] == 1 and summary["best_epoch"] == 1
     assert pd.read_csv(tmp_path / "epochs.csv")["epoch"].tolist() == [1]
+
+
+def test_status_follows_divergence_then_silence():
+    row = {"epoch": 1, "val_acc": 0.3, "test_acc": 0.2, "test_output_spikes": 0.0}
+    assert classify(TrainingState(rows=[row], best_epoch=1)) == "silent"
+    assert classify(TrainingState(rows=[row], best_epoch=1, diverged_epoch=2)) == "diverged"
+    assert classify(TrainingState(rows=[{**row, "test_output_spikes": 3.0}], best_epoch=1)) == "ok"
+    assert classify(TrainingState()) == "ok"
 
 
 def test_a_network_whose_output_never_spikes_is_silent(data_file, tmp_path):
@@ -235,7 +244,7 @@ def test_engines_train_alike(data_file, tmp_path):
 
 def test_entry_point_rejects_an_unknown_run(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "spikebench.train", "--config", str(REPO / "config/quick.yaml"), "--run", "nope"],
+        [sys.executable, "-m", "spikebench.run", "--config", str(REPO / "config/quick.yaml"), "--run", "nope"],
         capture_output=True,
         text=True,
         env={**os.environ},

@@ -11,12 +11,14 @@ import pandas as pd
 import pytest
 import yaml
 
+from helpers import snakemake
+
 from conftest import REPO, SCHEMA, SHARED_MNIST, load_yaml
-from spikebench.columns import EPOCH_COLUMNS, STATUSES
-from spikebench.config import expand_runs, validate_config
-from spikebench.neuron_models import NEURON_MODELS
-from spikebench.report_registry import STUDY_FIGURES
-from spikebench.simulation import FIGURES, TRACE_COLUMNS
+from spikebench.model.registry import NEURON_MODELS
+from spikebench.report.registry import STUDY_FIGURES
+from spikebench.report.simulation import SIMULATION_FIGURES, TRACE_COLUMNS
+from spikebench.run.contract import EPOCH_COLUMNS, STATUSES
+from spikebench.study.config import expand_runs, validate_config
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_ARGUMENTS = [
@@ -33,16 +35,6 @@ CHROMIUM_ARGUMENTS = [
 EYE = "a[iconname='eye']"
 """The report's 'show this result' buttons."""
 PYTHON_FOLDERS = ["src", "tests", "benchmarks", "workflow/scripts"]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-
-
-def snakemake(*args, workdir=REPO, check=True):
-    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, cwd=REPO)
-    if check and result.returncode != 0:
-        pytest.fail(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-    return result
-
-
 def write_config(tmp_path, config, name="config.yaml"):
     path = tmp_path / name
     path.write_text(yaml.safe_dump(config))
@@ -112,7 +104,7 @@ def test_quick_config_end_to_end(quick_run):
     results = workdir / "results"
     assert (results / "data/mnist.npz").stat().st_size > 50_000_000
     assert "taken from" in (results / "logs/data/fetch_mnist.log").read_text()
-    for figure in FIGURES:
+    for figure in SIMULATION_FIGURES:
         assert (results / f"simulation/{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (results / f"simulation/{figure}.svg").is_file()
         header = (results / f"simulation/{figure}.csv").read_text().splitlines()[0].split(",")
@@ -194,7 +186,7 @@ def test_report_reads_well_in_a_browser(quick_run, tmp_path):
         assert driver.find_element(By.ID, "summary-table").is_displayed()
         combinations = len(pd.read_csv(workdir / "results/tables/summary.csv"))
         assert len(driver.find_elements(By.CSS_SELECTOR, "#summary-table tbody tr")) == combinations
-        assert driver.execute_script("return document.images.length") == len(STUDY_FIGURES) + len(FIGURES)
+        assert driver.execute_script("return document.images.length") == len(STUDY_FIGURES) + len(SIMULATION_FIGURES)
         images_loaded("a broken image in the summary page")
         driver.save_screenshot(str(tmp_path / "summary.png"))
 
@@ -208,7 +200,7 @@ def test_report_reads_well_in_a_browser(quick_run, tmp_path):
                 images_loaded(f"a broken image in {category}")
                 shown += driver.execute_script("return document.images.length")
                 driver.back()
-        assert shown >= len(STUDY_FIGURES) + len(FIGURES)
+        assert shown >= len(STUDY_FIGURES) + len(SIMULATION_FIGURES)
         driver.save_screenshot(str(tmp_path / "report.png"))
         assert (tmp_path / "report.png").stat().st_size > 10_000
     finally:

@@ -23,40 +23,11 @@ rule workload:
 
 rule merge_runs:
     input:
-        epochs=expand("results/runs/{run_id}/epochs.csv", run_id=RUNS),
-        summaries=expand("results/runs/{run_id}/summary.json", run_id=RUNS),
-        workloads=expand("results/runs/{run_id}/workload.json", run_id=RUNS),
+        epochs=run_outputs(TRAINING_OUTPUTS["epochs"]),
+        summaries=run_outputs(TRAINING_OUTPUTS["summary"]),
+        workloads=run_outputs(WORKLOAD_FILE),
     output:
-        epochs=report(
-            "results/tables/epochs.csv",
-            caption="../../report/tables.rst",
-            category="Training",
-            labels={"table": "epochs"},
-        ),
-        runs=report(
-            "results/tables/runs.csv",
-            caption="../../report/tables.rst",
-            category="Training",
-            labels={"table": "runs"},
-        ),
-        summary=report(
-            "results/tables/summary.csv",
-            caption="../../report/tables.rst",
-            category="Comparison",
-            labels={"table": "summary"},
-        ),
-        comparisons=report(
-            "results/tables/comparisons.csv",
-            caption="../../report/tables.rst",
-            category="Comparison",
-            labels={"table": "comparisons"},
-        ),
-        never_learned=report(
-            "results/tables/never_learned.csv",
-            caption="../../report/tables.rst",
-            category="Comparison",
-            labels={"table": "never_learned"},
-        ),
+        **table_outputs(),
     log:
         "results/logs/analysis/merge_runs.log",
     benchmark:
@@ -65,8 +36,7 @@ rule merge_runs:
         "../../envs/analysis.yaml"
     params:
         runs=[run.as_dict() for run in RUNS.values()],
-        run_dirs={run_id: f"results/runs/{run_id}" for run_id in RUNS},
-        benchmarks={run_id: f"results/benchmarks/train/{run_id}.tsv" for run_id in RUNS},
+        benchmarks=expand(TRAINING_BENCHMARK, run_id=RUNS),
     script:
         "../scripts/merge_runs.py"
 
@@ -94,9 +64,9 @@ rule plot_study:
 
 rule summary_page:
     input:
-        tables=list(TABLE_FILES.values()),
-        figures=expand("results/figures/{plot}.png", plot=STUDY_FIGURES),
-        simulation=expand("results/simulation/{figure}.png", figure=FIGURES),
+        **{f"table_{name}": path for name, path in TABLE_FILES.items()},
+        **{f"figure_{plot}": f"results/figures/{plot}.png" for plot in STUDY_FIGURES},
+        **{f"simulation_{figure}": f"results/simulation/{figure}.png" for figure in FIGURES},
     output:
         report(
             "results/summary.html",
@@ -111,10 +81,8 @@ rule summary_page:
     conda:
         "../../envs/analysis.yaml"
     params:
-        tables=TABLE_FILES,
-        figures={plot: f"results/figures/{plot}.png" for plot in STUDY_FIGURES},
-        simulation={figure: f"results/simulation/{figure}.png" for figure in FIGURES},
         skipped=skipped_combinations(config),
+        simulation_figures=FIGURES,
     script:
         "../scripts/summary_page.py"
 

@@ -6,7 +6,17 @@ from pathlib import Path
 # the package itself (envs/*.post-deploy.sh).
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from spikebench.config import (
+from spikebench.data.datasets import DATASETS, raw_file_names
+from spikebench.report.registry import STUDY_FIGURES, TABLES
+from spikebench.run.contract import (
+    CHECKPOINT_FILE,
+    RUN_OUTPUTS,
+    TRAINING_OUTPUTS,
+    WORKLOAD_FILE,
+    RunSettings,
+    run_file,
+)
+from spikebench.study.config import (
     ConfigError,
     expand_runs,
     load_schema,
@@ -14,9 +24,7 @@ from spikebench.config import (
     skipped_combinations,
     validate_config,
 )
-from spikebench.datasets import DATASETS
-from spikebench.report_registry import STUDY_FIGURES
-from spikebench.resources import training_memory_mb, training_runtime_minutes
+from spikebench.study.resources import training_memory_mb, training_runtime_minutes
 
 SCHEMA_PATH = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
 try:
@@ -26,7 +34,7 @@ except ConfigError as error:
 
 FIGURES = simulation_figure_names(load_schema(SCHEMA_PATH))
 RUNS = expand_runs(config)
-RAW_FILE_NAMES = DATASETS["mnist"].file_names
+RAW_FILE_NAMES = raw_file_names()
 
 
 wildcard_constraints:
@@ -52,34 +60,53 @@ def simulation_parameters(wildcards):
     }
 
 
-TABLE_FILES = {
-    name: f"results/tables/{name}.csv"
-    for name in ("epochs", "runs", "summary", "comparisons", "never_learned")
-}
+TABLE_FILES = {name: f"results/tables/{name}.csv" for name in TABLES}
+
+
+def table_outputs():
+    """The merge's outputs, one report entry per table of the registry."""
+    return {
+        name: report(
+            path,
+            caption="../../report/tables.rst",
+            category=TABLES[name].category,
+            labels={"table": name},
+        )
+        for name, path in TABLE_FILES.items()
+    }
+
+
+def training_output(name):
+    return run_file("{run_id}", TRAINING_OUTPUTS[name])
+
+
+def run_outputs(name):
+    """One output file of every run of the config."""
+    return [run_file(run_id, name) for run_id in RUNS]
+
+
+TRAINING_BENCHMARK = "results/benchmarks/train/{run_id}.tsv"
+
+
+def training_checkpoint(wildcards):
+    return run_file(wildcards.run_id, CHECKPOINT_FILE)
 
 
 def study_figure_category(wildcards):
-    return STUDY_FIGURES[wildcards.plot]
+    return STUDY_FIGURES[wildcards.plot].category
 
 
 def final_targets():
     # Per-run outputs are final targets, not just the merge's inputs: Snakemake ignores a deleted
     # intermediate file whose downstream results exist, and a user deleting one run's outputs expects that
     # run (and the aggregates) to be rebuilt.
-    per_run = ("epochs.csv", "summary.json", "workload.json")
-    targets = [
-        "results/summary.html",
-        *expand("results/runs/{run_id}/{name}", run_id=RUNS, name=per_run),
-    ]
+    targets = ["results/summary.html", *(path for name in RUN_OUTPUTS for path in run_outputs(name))]
     if config["benchmark_engines"]:
         targets.append("results/performance/train_throughput.csv")
     return targets
 
 
-TRAINING_SETTINGS = {
-    section: config[section]
-    for section in ("model", "training", "data", "device", "engine")
-}
+TRAINING_SETTINGS = RunSettings.from_config(config).as_dict()
 
 
 def run_axes(wildcards):

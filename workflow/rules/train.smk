@@ -3,17 +3,17 @@ rule train:
         data=run_dataset_file,
     output:
         epochs=report(
-            "results/runs/{run_id}/epochs.csv",
+            training_output("epochs"),
             caption="../../report/epochs.rst",
             category="Training",
             labels={"run": "{run_id}"},
         ),
-        summary="results/runs/{run_id}/summary.json",
-        model="results/runs/{run_id}/model.pt",
+        summary=training_output("summary"),
+        model=training_output("model"),
     log:
         "results/logs/train/{run_id}.log",
     benchmark:
-        "results/benchmarks/train/{run_id}.tsv"
+        TRAINING_BENCHMARK
     conda:
         "../../envs/training.yaml"
     threads: config["threads"]
@@ -24,5 +24,6 @@ rule train:
     params:
         run=run_axes,
         settings=TRAINING_SETTINGS,
+        checkpoint=training_checkpoint,
     script:
         "../scripts/train.py"

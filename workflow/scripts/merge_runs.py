@@ -1,10 +1,19 @@
-from spikebench.logs import logged
-from spikebench.summary_page import TABLES, build_tables
+from spikebench.report.registry import TABLES
+from spikebench.report.tables import RunFiles, build_tables
+from spikebench.utils.logs import logged
 
 with logged(snakemake.log[0]):
     build_tables(
         snakemake.params.runs,
-        snakemake.params.run_dirs,
-        snakemake.params.benchmarks,
+        [
+            RunFiles(*paths)
+            for paths in zip(
+                snakemake.input.epochs,
+                snakemake.input.summaries,
+                snakemake.input.workloads,
+                snakemake.params.benchmarks,
+                strict=True,
+            )
+        ],
         out={name: getattr(snakemake.output, name) for name in TABLES},
     )

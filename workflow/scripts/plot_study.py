@@ -1,9 +1,11 @@
-from spikebench.logs import logged
-from spikebench.summary_page import TABLES, plot_study_figure
+from spikebench.report.registry import TABLES
+from spikebench.report.study_figures import plot_study_figure
+from spikebench.utils.logs import logged
 
 with logged(snakemake.log[0]):
     plot_study_figure(
         snakemake.wildcards.plot,
         {name: getattr(snakemake.input, name) for name in TABLES},
-        snakemake.output.png,
+        png_path=snakemake.output.png,
+        svg_path=snakemake.output.svg,
     )

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from spikebench.datasets import prepare
-from spikebench.logs import logged
+from spikebench.data.datasets import prepare
+from spikebench.utils.logs import logged
 
 with logged(snakemake.log[0]):
     prepare(

@@ -1,5 +1,5 @@
-from spikebench.logs import logged
-from spikebench.simulation import simulate_figure
+from spikebench.report.simulation import simulate_figure
+from spikebench.utils.logs import logged
 
 with logged(snakemake.log[0]):
     simulate_figure(
@@ -7,4 +7,5 @@ with logged(snakemake.log[0]):
         **snakemake.params.simulation,
         csv_path=snakemake.output.csv,
         png_path=snakemake.output.png,
+        svg_path=snakemake.output.svg,
     )

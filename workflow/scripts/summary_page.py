@@ -1,11 +1,12 @@
-from spikebench.logs import logged
-from spikebench.summary_page import render_summary_page
+from spikebench.report.registry import STUDY_FIGURES, TABLES
+from spikebench.report.summary_page import render_summary_page
+from spikebench.utils.logs import logged
 
 with logged(snakemake.log[0]):
     render_summary_page(
-        snakemake.params.tables,
-        snakemake.params.figures,
-        snakemake.params.simulation,
+        {name: getattr(snakemake.input, f"table_{name}") for name in TABLES},
+        {plot: getattr(snakemake.input, f"figure_{plot}") for plot in STUDY_FIGURES},
+        {figure: getattr(snakemake.input, f"simulation_{figure}") for figure in snakemake.params.simulation_figures},
         snakemake.params.skipped,
         snakemake.output[0],
     )

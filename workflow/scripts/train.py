@@ -1,13 +1,17 @@
-from pathlib import Path
-
-from spikebench.logs import logged
-from spikebench.train import train_run
+from spikebench.run.cli import train_run
+from spikebench.run.contract import TrainingPaths
+from spikebench.utils.logs import logged
 
 with logged(snakemake.log[0]):
     train_run(
         snakemake.params.run,
         snakemake.params.settings,
         data_path=snakemake.input.data,
-        out_dir=Path(snakemake.output.summary).parent,
+        paths=TrainingPaths.of(
+            epochs=snakemake.output.epochs,
+            summary=snakemake.output.summary,
+            model=snakemake.output.model,
+            checkpoint=snakemake.params.checkpoint,
+        ),
         threads=snakemake.threads,
     )

@@ -1,5 +1,5 @@
-from spikebench.logs import logged
-from spikebench.workload import run_workload
+from spikebench.run.workload import run_workload
+from spikebench.utils.logs import logged
 
 with logged(snakemake.log[0]):
     run_workload(

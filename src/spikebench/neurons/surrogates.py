@@ -32,11 +32,11 @@ class SurrogateSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     stable_factory: str | None = None
-    """A function of ``spikebench.stable_surrogates`` replacing snnTorch's where its numerics fail."""
+    """A function of ``spikebench.neurons.stable_surrogates`` replacing snnTorch's where its numerics fail."""
 
     def factory(self, numerics: str = "stable", **params: Any) -> SpikeFunction:
         if numerics == "stable" and self.stable_factory:
-            module, name = importlib.import_module("spikebench.stable_surrogates"), self.stable_factory
+            module, name = importlib.import_module("spikebench.neurons.stable_surrogates"), self.stable_factory
         else:
             module, name = importlib.import_module("snntorch.surrogate"), self.snntorch_factory
         return getattr(module, name)(**params)

@@ -1,36 +1,18 @@
-"""Figures: one seaborn style for the whole report, and the plots of the neuron simulation traces."""
+"""Plots of the neuron simulation traces (``spikebench.report.simulation``): potentials, thresholds, spikes."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+from spikebench.report.style import apply_style
 
 TIME_LABEL = "time (steps)"
 POTENTIAL_LABEL = "potential V (a.u.)"
 INPUT_LABEL = "input I (a.u.)"
 MODEL_COLORS = {"LIF": "#1f77b4", "ABSS": "#d62728"}
 MODEL_PALETTES = {"LIF": "crest", "ABSS": "flare"}
-
-
-def apply_style() -> None:
-    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", font_scale=1.0)
-
-
-def save_figure(figure: plt.Figure, png_path: str | Path) -> None:
-    """Write the PNG for the report and a vector SVG beside it."""
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    figure.align_ylabels()
-    figure.savefig(png_path, dpi=150, bbox_inches="tight")
-    figure.savefig(png_path.with_suffix(".svg"), bbox_inches="tight")
-    plt.close(figure)
 
 
 def _stacked_axes(heights: list[float], width: float = 9.0) -> tuple[plt.Figure, list[plt.Axes]]:
@@ -147,12 +129,3 @@ def plot_lif_vs_abss(table: pd.DataFrame, threshold: float) -> plt.Figure:
     _raster(abss_raster, abss, MODEL_COLORS["ABSS"], "ABSS")
     abss_raster.set_xlabel(TIME_LABEL)
     return figure
-
-
-TRACE_PLOTS = {
-    "lif_single": plot_lif_single,
-    "lif_relu": plot_lif_relu,
-    "lif_population": plot_lif_population,
-    "abss_population": plot_abss_population,
-    "lif_vs_abss": plot_lif_vs_abss,
-}

@@ -22,10 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spikebench.atomic import atomic_write_text
-from spikebench.config import Run
-from spikebench.datasets import load_prepared
-from spikebench.network import ConvSNN
+from spikebench.model.network import ConvSNN
+from spikebench.model.topology import STAGES
+from spikebench.run.contract import RunSettings
+from spikebench.run.setup import build_model, load_splits, resolve_device
+from spikebench.study.config import Run
+from spikebench.utils.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +49,6 @@ def _is_spiking(tensor: torch.Tensor) -> bool:
     return bool(((tensor == 0) | (tensor == 1) | (tensor == -1)).all())
 
 
-def connection_layers(model: ConvSNN) -> list[nn.Module]:
-    return [model.conv1, model.conv2, model.fc]
-
-
 @torch.no_grad()
 def workload_metrics(model: ConvSNN, images: torch.Tensor, steps: int, batch_size: int = 500) -> dict[str, float]:
     """The metrics above on ``images`` (``[N, 1, 28, 28]``, scaled to [0, 1])."""
@@ -59,10 +57,10 @@ def workload_metrics(model: ConvSNN, images: torch.Tensor, steps: int, batch_siz
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size]
         result = model(batch, steps, record=True)
-        layer_inputs = [batch.expand(steps, *batch.shape), result.layer_outputs[0], result.layer_outputs[1]]
-        for layer, inputs, flatten in zip(connection_layers(model), layer_inputs, (False, False, True), strict=True):
+        layer_inputs = [batch.expand(steps, *batch.shape), *result.layer_outputs[:-1]]
+        for stage, layer, inputs in zip(STAGES, model.connections(), layer_inputs, strict=True):
             inputs = inputs.flatten(0, 1)
-            inputs = inputs.flatten(1) if flatten else inputs
+            inputs = inputs.flatten(1) if stage.flatten else inputs
             operations = _layer_ops(layer, inputs, dense=False)
             if _is_spiking(inputs):
                 acs += operations
@@ -73,7 +71,7 @@ def workload_metrics(model: ConvSNN, images: torch.Tensor, steps: int, batch_siz
             spikes += float(torch.count_nonzero(output))
             neurons += output.numel()
     count = len(images)
-    weights = [layer.weight for layer in connection_layers(model)]
+    weights = [layer.weight for layer in model.connections()]
     return {
         "activation_sparsity": (neurons - spikes) / neurons,
         "effective_macs": macs / count,
@@ -91,17 +89,15 @@ def run_workload(
     run: dict, settings: dict, model_path: str | Path, data_path: str | Path, out_path: str | Path, threads: int
 ) -> dict:
     """Entry point of the ``workload`` rule: the metrics of a run's best weights on its test set."""
-    from spikebench.train import RunSettings, Split, build_model, resolve_device
-
     torch.set_num_threads(threads)
     run = Run.from_dict(run)
     settings = RunSettings(**settings)
     device = resolve_device(settings.device)
     model = build_model(run, settings, "fast").to(device)
-    model.load_state_dict(torch.load(model_path, map_location=device))
+    model.load_state_dict(torch.load(model_path, map_location=device, weights_only=True))
     model.seed_generators(run.seed, device)
-    splits, _ = load_prepared(data_path)
-    test = Split(splits["test"].images, splits["test"].labels, settings.data["limit_test"], device)
+    splits, _ = load_splits(data_path, settings.data, device)
+    test = splits["test"]
     images, _ = test.batch(torch.arange(len(test), device=device))
     metrics = {"run_id": run.run_id, **workload_metrics(model, images, settings.model["steps"])}
     atomic_write_text(out_path, json.dumps(metrics, indent=2) + "\n")

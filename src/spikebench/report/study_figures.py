@@ -1,4 +1,4 @@
-"""The study's figures, drawn from the merged tables. ``FIGURE_FUNCTIONS`` maps each name to its function.
+"""The study's figures, drawn from the merged tables; ``spikebench.report.registry.STUDY_FIGURES`` lists them.
 
 Every function takes the tables (``epochs``, ``runs``, ``summary``, ``comparisons``) and returns a figure; a
 figure whose data the config does not produce (a backprop comparison without a backprop study, say) says so
@@ -7,7 +7,7 @@ on its canvas instead of failing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -15,8 +15,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
-from spikebench.analysis import MISSING
-from spikebench.plotting import apply_style
+from spikebench.report.registry import STUDY_FIGURES
+from spikebench.report.style import apply_style, save_figure
+from spikebench.report.tables import MISSING, read_tables
 
 Tables = dict[str, pd.DataFrame]
 ACCURACY = "test accuracy at best validation epoch"
@@ -238,20 +239,13 @@ def surrogate_ranking(tables: Tables) -> plt.Figure:
     return figure
 
 
-FIGURE_FUNCTIONS: dict[str, Callable[[Tables], plt.Figure]] = {
-    "accuracy_heatmap": accuracy_heatmap,
-    "learning_curves": learning_curves,
-    "seed_spread": seed_spread,
-    "surrogate_ranking": surrogate_ranking,
-    "backprop_comparison": backprop_comparison,
-    "accuracy_vs_cost": accuracy_vs_cost,
-    "seconds_per_epoch": seconds_per_epoch,
-}
-"""Keyed like ``spikebench.report_registry.STUDY_FIGURES`` (a test keeps them equal)."""
+def plot_study_figure(name: str, table_paths: dict[str, str], png_path: str | Path, svg_path: str | Path) -> None:
+    save_figure(draw_study_figure(name, read_tables(table_paths)), png_path, svg_path)
 
 
 def draw_study_figure(name: str, tables: Tables) -> plt.Figure:
+    """The study figure ``name`` of ``spikebench.report.registry.STUDY_FIGURES``, drawn from the tables."""
     apply_style()
-    figure = FIGURE_FUNCTIONS[name](tables)
+    figure = STUDY_FIGURES[name].drawer()(tables)
     figure.tight_layout()
     return figure

@@ -1,4 +1,4 @@
-"""The analysis steps of the workflow: tables from the runs, the study's figures, and the summary page.
+"""The summary page: headline tables, what never learned and why, and every figure, in one HTML file.
 
 ``results/summary.html`` is self-contained (figures embedded as data URIs) so it can be mailed as it is.
 """
@@ -12,69 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from spikebench.analysis import (
-    COMPARISON_COLUMNS,
-    GROUP,
-    merge_runs,
-    never_learned,
-    paired_comparisons,
-    summarize,
-)
-from spikebench.atomic import atomic_write, atomic_write_text
-from spikebench.config import Run
-from spikebench.plotting import save_figure
-from spikebench.study_plots import draw_study_figure
+from spikebench.report.tables import GROUP, read_tables
+from spikebench.utils.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
-
-TABLES = ("epochs", "runs", "summary", "comparisons", "never_learned")
-
-
-def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    with atomic_write(path, "w") as stream:
-        frame.to_csv(stream, index=False, float_format="%.10g")
-
-
-def build_tables(runs: list[dict], run_dirs: dict[str, str], benchmark_files: dict[str, str], out: dict[str, str]):
-    """Write the five tables (paths in ``out``, keyed by ``TABLES``) from the runs' own outputs."""
-    expected = [Run.from_dict(run) for run in runs]
-    epochs, run_table = merge_runs(
-        expected, {k: Path(v) for k, v in run_dirs.items()}, {k: Path(v) for k, v in benchmark_files.items()}
-    )
-    summary = summarize(run_table)
-    comparisons = pd.concat(
-        [
-            paired_comparisons(run_table, "surrogate", ["dataset", "neuron", "backprop"]),
-            paired_comparisons(run_table, "neuron", ["dataset", "surrogate", "backprop"]),
-        ],
-        ignore_index=True,
-    )[[*GROUP, *COMPARISON_COLUMNS]]
-    frames = {
-        "epochs": epochs,
-        "runs": run_table,
-        "summary": summary,
-        "comparisons": comparisons,
-        "never_learned": never_learned(summary, run_table),
-    }
-    for name, frame in frames.items():
-        write_csv(frame, out[name])
-    log.info(
-        "%d runs (%s), %d epochs, %d combinations, %d never learned",
-        len(run_table),
-        ", ".join(f"{count} {status}" for status, count in run_table["status"].value_counts().items()),
-        len(epochs),
-        len(summary),
-        len(frames["never_learned"]),
-    )
-    return frames
-
-
-def read_tables(paths: dict[str, str]) -> dict[str, pd.DataFrame]:
-    return {name: pd.read_csv(path) for name, path in paths.items()}
-
-
-def plot_study_figure(name: str, table_paths: dict[str, str], png_path: str | Path) -> None:
-    save_figure(draw_study_figure(name, read_tables(table_paths)), png_path)
 
 
 def _image(path: str | Path, alt: str) -> str:

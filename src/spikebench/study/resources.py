@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from spikebench.datasets import DATASETS
+from spikebench.data.datasets import DATASETS
 
 TRAIN_SAMPLES_PER_SECOND_PER_THREAD = {"fast": 250, "reference": 120}
 """Conservative training throughput per CPU thread, 25 steps, batch 128, BPTT, scaled by steps: about 40% of

@@ -6,16 +6,24 @@ that diverged or stayed silent keep their status. Every file's columns and types
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from spikebench.columns import EPOCH_COLUMNS, STATUSES, WORKLOAD_COLUMNS
-from spikebench.config import AXES, Run
+from spikebench.run.contract import (
+    EPOCH_COLUMNS,
+    EPOCH_TYPES,
+    WORKLOAD_COLUMNS,
+    RunOutputError,
+    read_summary,
+    read_workload,
+)
+from spikebench.study.config import AXES, Run
+from spikebench.utils.atomic import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -24,49 +32,28 @@ GROUP = ["dataset", "neuron", "surrogate", "backprop"]
 CHANCE_MARGIN = 0.05
 """A run 'learned' when its test accuracy exceeds chance (1 / classes) by more than this."""
 
-EPOCH_TYPES = {
-    **{column: "string" for column in ("run_id", "dataset", "neuron", "surrogate", "backprop")},
-    "seed": "int64",
-    "epoch": "int64",
-    **{column: "float64" for column in EPOCH_COLUMNS if column not in ("run_id", *AXES, "epoch")},
-}
-SUMMARY_FIELDS = {
-    "status": str,
-    "best_epoch": (int, type(None)),
-    "best_val_acc": (float, int, type(None)),
-    "test_acc_at_best": (float, int, type(None)),
-    "epochs_run": int,
-    "stopped_early": bool,
-    "wall_seconds": (float, int),
-}
 
+class RunFiles(NamedTuple):
+    """One run's outputs as the merge reads them (``spikebench.run.contract``); ``benchmark`` is the training
+    job's Snakemake benchmark file, if any."""
 
-class MergeError(ValueError):
-    """A run's output does not have the expected columns, fields or types."""
+    epochs: Path
+    summary: Path
+    workload: Path
+    benchmark: Path | None = None
 
 
 def read_epochs(path: str | Path) -> pd.DataFrame:
+    """``epochs.csv`` with its columns checked and typed; ``RunOutputError`` naming the file otherwise."""
     frame = pd.read_csv(path)
     if list(frame.columns) != EPOCH_COLUMNS:
         missing = [c for c in EPOCH_COLUMNS if c not in frame.columns]
         extra = [c for c in frame.columns if c not in EPOCH_COLUMNS]
-        raise MergeError(f"{path}: columns differ from the expected ones (missing {missing}, unexpected {extra})")
+        raise RunOutputError(f"{path}: columns differ from the expected ones (missing {missing}, unexpected {extra})")
     try:
         return frame.astype(EPOCH_TYPES)
     except (ValueError, TypeError) as error:
-        raise MergeError(f"{path}: a column has the wrong type ({error})") from error
-
-
-def read_summary(path: str | Path) -> dict:
-    summary = json.loads(Path(path).read_text())
-    for field, kinds in SUMMARY_FIELDS.items():
-        if field not in summary:
-            raise MergeError(f"{path}: field {field!r} is missing")
-        if not isinstance(summary[field], kinds):
-            raise MergeError(f"{path}: field {field!r} is {summary[field]!r}, of the wrong type")
-    if summary["status"] not in STATUSES:
-        raise MergeError(f"{path}: status {summary['status']!r} is not one of {STATUSES}")
-    return summary
+        raise RunOutputError(f"{path}: a column has the wrong type ({error})") from error
 
 
 def read_benchmark_seconds(path: str | Path) -> float:
@@ -74,20 +61,18 @@ def read_benchmark_seconds(path: str | Path) -> float:
     return float(pd.read_csv(path, sep="\t")["s"].iloc[0])
 
 
-def merge_runs(runs: list[Run], run_dirs: dict[str, Path], benchmark_files: dict[str, Path] | None = None):
+def merge_runs(runs: list[Run], files: dict[str, RunFiles]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stack every run's epochs and build one row per expected run; absent runs get status ``missing``."""
-    benchmark_files = benchmark_files or {}
     epoch_frames, rows = [], []
     for run in runs:
-        directory = Path(run_dirs[run.run_id])
+        paths = files[run.run_id]
         row = run.as_dict()
-        paths = {name: directory / name for name in ("epochs.csv", "summary.json", "workload.json")}
-        if not paths["summary.json"].is_file() or not paths["epochs.csv"].is_file():
-            log.warning("%s: no outputs in %s; marked missing", run.run_id, directory)
+        if not Path(paths.summary).is_file() or not Path(paths.epochs).is_file():
+            log.warning("%s: no outputs at %s; marked missing", run.run_id, paths.summary)
             rows.append({**row, "status": MISSING})
             continue
-        epochs = read_epochs(paths["epochs.csv"])
-        summary = read_summary(paths["summary.json"])
+        epochs = read_epochs(paths.epochs)
+        summary = read_summary(paths.summary)
         epoch_frames.append(epochs)
         best = epochs[epochs["epoch"] == summary["best_epoch"]]
         row.update(
@@ -97,7 +82,7 @@ def merge_runs(runs: list[Run], run_dirs: dict[str, Path], benchmark_files: dict
             test_acc_at_best=summary["test_acc_at_best"],
             epochs_run=summary["epochs_run"],
             stopped_early=summary["stopped_early"],
-            diverged_epoch=summary.get("diverged_epoch"),
+            diverged_epoch=summary["diverged_epoch"],
             wall_seconds=summary["wall_seconds"],
             mean_epoch_seconds=epochs["epoch_seconds"].mean() if len(epochs) else np.nan,
             train_samples_per_second=epochs["train_samples_per_second"].mean() if len(epochs) else np.nan,
@@ -109,11 +94,10 @@ def merge_runs(runs: list[Run], run_dirs: dict[str, Path], benchmark_files: dict
                 for column in ("spike_rate_conv1", "spike_rate_conv2", "spike_rate_output", "test_output_spikes")
             },
         )
-        if paths["workload.json"].is_file():
-            workload = json.loads(paths["workload.json"].read_text())
-            row.update({column: workload[column] for column in WORKLOAD_COLUMNS})
-        if run.run_id in benchmark_files and Path(benchmark_files[run.run_id]).is_file():
-            row["job_seconds"] = read_benchmark_seconds(benchmark_files[run.run_id])
+        if Path(paths.workload).is_file():
+            row.update(read_workload(paths.workload))
+        if paths.benchmark is not None and Path(paths.benchmark).is_file():
+            row["job_seconds"] = read_benchmark_seconds(paths.benchmark)
         rows.append(row)
     epochs = pd.concat(epoch_frames, ignore_index=True) if epoch_frames else pd.DataFrame(columns=EPOCH_COLUMNS)
     table = pd.DataFrame(rows)
@@ -277,3 +261,47 @@ def _reason(group: pd.DataFrame) -> str:
     if (group["spike_rate_output"] == 0).all():
         return "the output layer never spiked during training, so no gradient reached the weights"
     return "the output layer spiked but accuracy stayed at chance"
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    with atomic_write(path, "w") as stream:
+        frame.to_csv(stream, index=False, float_format="%.10g")
+
+
+def build_tables(runs: list[dict], files: list[RunFiles], out: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """Write the tables of ``spikebench.report.registry.TABLES`` (paths in ``out``) from the runs' own
+    outputs; ``files`` holds each run's files, in the order of ``runs``."""
+    expected = [Run.from_dict(run) for run in runs]
+    if len(files) != len(expected):
+        raise ValueError(f"{len(expected)} runs but output files of {len(files)}")
+    epochs, run_table = merge_runs(expected, {run.run_id: paths for run, paths in zip(expected, files, strict=True)})
+    summary = summarize(run_table)
+    comparisons = pd.concat(
+        [
+            paired_comparisons(run_table, "surrogate", ["dataset", "neuron", "backprop"]),
+            paired_comparisons(run_table, "neuron", ["dataset", "surrogate", "backprop"]),
+        ],
+        ignore_index=True,
+    )[[*GROUP, *COMPARISON_COLUMNS]]
+    frames = {
+        "epochs": epochs,
+        "runs": run_table,
+        "summary": summary,
+        "comparisons": comparisons,
+        "never_learned": never_learned(summary, run_table),
+    }
+    for name, frame in frames.items():
+        write_csv(frame, out[name])
+    log.info(
+        "%d runs (%s), %d epochs, %d combinations, %d never learned",
+        len(run_table),
+        ", ".join(f"{count} {status}" for status, count in run_table["status"].value_counts().items()),
+        len(epochs),
+        len(summary),
+        len(frames["never_learned"]),
+    )
+    return frames
+
+
+def read_tables(paths: dict[str, str]) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_csv(path) for name, path in paths.items()}

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import torch
 
-from spikebench.surrogates import SpikeFunction, make_spike_function
+from spikebench.neurons.surrogates import SpikeFunction, make_spike_function
 
 
 class LIFParameters(NamedTuple):

@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 
-from spikebench.neuron_models import NEURON_MODELS, NO_SURROGATE
-from spikebench.surrogates import SURROGATES
+from spikebench.model.registry import NEURON_MODELS, NO_SURROGATE
+from spikebench.neurons.surrogates import SURROGATES
 
 AXES = ("dataset", "neuron", "surrogate", "backprop", "seed")
 
@@ -70,6 +70,13 @@ def schema_errors(config: dict, schema: dict) -> list[str]:
 def load_schema(path: str | Path) -> dict:
     with open(path) as stream:
         return yaml.safe_load(stream)
+
+
+def load_config(path: str | Path, schema_path: str | Path) -> dict:
+    """Read a config file and validate it (``validate_config``)."""
+    with open(path) as stream:
+        config = yaml.safe_load(stream)
+    return validate_config(config, schema_path)
 
 
 def simulation_figure_names(schema: dict) -> list[str]:

@@ -5,7 +5,7 @@ shapes. ``fetch`` gathers the four raw files from an ordered list of sources (lo
 URLs); ``prepare`` parses them and writes one ``.npz`` that every training job loads straight into memory.
 
 torchvision is not used: its only builds on the package index here are CUDA builds that do not import
-beside the CPU torch, and the IDX format is simple enough to read with numpy (``spikebench.idx``).
+beside the CPU torch, and the IDX format is simple enough to read with numpy (``spikebench.data.idx``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from spikebench.atomic import atomic_write, atomic_write_text
-from spikebench.idx import DataError, read_idx
+from spikebench.data.idx import DataError, read_idx
+from spikebench.utils.atomic import atomic_write, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,16 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
     ),
 }
+
+
+def raw_file_names() -> list[str]:
+    """The raw file names, which every registered data set shares (the fetch rule declares one set of outputs
+    for all of them); an error names the data set that breaks the rule."""
+    names = next(iter(DATASETS.values())).file_names
+    for spec in DATASETS.values():
+        if spec.file_names != names:
+            raise ValueError(f"data set {spec.name} names its raw files {spec.file_names}, the others {names}")
+    return names
 
 
 def md5_of(path: Path) -> str:

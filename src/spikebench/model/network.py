@@ -1,6 +1,6 @@
 """The study's convolutional SNN: 12C5-MP2-64C5-MP2-FC10, a spiking layer after each stage.
 
-Both engines share the weights and the cells (``spikebench.cells``) and differ only in how time is run:
+Both engines share the weights and the cells (``spikebench.model.cells``) and differ only in how time is run:
 
 - ``reference``: one time step per iteration, recomputing the whole network on the static image each step,
   as snnTorch's tutorials do.
@@ -17,9 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spikebench.cells import CELLS, NeuronSettings, State
-from spikebench.columns import LAYER_NAMES
-from spikebench.surrogates import make_spike_function
+from spikebench.model.cells import NeuronSettings, State
+from spikebench.model.registry import NEURON_MODELS
+from spikebench.model.topology import STAGES, Stage, in_features
+from spikebench.neurons.surrogates import make_spike_function
 
 ENGINES = ("fast", "reference")
 IMAGES_PER_PIECE = 256
@@ -52,14 +53,18 @@ class ConvSNN(nn.Module):
         super().__init__()
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
-        if neuron not in CELLS:
-            raise ValueError(f"unknown neuron model {neuron!r}; known: {', '.join(CELLS)}")
+        if neuron not in NEURON_MODELS:
+            raise ValueError(f"unknown neuron model {neuron!r}; known: {', '.join(NEURON_MODELS)}")
         self.engine = engine
-        self.conv1 = nn.Conv2d(1, 12, 5)
-        self.conv2 = nn.Conv2d(12, 64, 5)
-        self.fc = nn.Linear(64 * 4 * 4, 10)
+        for index, stage in enumerate(STAGES):
+            setattr(self, stage.connection, _connection(stage, in_features(index)))
         spike_fn = make_spike_function(surrogate, surrogate_params, surrogate_numerics) if surrogate else None
-        self.cells = nn.ModuleList(CELLS[neuron](settings, spike_fn) for _ in LAYER_NAMES)
+        cell = NEURON_MODELS[neuron].cell_class()
+        self.cells = nn.ModuleList(cell(settings, spike_fn) for _ in STAGES)
+
+    def connections(self) -> list[nn.Module]:
+        """The connection layers in stage order (``STAGES``)."""
+        return [getattr(self, stage.connection) for stage in STAGES]
 
     def seed_generators(self, seed: int, device: torch.device | str = "cpu") -> None:
         """Give every stochastic layer its own generator, so each layer draws in time order in both engines."""
@@ -111,23 +116,18 @@ class ConvSNN(nn.Module):
         # Between the convolutional layers a sequence stays a list of per-step tensors: stacking it (and the
         # split or stack its backward pass needs) would copy every step for nothing.
         layout = _Layout(nhwc=not self.cells[0].uses_generator)
-        currents = [layout.enter(F.max_pool2d(layout.convolution_output(self.conv1(images)), 2))] * steps
+        currents = [self._static_drive(STAGES[0], images, layout)] * steps
         states, spikes_per_layer, membranes = [], [], []
-        for index, cell in enumerate(self.cells):
+        for index, (stage, cell) in enumerate(zip(STAGES, self.cells, strict=True)):
+            spatial = stage.kind == "conv"
             if state is not None:
-                initial = tuple(layout.enter_view(t) for t in state[index]) if index < 2 else state[index]
+                initial = tuple(layout.enter_view(t) for t in state[index]) if spatial else state[index]
             else:
                 initial = cell.initial_state(currents[0])
             spikes, final, membrane = cell.sequence(currents, initial, record=record)
-            if index == 0:
-                currents = [self._second_convolution(layout.channels_last(step), layout) for step in spikes]
-            elif index == 1:
-                stacked = torch.stack(spikes)
-                weight = layout.linear_weight(self.fc.weight, stacked.shape[2:])
-                # unbind, not per-step indexing: each indexing op's backward would fill and add a whole
-                # [T, ...] gradient.
-                currents = F.linear(stacked.flatten(2), weight, self.fc.bias).unbind(0)
-            if index < 2:
+            if index + 1 < len(STAGES):
+                currents = self._spike_drive(STAGES[index + 1], spikes, layout)
+            if spatial:
                 spikes, final = [layout.leave(t) for t in spikes], tuple(layout.leave(t) for t in final)
                 membrane = [layout.leave(t) for t in membrane] if record else None
             states.append(final)
@@ -135,33 +135,54 @@ class ConvSNN(nn.Module):
             membranes.append(membrane)
         return _result(spikes_per_layer, states, membranes if record else None)
 
-    def _second_convolution(self, spikes: torch.Tensor, layout: _Layout) -> torch.Tensor:
-        """Convolution and pooling of one step's channels-last spikes ``[B, C, H, W]``, returned in ``layout``.
+    def _static_drive(self, stage: Stage, images: torch.Tensor, layout: _Layout) -> torch.Tensor:
+        """The first stage on the image, which is the same at every step: computed once, in ``layout``."""
+        connection = getattr(self, stage.connection)
+        return layout.enter(_pool(stage, layout.convolution_output(connection(images))))
 
-        One step per call: the convolution's full-resolution output and its gradient then exist for one step
-        at a time, which keeps peak memory below the reference engine's, and it is faster than 3, 5 or 25
-        steps per call (it stays in cache).
+    def _spike_drive(self, stage: Stage, spikes: list[torch.Tensor], layout: _Layout) -> list[torch.Tensor]:
+        """A stage on the previous layer's per-step spikes (in ``layout``): its per-step input currents.
+
+        A convolution runs one step per call: its full-resolution output and its gradient then exist for one
+        step at a time, which keeps peak memory below the reference engine's, and it is faster than 3, 5 or 25
+        steps per call (it stays in cache). A linear layer sees all steps as one batch.
         """
-        return layout.enter_view(F.max_pool2d(self.conv2(spikes), 2))
+        connection = getattr(self, stage.connection)
+        if stage.kind == "conv":
+            return [layout.enter_view(_pool(stage, connection(layout.channels_last(step)))) for step in spikes]
+        stacked = torch.stack(spikes)
+        inputs, weight = stacked, connection.weight
+        if stage.flatten:
+            inputs, weight = stacked.flatten(2), layout.linear_weight(weight, stacked.shape[2:])
+        # unbind, not per-step indexing: each indexing op's backward would fill and add a whole [T, ...] gradient.
+        return F.linear(inputs, weight, connection.bias).unbind(0)
 
     def _reference(self, images, steps, state, record):
         states = list(state) if state is not None else [None] * len(self.cells)
         spikes_per_layer = [[] for _ in self.cells]
         membranes = [[] for _ in self.cells]
         for _ in range(steps):
-            current = F.max_pool2d(self.conv1(images), 2)
-            for index, cell in enumerate(self.cells):
+            current = images
+            for index, (stage, cell) in enumerate(zip(STAGES, self.cells, strict=True)):
+                inputs = current.flatten(1) if stage.flatten else current
+                current = _pool(stage, getattr(self, stage.connection)(inputs))
                 if states[index] is None:
                     states[index] = cell.initial_state(current)
-                spikes, states[index], membrane = cell.reference_step(current, states[index])
-                spikes_per_layer[index].append(spikes)
+                current, states[index], membrane = cell.reference_step(current, states[index])
+                spikes_per_layer[index].append(current)
                 if record:
                     membranes[index].append(membrane)
-                if index == 0:
-                    current = F.max_pool2d(self.conv2(spikes), 2)
-                elif index == 1:
-                    current = self.fc(spikes.flatten(1))
         return _result(spikes_per_layer, states, membranes if record else None)
+
+
+def _connection(stage: Stage, in_features: int) -> nn.Module:
+    if stage.kind == "conv":
+        return nn.Conv2d(in_features, stage.out_features, stage.kernel)
+    return nn.Linear(in_features, stage.out_features)
+
+
+def _pool(stage: Stage, tensor: torch.Tensor) -> torch.Tensor:
+    return F.max_pool2d(tensor, stage.pool) if stage.pool else tensor
 
 
 def _result(spikes_per_layer: list[list[torch.Tensor]], states, membranes) -> ForwardResult:

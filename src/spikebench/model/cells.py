@@ -30,8 +30,8 @@ import snntorch
 import torch
 from torch import nn
 
-from spikebench import neurons
-from spikebench.surrogates import SpikeFunction
+from spikebench.neurons import functional
+from spikebench.neurons.surrogates import SpikeFunction
 
 State = tuple[torch.Tensor, ...]
 StepResult = tuple[torch.Tensor, State, torch.Tensor]
@@ -45,8 +45,8 @@ class NeuronSettings(NamedTuple):
     threshold: float = 1.0
     lapicque_r: float = 1.0
     lapicque_c: float = 1.44
-    lif: neurons.LIFParameters = neurons.LIFParameters(tau=2.0)
-    abss: neurons.ABSSParameters = neurons.ABSSParameters(tau=2.0)
+    lif: functional.LIFParameters = functional.LIFParameters(tau=2.0)
+    abss: functional.ABSSParameters = functional.ABSSParameters(tau=2.0)
 
     @classmethod
     def from_config(cls, model: dict) -> NeuronSettings:
@@ -56,15 +56,15 @@ class NeuronSettings(NamedTuple):
             threshold=model["threshold"],
             lapicque_r=model["lapicque_r"],
             lapicque_c=model["lapicque_c"],
-            lif=neurons.LIFParameters(**model["lif"]),
-            abss=neurons.ABSSParameters(**model["abss"]),
+            lif=functional.LIFParameters(**model["lif"]),
+            abss=functional.ABSSParameters(**model["abss"]),
         )
 
 
 def heaviside(membrane: torch.Tensor, threshold: float) -> torch.Tensor:
     """``H(U - th)`` as ``U > th``: equal for every finite float (a difference of two distinct floats never
     rounds to zero), and one pass over the tensor fewer."""
-    return neurons.compare_as_float(torch.gt, membrane, threshold)
+    return functional.compare_as_float(torch.gt, membrane, threshold)
 
 
 def delayed_reset(membrane: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -88,7 +88,7 @@ def fire(spike_fn: SpikeFunction, membrane: torch.Tensor, threshold: float) -> t
 
 
 class Cell(nn.Module):
-    """One spiking layer; subclasses define ``num_states``, ``fast_step`` and ``reference_step``."""
+    """One spiking layer; subclasses define ``num_states``, ``fast_step`` and, where it differs, ``reference_step``."""
 
     num_states = 1
     uses_generator = False
@@ -108,18 +108,46 @@ class Cell(nn.Module):
         return self.fast_step(current, state)
 
     def sequence(self, currents: Sequence[torch.Tensor], state: State, record: bool = False):
-        return neurons.step_through(self.fast_step, currents, state, record)
+        return functional.step_through(self.fast_step, currents, state, record)
 
 
 class SnnTorchCell(Cell):
     """A cell whose reference engine is snnTorch's own module (``self.reference``), stepped with explicit state.
 
     snnTorch's modules return ``(spikes, *state)`` with the membrane last, in the order they take the state.
+    The fast engine follows snnTorch's order in one template, reset -> charge -> fire: the reset is the
+    Heaviside of the previous membrane; each model's ``charge`` computes the new state from its input term
+    and that reset; the surrogate fires on the new membrane.
     """
 
     def reference_step(self, current, state):
         spikes, *new_state = self.reference(current, *state)
         return spikes, tuple(new_state), new_state[-1]
+
+    def input_term(self, current: torch.Tensor) -> torch.Tensor:
+        """What the update takes from the input alone: the input itself, unless a model scales it."""
+        return current
+
+    def charge(self, drive: torch.Tensor, state: State, reset: torch.Tensor) -> State:
+        raise NotImplementedError
+
+    def driven_step(self, drive: torch.Tensor, state: State) -> StepResult:
+        threshold = self.settings.threshold
+        new_state = self.charge(drive, state, delayed_reset(state[-1], threshold))
+        membrane = new_state[-1]
+        return fire(self.spike_fn, membrane, threshold), new_state, membrane
+
+    def fast_step(self, current, state):
+        return self.driven_step(self.input_term(current), state)
+
+    def sequence(self, currents, state, record=False):
+        # A static input is one tensor repeated at every step: its input term is computed once, the same
+        # numbers as at every step.
+        drives: dict[int, torch.Tensor] = {}
+        for current in currents:
+            if id(current) not in drives:
+                drives[id(current)] = self.input_term(current)
+        return functional.step_through(self.driven_step, [drives[id(current)] for current in currents], state, record)
 
 
 class LeakyCell(SnnTorchCell):
@@ -127,12 +155,9 @@ class LeakyCell(SnnTorchCell):
         super().__init__(settings, spike_fn)
         self.reference = snntorch.Leaky(beta=settings.beta, threshold=settings.threshold, spike_grad=spike_fn)
 
-    def fast_step(self, current, state):
+    def charge(self, drive, state, reset):
         (membrane,) = state
-        threshold = self.settings.threshold
-        reset = delayed_reset(membrane, threshold)
-        membrane = self.settings.beta * membrane + current - threshold_reset(reset, threshold)
-        return fire(self.spike_fn, membrane, threshold), (membrane,), membrane
+        return (self.settings.beta * membrane + drive - threshold_reset(reset, self.settings.threshold),)
 
 
 class SynapticCell(SnnTorchCell):
@@ -144,13 +169,11 @@ class SynapticCell(SnnTorchCell):
             alpha=settings.alpha, beta=settings.beta, threshold=settings.threshold, spike_grad=spike_fn
         )
 
-    def fast_step(self, current, state):
+    def charge(self, drive, state, reset):
         synaptic, membrane = state
-        threshold = self.settings.threshold
-        reset = delayed_reset(membrane, threshold)
-        synaptic = self.settings.alpha * synaptic + current
-        membrane = self.settings.beta * membrane + synaptic - threshold_reset(reset, threshold)
-        return fire(self.spike_fn, membrane, threshold), (synaptic, membrane), membrane
+        synaptic = self.settings.alpha * synaptic + drive
+        membrane = self.settings.beta * membrane + synaptic - threshold_reset(reset, self.settings.threshold)
+        return synaptic, membrane
 
 
 class AlphaCell(SnnTorchCell):
@@ -164,18 +187,15 @@ class AlphaCell(SnnTorchCell):
         alpha, beta = torch.as_tensor(settings.alpha), torch.as_tensor(settings.beta)
         self.tau_alpha = float(torch.log(alpha) / (torch.log(beta) - torch.log(alpha)) + 1)
 
-    def fast_step(self, current, state):
-        excitatory, inhibitory, membrane = state
-        reset = delayed_reset(membrane, self.settings.threshold)
-        excitatory = self.settings.alpha * excitatory + current
-        inhibitory = self.settings.beta * inhibitory - current
+    def charge(self, drive, state, reset):
+        excitatory, inhibitory, _ = state
+        excitatory = self.settings.alpha * excitatory + drive
+        inhibitory = self.settings.beta * inhibitory - drive
         membrane = self.tau_alpha * (excitatory + inhibitory)
         # value * (1 - reset) is snnTorch's value - value * reset for a 0/1 reset, with one pass fewer each
         # (a reset value becomes -0 instead of +0 where it was negative, which compares and adds the same).
         kept = 1 - reset
-        excitatory, inhibitory, membrane = (value * kept for value in (excitatory, inhibitory, membrane))
-        spikes = fire(self.spike_fn, membrane, self.settings.threshold)
-        return spikes, (excitatory, inhibitory, membrane), membrane
+        return tuple(value * kept for value in (excitatory, inhibitory, membrane))
 
 
 class LapicqueCell(SnnTorchCell):
@@ -189,41 +209,26 @@ class LapicqueCell(SnnTorchCell):
         self.inverse_rc = float(1 / (resistance * capacitance))
         self.decay = float(1 - 1 / (resistance * capacitance))
 
-    def input_term(self, current: torch.Tensor) -> torch.Tensor:
+    def input_term(self, current):
         """``I dt / C``, computed as snnTorch does: ``I R / (R C)`` (``dt = 1``). At the usual ``R = 1`` without
         the multiply by R, which gives the same numbers with a pass over the tensor fewer."""
         scaled = current if self.resistance == 1 else current * self.resistance
         return scaled * self.inverse_rc
 
-    def update(self, drive: torch.Tensor, state: State) -> StepResult:
+    def charge(self, drive, state, reset):
         (membrane,) = state
-        threshold = self.settings.threshold
-        reset = delayed_reset(membrane, threshold)
-        membrane = drive + self.decay * membrane - threshold_reset(reset, threshold)
-        return fire(self.spike_fn, membrane, threshold), (membrane,), membrane
-
-    def fast_step(self, current, state):
-        return self.update(self.input_term(current), state)
-
-    def sequence(self, currents, state, record=False):
-        # A static input is one tensor repeated at every step: its input term is computed once, the same
-        # numbers as at every step.
-        drives: dict[int, torch.Tensor] = {}
-        for current in currents:
-            if id(current) not in drives:
-                drives[id(current)] = self.input_term(current)
-        return neurons.step_through(self.update, [drives[id(current)] for current in currents], state, record)
+        return (drive + self.decay * membrane - threshold_reset(reset, self.settings.threshold),)
 
 
 class LIFCell(Cell):
     """spikebench's LIF (``spikebench.neurons.lif_step``), the same function in both engines."""
 
     def initial_state(self, like):
-        return tuple(neurons.lif_initial_state(like, self.settings.lif))
+        return tuple(functional.lif_initial_state(like, self.settings.lif))
 
     def fast_step(self, current, state):
-        spikes, new_state, membrane = neurons.lif_step(
-            current, neurons.LIFState(*state), self.settings.lif, self.spike_fn
+        spikes, new_state, membrane = functional.lif_step(
+            current, functional.LIFState(*state), self.settings.lif, self.spike_fn
         )
         return spikes, tuple(new_state), membrane
 
@@ -239,17 +244,7 @@ class ABSSCell(Cell):
         self.generator: torch.Generator | None = None
 
     def fast_step(self, current, state):
-        spikes, new_state, membrane = neurons.abss_step(
-            current, neurons.ABSSState(*state), self.settings.abss, self.generator
+        spikes, new_state, membrane = functional.abss_step(
+            current, functional.ABSSState(*state), self.settings.abss, self.generator
         )
         return spikes, tuple(new_state), membrane
-
-
-CELLS: dict[str, type[Cell]] = {
-    "leaky": LeakyCell,
-    "synaptic": SynapticCell,
-    "alpha": AlphaCell,
-    "lapicque": LapicqueCell,
-    "lif": LIFCell,
-    "abss": ABSSCell,
-}

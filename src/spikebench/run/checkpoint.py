@@ -1,0 +1,81 @@
+"""Checkpoint and resume: after every epoch a run saves what it needs to continue exactly where it stopped.
+
+A rerun of a killed job resumes from the last completed epoch and ends with the same results as an
+uninterrupted run: the checkpoint holds the weights, the optimizer, every random generator and the training
+state. It is loaded with ``weights_only=True``: tensors and plain containers only, no pickled code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import torch
+
+from spikebench.run.outputs import atomic_torch_save
+from spikebench.run.setup import RunSetup
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingState:
+    """Where a run stands after its last completed epoch."""
+
+    epoch: int = 0
+    rows: list[dict] = field(default_factory=list)
+    """One ``epochs.csv`` row per completed epoch."""
+    best_val_acc: float = -1.0
+    best_epoch: int = 0
+    best_weights: dict[str, torch.Tensor] = field(default_factory=dict)
+    stopped_early: bool = False
+    diverged_epoch: int | None = None
+    seconds: float = 0.0
+    """Wall seconds spent in earlier sessions of this run."""
+
+    def as_dict(self) -> dict:
+        return {name.name: getattr(self, name.name) for name in fields(self)}
+
+
+def weights_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of the model's state dict on the CPU."""
+    return {name: tensor.detach().clone().cpu() for name, tensor in model.state_dict().items()}
+
+
+def settings_hash(setup: RunSetup) -> str:
+    text = json.dumps({"run": setup.run.as_dict(), "settings": setup.settings.as_dict()}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def save_checkpoint(path: Path, setup: RunSetup, state: TrainingState) -> None:
+    checkpoint = {
+        "settings_hash": settings_hash(setup),
+        "model": setup.model.state_dict(),
+        "optimizer": setup.optimizer.state_dict(),
+        "generators": setup.model.generator_states(),
+        "torch_rng": torch.get_rng_state(),
+        "state": state.as_dict(),
+    }
+    atomic_torch_save(checkpoint, path)
+
+
+def resume(path: Path, setup: RunSetup) -> TrainingState:
+    """The state saved at ``path``, with the model, optimizer and generators restored from it; a fresh state
+    (the untrained weights as the best so far) if there is no checkpoint or it was written with other settings."""
+    fresh = TrainingState(best_weights=weights_of(setup.model))
+    if not path.is_file():
+        return fresh
+    checkpoint = torch.load(path, map_location=setup.device, weights_only=True)
+    if checkpoint.get("settings_hash") != settings_hash(setup) or "state" not in checkpoint:
+        log.warning("%s: ignoring %s, written with other settings", setup.run.run_id, path)
+        return fresh
+    setup.model.load_state_dict(checkpoint["model"])
+    setup.optimizer.load_state_dict(checkpoint["optimizer"])
+    setup.model.set_generator_states(checkpoint["generators"])
+    torch.set_rng_state(checkpoint["torch_rng"])
+    state = TrainingState(**checkpoint["state"])
+    log.info("%s: resuming after epoch %d from %s", setup.run.run_id, state.epoch, path)
+    return state

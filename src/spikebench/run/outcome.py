@@ -1,0 +1,50 @@
+"""What became of a run: its status and its ``summary.json`` record, as pure functions of its training state."""
+
+from __future__ import annotations
+
+from spikebench.run.checkpoint import TrainingState
+from spikebench.run.contract import RunSummary
+from spikebench.run.setup import RunSetup
+
+
+def best_row(state: TrainingState) -> dict | None:
+    """The ``epochs.csv`` row of the best validation epoch, None if no epoch finished."""
+    return next((row for row in state.rows if row["epoch"] == state.best_epoch), None)
+
+
+def classify(state: TrainingState) -> str:
+    """``diverged`` if the loss became NaN or infinite, ``silent`` if the best weights' output layer never
+    spiked on the test set (every prediction is then class 0), ``ok`` otherwise."""
+    best = best_row(state)
+    if state.diverged_epoch is not None:
+        return "diverged"
+    if best is not None and best["test_output_spikes"] == 0:
+        return "silent"
+    return "ok"
+
+
+def build_summary(setup: RunSetup, state: TrainingState, wall_seconds: float) -> RunSummary:
+    best = best_row(state)
+    environment = setup.environment
+    return RunSummary(
+        **setup.run.as_dict(),
+        status=classify(state),
+        best_epoch=state.best_epoch if best else None,
+        best_val_acc=best["val_acc"] if best else None,
+        test_acc_at_best=best["test_acc"] if best else None,
+        test_output_spikes_at_best=best["test_output_spikes"] if best else None,
+        epochs_run=len(state.rows),
+        stopped_early=state.stopped_early,
+        diverged_epoch=state.diverged_epoch,
+        wall_seconds=wall_seconds,
+        train_samples=len(setup.splits["train"]),
+        validation_samples=len(setup.splits["validation"]),
+        test_samples=len(setup.splits["test"]),
+        config=setup.settings.as_dict(),
+        data=setup.data_metadata,
+        versions=environment.versions,
+        threads=environment.threads,
+        keeps_freed_memory=environment.keeps_freed_memory,
+        device=environment.device,
+        device_name=environment.device_name,
+    )

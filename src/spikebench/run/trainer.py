@@ -1,0 +1,180 @@
+"""The training loop of one run: epochs of batches, evaluation, early stopping on validation accuracy.
+
+Each epoch ends with a checkpoint (``spikebench.run.checkpoint``), so a killed job resumes where it stopped;
+the finished run's outputs are those of ``spikebench.run.contract``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import NamedTuple
+
+import torch
+
+from spikebench.model.network import ConvSNN, detach_state
+from spikebench.model.topology import LAYER_NAMES
+from spikebench.run.checkpoint import resume, save_checkpoint, weights_of
+from spikebench.run.contract import RunSummary, TrainingPaths
+from spikebench.run.outcome import build_summary
+from spikebench.run.outputs import write_training_outputs
+from spikebench.run.setup import RunSetup
+from spikebench.utils.progress import ProgressBar
+
+log = logging.getLogger(__name__)
+
+
+class BatchResult(NamedTuple):
+    """What one training batch gives its epoch: the loss (the windows' losses weighted by their length),
+    output spikes ``[T, B, 10]`` of all windows, and per layer the spikes fired and the neuron-steps run."""
+
+    loss: float
+    output_spikes: torch.Tensor
+    layer_spikes: torch.Tensor
+    layer_elements: torch.Tensor
+
+
+def train_batch(model: ConvSNN, optimizer, loss_fn, images, labels, windows: list[int]) -> BatchResult:
+    """Train on one batch: a forward pass, backward pass and optimizer step per window of time steps
+    (``update_windows``), each window starting from the previous one's detached state."""
+    steps = sum(windows)
+    state, output_spikes, batch_loss = None, [], 0.0
+    # Spike and neuron counts are whole numbers, exact in float64 whatever the order they are added in.
+    layer_spikes = torch.zeros(len(LAYER_NAMES), dtype=torch.float64)
+    layer_elements = torch.zeros(len(LAYER_NAMES), dtype=torch.float64)
+    for window in windows:
+        result = model(images, window, state)
+        loss = loss_fn(result.spikes, labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        state = detach_state(result.state)
+        batch_loss += loss.item() * window / steps
+        output_spikes.append(result.spikes.detach())
+        layer_spikes += torch.tensor([float(s) for s in result.layer_spikes], dtype=torch.float64)
+        layer_elements += torch.tensor([n * window for n in result.layer_neurons], dtype=torch.float64)
+    return BatchResult(batch_loss, torch.cat(output_spikes), layer_spikes, layer_elements)
+
+
+class Trainer:
+    def __init__(self, setup: RunSetup, paths: TrainingPaths):
+        self.setup, self.paths = setup, paths
+        self.run_id = setup.run.run_id
+
+    def _shuffled(self, epoch: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.setup.run.seed * 1_000_003 + epoch)
+        return torch.randperm(len(self.setup.splits["train"]), generator=generator).to(self.setup.device)
+
+    def train_epoch(self, epoch: int) -> dict | None:
+        """One pass over the training split; returns its metrics, or None if the loss became NaN or infinite."""
+        setup = self.setup
+        setup.model.train()
+        split, batch_size = setup.splits["train"], setup.settings.training["batch_size"]
+        order = self._shuffled(epoch)
+        total_loss, correct = 0.0, 0
+        layer_spikes = torch.zeros(len(LAYER_NAMES), dtype=torch.float64)
+        layer_elements = torch.zeros(len(LAYER_NAMES), dtype=torch.float64)
+        bar = ProgressBar(f"epoch {epoch}", math.ceil(len(split) / batch_size))
+        for number, start in enumerate(range(0, len(split), batch_size)):
+            images, labels = split.batch(order[start : start + batch_size])
+            batch = train_batch(setup.model, setup.optimizer, setup.loss_fn, images, labels, setup.windows)
+            if not math.isfinite(batch.loss):
+                log.warning("%s: loss %s in epoch %d, batch %d: stopping", self.run_id, batch.loss, epoch, number)
+                return None
+            total_loss += batch.loss * len(labels)
+            correct += int((batch.output_spikes.sum(0).argmax(1) == labels).sum())
+            layer_spikes += batch.layer_spikes
+            layer_elements += batch.layer_elements
+            bar.update(number + 1)
+        bar.close()
+        rates = (layer_spikes / layer_elements).tolist()
+        return {
+            "train_loss": total_loss / len(split),
+            "train_acc": correct / len(split),
+            **{f"spike_rate_{layer}": rate for layer, rate in zip(LAYER_NAMES, rates, strict=True)},
+        }
+
+    @torch.no_grad()
+    def evaluate(self, name: str) -> dict:
+        """Loss, accuracy (spike-count argmax; ties and silence go to the lowest class) and output spikes."""
+        setup = self.setup
+        setup.model.eval()
+        split, batch_size = setup.splits[name], setup.settings.training["eval_batch_size"]
+        total_loss, correct, output_spikes = 0.0, 0, 0.0
+        for start in range(0, len(split), batch_size):
+            images, labels = split.batch(torch.arange(start, min(start + batch_size, len(split)), device=setup.device))
+            result = setup.model(images, setup.steps)
+            total_loss += setup.loss_fn(result.spikes, labels).item() * len(labels)
+            correct += int((result.spikes.sum(0).argmax(1) == labels).sum())
+            output_spikes += float(result.layer_spikes[-1])
+        return {"loss": total_loss / len(split), "acc": correct / len(split), "output_spikes": output_spikes}
+
+    def epoch_row(self, epoch: int, train: dict, train_seconds: float, epoch_start: float) -> dict:
+        """The epoch's ``epochs.csv`` row: training metrics, then validation and test."""
+        validation, test = self.evaluate("validation"), self.evaluate("test")
+        return {
+            **self.setup.run.as_dict(),
+            "epoch": epoch,
+            **train,
+            "val_loss": validation["loss"],
+            "val_acc": validation["acc"],
+            "test_acc": test["acc"],
+            "val_output_spikes": validation["output_spikes"],
+            "test_output_spikes": test["output_spikes"],
+            "epoch_seconds": time.perf_counter() - epoch_start,
+            "train_samples_per_second": len(self.setup.splits["train"]) / train_seconds,
+        }
+
+    def fit(self) -> RunSummary:
+        """Train from the checkpoint (or from scratch) until early stopping, divergence or the last epoch."""
+        session_start = time.perf_counter()
+        training = self.setup.settings.training
+        state = resume(self.paths.checkpoint, self.setup)
+        earlier_seconds = state.seconds
+        for epoch in range(state.epoch + 1, training["max_epochs"] + 1):
+            epoch_start = time.perf_counter()
+            train = self.train_epoch(epoch)
+            if train is None:
+                state.diverged_epoch = epoch
+                break
+            row = self.epoch_row(epoch, train, time.perf_counter() - epoch_start, epoch_start)
+            state.rows.append(row)
+            state.epoch = epoch
+            if row["val_acc"] > state.best_val_acc:
+                state.best_val_acc, state.best_epoch = row["val_acc"], epoch
+                state.best_weights = weights_of(self.setup.model)
+            log_epoch(self.run_id, row)
+            state.stopped_early = epoch - state.best_epoch >= training["patience"]
+            state.seconds = earlier_seconds + time.perf_counter() - session_start
+            save_checkpoint(self.paths.checkpoint, self.setup, state)
+            if state.stopped_early:
+                log.info("%s: no better validation accuracy for %d epochs, stopping", self.run_id, training["patience"])
+                break
+        summary = build_summary(self.setup, state, earlier_seconds + time.perf_counter() - session_start)
+        write_training_outputs(self.paths, state.rows, state.best_weights, summary)
+        log.info(
+            "%s: %s after %d epochs; best epoch %s, val acc %s, test acc %s",
+            self.run_id,
+            summary["status"],
+            summary["epochs_run"],
+            summary["best_epoch"],
+            summary["best_val_acc"],
+            summary["test_acc_at_best"],
+        )
+        return summary
+
+
+def log_epoch(run_id: str, row: dict) -> None:
+    log.info(
+        "%s epoch %d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | test acc %.4f | %.1f s, %.0f samples/s",
+        run_id,
+        row["epoch"],
+        row["train_loss"],
+        row["train_acc"],
+        row["val_loss"],
+        row["val_acc"],
+        row["test_acc"],
+        row["epoch_seconds"],
+        row["train_samples_per_second"],
+    )

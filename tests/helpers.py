@@ -1,0 +1,137 @@
+"""Helpers shared by several test files: reference loops, a Snakemake runner, synthetic data and fake runs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import REPO
+from spikebench.data.datasets import DATASETS, prepare
+from spikebench.run.contract import EPOCH_COLUMNS, RunSettings, RunSummary
+from spikebench.study.config import Run
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+
+def snakemake(*args, workdir=REPO, check=True):
+    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, cwd=REPO)
+    if check and result.returncode != 0:
+        pytest.fail(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def loop_lif(inputs, params):
+    """The LIF definition neuron by neuron and step by step in plain Python floats: the known truth."""
+    steps, batch, count = inputs.shape
+    spikes = torch.zeros_like(inputs)
+    for b in range(batch):
+        for n in range(count):
+            v = params.reset
+            for t in range(steps):
+                v += (inputs[t, b, n].item() - v) / params.tau * params.dt
+                if v >= params.threshold:
+                    spikes[t, b, n] = 1.0
+                    v = params.reset
+    return spikes
+
+
+def write_idx(path, array):
+    header = bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+def synthetic_digits(count, rng):
+    """A learnable stand-in for MNIST: each class lights up its own 6x6 patch, with noise."""
+    labels = rng.integers(0, 10, count)
+    images = rng.integers(0, 60, (count, 28, 28))
+    for index, label in enumerate(labels):
+        row, column = 2 + 8 * (label // 4), 2 + 8 * (label % 4)
+        images[index, row : row + 6, column : column + 6] = 255
+    return images, labels
+
+
+def synthetic_data_file(directory, train=400, test=100, validation=100):
+    """A compact data file of ``synthetic_digits`` under MNIST's file names."""
+    rng = np.random.default_rng(0)
+    spec = DATASETS["mnist"]
+    for split, count in (("train", train), ("test", test)):
+        images, labels = synthetic_digits(count, rng)
+        write_idx(directory / spec.file(split, "images").name, images)
+        write_idx(directory / spec.file(split, "labels").name, labels)
+    path = directory / "mnist.npz"
+    prepare("mnist", directory, path, validation_size=validation, split_seed=0)
+    return path
+
+
+def example_summary(run: Run, **fields) -> RunSummary:
+    """A complete ``summary.json`` record of ``run``, as a finished run of one epoch writes it."""
+    summary = RunSummary(
+        **run.as_dict(),
+        status="ok",
+        best_epoch=1,
+        best_val_acc=0.5,
+        test_acc_at_best=0.5,
+        test_output_spikes_at_best=100.0,
+        epochs_run=1,
+        stopped_early=False,
+        diverged_epoch=None,
+        wall_seconds=4.0,
+        train_samples=400,
+        validation_samples=100,
+        test_samples=100,
+        config=RunSettings(model={}, training={}, data={}, device="cpu", engine="fast").as_dict(),
+        data={"dataset": run.dataset},
+        versions={"spikebench": "test"},
+        threads=1,
+        keeps_freed_memory=True,
+        device="cpu",
+        device_name="x86_64",
+    )
+    summary.update(fields)
+    return summary
+
+
+def write_run(directory, run, accuracies, status="ok", output_spikes=100.0, conv2_rate=0.1):
+    """The outputs of a finished run whose validation and test accuracy follow ``accuracies`` per epoch."""
+    directory.mkdir(parents=True)
+    rows = []
+    for epoch, accuracy in enumerate(accuracies, start=1):
+        rows.append(
+            {
+                **run.as_dict(),
+                "epoch": epoch,
+                "train_loss": 1.0,
+                "train_acc": accuracy,
+                "val_loss": 1.0,
+                "val_acc": accuracy,
+                "test_acc": accuracy,
+                "spike_rate_conv1": 0.2,
+                "spike_rate_conv2": conv2_rate,
+                "spike_rate_output": 0.01 if output_spikes else 0.0,
+                "val_output_spikes": output_spikes,
+                "test_output_spikes": output_spikes,
+                "epoch_seconds": 2.0,
+                "train_samples_per_second": 500.0,
+            }
+        )
+    pd.DataFrame(rows, columns=EPOCH_COLUMNS).to_csv(directory / "epochs.csv", index=False)
+    best = int(np.argmax(accuracies)) + 1 if accuracies else None
+    summary = example_summary(
+        run,
+        status=status,
+        best_epoch=best,
+        best_val_acc=max(accuracies) if accuracies else None,
+        test_acc_at_best=max(accuracies) if accuracies else None,
+        test_output_spikes_at_best=output_spikes,
+        epochs_run=len(accuracies),
+        diverged_epoch=2 if status == "diverged" else None,
+    )
+    (directory / "summary.json").write_text(json.dumps(summary))
