@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -40,6 +41,7 @@ import torch.nn.functional as F
 from spikebench.model.backprop import BACKPROP_METHODS, update_windows
 from spikebench.model.network import ConvSNN
 from spikebench.model.registry import NEURON_MODELS
+from spikebench.model.topology import STAGES, dense_operations_per_step, stage_shapes
 from spikebench.run.trainer import train_batch
 from spikebench.utils.allocator import keep_freed_memory
 
@@ -83,12 +85,19 @@ def matmul_gflops(repeats: int = 5) -> float:
     return 2 * 2048**3 / best / 1e9
 
 
+SECOND_CONVOLUTION = 1
+"""Index in ``STAGES`` of the network's dominant operation."""
+
+
 def second_convolution(batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Channels-last spikes into the second convolution, its weights, bias and an output gradient."""
+    stage, shapes = STAGES[SECOND_CONVOLUTION], stage_shapes()[SECOND_CONVOLUTION]
+    in_channels = shapes.inputs[0]
     generator = torch.Generator().manual_seed(2)
-    spikes = (torch.rand((batch_size, 12, 12, 12), generator=generator) < 0.2).float()
-    weight, bias = torch.randn((64, 12, 5, 5), generator=generator), torch.randn(64, generator=generator)
-    grad = torch.randn((batch_size, 64, 8, 8), generator=generator)
+    spikes = (torch.rand((batch_size, *shapes.inputs), generator=generator) < 0.2).float()
+    weight = torch.randn((stage.out_features, in_channels, stage.kernel, stage.kernel), generator=generator)
+    bias = torch.randn(stage.out_features, generator=generator)
+    grad = torch.randn((batch_size, *shapes.connection), generator=generator)
     return (
         spikes.contiguous(memory_format=torch.channels_last),
         weight,
@@ -113,7 +122,9 @@ def convolution_seconds(batch_size: int, repeats: int = 20) -> tuple[float, floa
 
 def convolution_gflops(batch_size: int, forward_seconds: float) -> float:
     """oneDNN's fp32 rate on the network's dominant operation, the second convolution's forward pass."""
-    return 2 * batch_size * 64 * 8 * 8 * 12 * 25 / forward_seconds / 1e9
+    stage, shapes = STAGES[SECOND_CONVOLUTION], stage_shapes()[SECOND_CONVOLUTION]
+    macs = math.prod(shapes.connection) * shapes.inputs[0] * stage.kernel**2
+    return 2 * batch_size * macs / forward_seconds / 1e9
 
 
 def without_neuron_dynamics(model: ConvSNN) -> ConvSNN:
@@ -149,10 +160,9 @@ def _timed(function) -> float:
 
 
 def flops_per_sample(steps: int) -> float:
-    """Forward MACs of the three connection layers (conv1 once per step, as the reference runs it), x2 for
-    FLOPs, x3 for forward + the two backward products (input and weight gradients)."""
-    macs = 12 * 24 * 24 * 25 + 64 * 8 * 8 * 12 * 25 + 10 * 1024
-    return 2 * 3 * macs * steps
+    """Forward MACs of the connection layers (the first convolution once per step, as the reference runs it),
+    x2 for FLOPs, x3 for forward + the two backward products (input and weight gradients)."""
+    return 2 * 3 * dense_operations_per_step() * steps
 
 
 def measure(neuron: str, args) -> dict:

@@ -6,6 +6,7 @@ from conftest import REPO, SCHEMA, load_yaml
 from spikebench.model.backprop import BACKPROP_METHODS
 from spikebench.model.registry import NEURON_MODELS, NO_SURROGATE
 from spikebench.neurons.surrogates import SURROGATES
+from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.report.simulation import SIMULATION_FIGURES
 from spikebench.study.config import (
     ConfigError,
@@ -17,6 +18,7 @@ from spikebench.study.config import (
     validate_config,
 )
 from spikebench.study.resources import BACKPROP_COST
+from spikebench.utils.registry import by_name
 
 FULL_STUDY_RUNS = 229
 """surrogates: 5 surrogate-using neurons x 8 x 5 seeds + abss x 5 seeds = 205; backprop: 4 x 3 x 3 = 36,
@@ -149,3 +151,12 @@ def test_run_studies_selects_studies(full_config):
     assert len(expand_runs(full_config)) == 36
     full_config["run_studies"] = ["backprop", "nope"]
     assert "run_studies" in invalid(full_config) and "'nope'" in invalid(full_config)
+
+
+def test_every_registry_entry_resolves_to_what_it_names():
+    for spec in STUDY_FIGURES.values():
+        assert callable(spec.drawer()), spec.name
+    for spec in NEURON_MODELS.values():
+        assert isinstance(spec.cell_class(), type), spec.name
+    with pytest.raises(ValueError, match="registered twice"):
+        by_name(*TABLES.values(), next(iter(TABLES.values())))

@@ -1,7 +1,7 @@
 import pytest
 import torch
-from helpers import loop_lif
 
+from helpers import loop_lif
 from spikebench.neurons import functional
 from spikebench.neurons.layers import TorchAdaptiveLIFLayer, TorchBernoulliLayer, TorchLIFLayer
 

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from helpers import loop_lif
-
 from spikebench.neurons import functional
 from spikebench.neurons.surrogates import SURROGATES, make_spike_function
 

@@ -6,10 +6,10 @@ import re
 import pandas as pd
 import pytest
 import yaml
-from helpers import snakemake
-from slurm_cluster import missing_requirements, single_node_cluster
 
 from conftest import REPO, SHARED_MNIST, load_yaml
+from helpers import snakemake
+from slurm_cluster import missing_requirements, single_node_cluster
 from spikebench.run.contract import TIMING_COLUMNS
 
 RUN_TIMING_COLUMNS = ["wall_seconds", "mean_epoch_seconds", "train_samples_per_second", "job_seconds"]

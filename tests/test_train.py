@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from helpers import synthetic_data_file
 
 from conftest import REPO, SCHEMA
+from helpers import synthetic_data_file
 from spikebench.model.backprop import update_windows
 from spikebench.run import checkpoint, trainer
 from spikebench.run.checkpoint import TrainingState

@@ -11,9 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import snakemake
-
 from conftest import REPO, SCHEMA, SHARED_MNIST, load_yaml
+from helpers import snakemake
 from spikebench.model.registry import NEURON_MODELS
 from spikebench.report.registry import STUDY_FIGURES
 from spikebench.report.simulation import SIMULATION_FIGURES, TRACE_COLUMNS
@@ -35,6 +34,8 @@ CHROMIUM_ARGUMENTS = [
 EYE = "a[iconname='eye']"
 """The report's 'show this result' buttons."""
 PYTHON_FOLDERS = ["src", "tests", "benchmarks", "workflow/scripts"]
+
+
 def write_config(tmp_path, config, name="config.yaml"):
     path = tmp_path / name
     path.write_text(yaml.safe_dump(config))

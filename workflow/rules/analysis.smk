@@ -66,7 +66,10 @@ rule summary_page:
     input:
         **{f"table_{name}": path for name, path in TABLE_FILES.items()},
         **{f"figure_{plot}": f"results/figures/{plot}.png" for plot in STUDY_FIGURES},
-        **{f"simulation_{figure}": f"results/simulation/{figure}.png" for figure in FIGURES},
+        **{
+            f"simulation_{figure}": f"results/simulation/{figure}.png"
+            for figure in FIGURES
+        },
     output:
         report(
             "results/summary.html",

@@ -100,7 +100,10 @@ def final_targets():
     # Per-run outputs are final targets, not just the merge's inputs: Snakemake ignores a deleted
     # intermediate file whose downstream results exist, and a user deleting one run's outputs expects that
     # run (and the aggregates) to be rebuilt.
-    targets = ["results/summary.html", *(path for name in RUN_OUTPUTS for path in run_outputs(name))]
+    targets = [
+        "results/summary.html",
+        *(path for name in RUN_OUTPUTS for path in run_outputs(name)),
+    ]
     if config["benchmark_engines"]:
         targets.append("results/performance/train_throughput.csv")
     return targets

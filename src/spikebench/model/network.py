@@ -107,16 +107,13 @@ class ConvSNN(nn.Module):
         )
 
     def _fast(self, images, steps, state, record):
-        # Both convolutional spiking layers run in NHWC: the first layer's spikes then reach the second
-        # convolution as a channels-last tensor without a copy (oneDNN's convolution and pooling run about
-        # 1.7x faster so), and the second layer's spikes reach the linear layer without a transposing copy,
-        # the linear layer taking its weights in the matching (height, width, channel) order.
-        # A stochastic layer stays in NCHW, where its random draws land on the same neurons as in the
-        # reference engine, and its spikes are copied to channels-last instead.
         # Between the convolutional layers a sequence stays a list of per-step tensors: stacking it (and the
         # split or stack its backward pass needs) would copy every step for nothing.
         layout = _Layout(nhwc=not self.cells[0].uses_generator)
-        currents = [self._static_drive(STAGES[0], images, layout)] * steps
+        # The image is the same at every step: the first stage runs on it once.
+        first = STAGES[0]
+        drive = layout.convolution_output(getattr(self, first.connection)(images))
+        currents = [layout.enter(_pool(first, drive))] * steps
         states, spikes_per_layer, membranes = [], [], []
         for index, (stage, cell) in enumerate(zip(STAGES, self.cells, strict=True)):
             spatial = stage.kind == "conv"
@@ -134,11 +131,6 @@ class ConvSNN(nn.Module):
             spikes_per_layer.append(spikes)
             membranes.append(membrane)
         return _result(spikes_per_layer, states, membranes if record else None)
-
-    def _static_drive(self, stage: Stage, images: torch.Tensor, layout: _Layout) -> torch.Tensor:
-        """The first stage on the image, which is the same at every step: computed once, in ``layout``."""
-        connection = getattr(self, stage.connection)
-        return layout.enter(_pool(stage, layout.convolution_output(connection(images))))
 
     def _spike_drive(self, stage: Stage, spikes: list[torch.Tensor], layout: _Layout) -> list[torch.Tensor]:
         """A stage on the previous layer's per-step spikes (in ``layout``): its per-step input currents.
@@ -203,7 +195,14 @@ def _result(spikes_per_layer: list[list[torch.Tensor]], states, membranes) -> Fo
 
 
 class _Layout:
-    """Where the fast engine keeps the first spiking layer: NHWC (channels last) or NCHW."""
+    """Where the fast engine keeps the convolutional spiking layers: NHWC (channels last) or NCHW.
+
+    In NHWC the first layer's spikes reach the second convolution as a channels-last tensor without a copy
+    (oneDNN's convolution and pooling run about 1.7x faster so), and the second layer's spikes reach the linear
+    layer without a transposing copy, the linear layer taking its weights in the matching (height, width,
+    channel) order. A stochastic layer stays in NCHW, where its random draws land on the same neurons as in
+    the reference engine, and its spikes are copied to channels-last instead.
+    """
 
     def __init__(self, nhwc: bool):
         self.nhwc = nhwc

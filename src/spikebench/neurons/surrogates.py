@@ -14,10 +14,11 @@ tests prove it equal to snnTorch's wherever snnTorch's is finite. ``numerics="sn
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from spikebench.utils.registry import by_name, resolve
 
 SpikeFunction = Callable[["torch.Tensor"], "torch.Tensor"]  # noqa: F821 (torch is imported lazily)
 
@@ -36,47 +37,40 @@ class SurrogateSpec:
 
     def factory(self, numerics: str = "stable", **params: Any) -> SpikeFunction:
         if numerics == "stable" and self.stable_factory:
-            module, name = importlib.import_module("spikebench.neurons.stable_surrogates"), self.stable_factory
-        else:
-            module, name = importlib.import_module("snntorch.surrogate"), self.snntorch_factory
-        return getattr(module, name)(**params)
+            return resolve("spikebench.neurons.stable_surrogates", self.stable_factory)(**params)
+        return resolve("snntorch.surrogate", self.snntorch_factory)(**params)
 
 
-SURROGATES: dict[str, SurrogateSpec] = {
-    spec.name: spec
-    for spec in (
-        SurrogateSpec("fast_sigmoid", "fast_sigmoid", {"slope": 25}, "derivative of x / (1 + k|x|)"),
-        SurrogateSpec("triangular", "triangular", {"threshold": 1}, "+/- threshold on either side of 0"),
-        SurrogateSpec(
-            "sigmoid", "sigmoid", {"slope": 25}, "derivative of the logistic sigmoid", stable_factory="sigmoid"
-        ),
-        SurrogateSpec(
-            "sparse_fast_sigmoid",
-            "SFS",
-            {"slope": 25, "B": 1},
-            "fast sigmoid, zero below x = B (sparse gradient)",
-        ),
-        SurrogateSpec(
-            "spike_rate_escape",
-            "spike_rate_escape",
-            {"beta": 1, "slope": 25},
-            "Boltzmann escape-rate derivative",
-        ),
-        SurrogateSpec(
-            "stochastic_spike_operator",
-            "SSO",
-            {"mean": 0, "variance": 0.2},
-            "1 above threshold, uniform noise below (draws from torch's global generator)",
-        ),
-        SurrogateSpec(
-            "straight_through_estimator",
-            "straight_through_estimator",
-            {},
-            "identity gradient",
-        ),
-        SurrogateSpec("atan", "atan", {"alpha": 2.0}, "derivative of arctan(pi x alpha / 2) / pi"),
-    )
-}
+SURROGATES: dict[str, SurrogateSpec] = by_name(
+    SurrogateSpec("fast_sigmoid", "fast_sigmoid", {"slope": 25}, "derivative of x / (1 + k|x|)"),
+    SurrogateSpec("triangular", "triangular", {"threshold": 1}, "+/- threshold on either side of 0"),
+    SurrogateSpec("sigmoid", "sigmoid", {"slope": 25}, "derivative of the logistic sigmoid", stable_factory="sigmoid"),
+    SurrogateSpec(
+        "sparse_fast_sigmoid",
+        "SFS",
+        {"slope": 25, "B": 1},
+        "fast sigmoid, zero below x = B (sparse gradient)",
+    ),
+    SurrogateSpec(
+        "spike_rate_escape",
+        "spike_rate_escape",
+        {"beta": 1, "slope": 25},
+        "Boltzmann escape-rate derivative",
+    ),
+    SurrogateSpec(
+        "stochastic_spike_operator",
+        "SSO",
+        {"mean": 0, "variance": 0.2},
+        "1 above threshold, uniform noise below (draws from torch's global generator)",
+    ),
+    SurrogateSpec(
+        "straight_through_estimator",
+        "straight_through_estimator",
+        {},
+        "identity gradient",
+    ),
+    SurrogateSpec("atan", "atan", {"alpha": 2.0}, "derivative of arctan(pi x alpha / 2) / pi"),
+)
 
 
 def make_spike_function(name: str, params: dict[str, Any] | None = None, numerics: str = "stable") -> SpikeFunction:
