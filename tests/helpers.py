@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, SCHEMA
 from spikebench.data.datasets import DATASETS, prepare
-from spikebench.run.contract import EPOCH_COLUMNS, RunSettings, RunSummary
-from spikebench.study.config import Run
+from spikebench.run.cli import train_run
+from spikebench.run.contract import EPOCH_COLUMNS, RunSettings, RunSummary, TrainingPaths
+from spikebench.study.config import Run, expand_runs, validate_config
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 
@@ -71,6 +72,34 @@ def synthetic_data_file(directory, train=400, test=100, validation=100):
     return path
 
 
+def config_for(neuron="leaky", surrogate="atan", backprop="bptt", **overrides):
+    config = {
+        "device": "cpu",
+        "engine": "fast",
+        "model": {"steps": 6},
+        "training": {"batch_size": 50, "eval_batch_size": 100, "max_epochs": 3, "patience": 5},
+        "studies": {
+            "test": {
+                "dataset": ["mnist"],
+                "neuron": [neuron],
+                "surrogate": [surrogate],
+                "backprop": [backprop],
+                "seed": [0],
+            }
+        },
+    }
+    for section, values in overrides.items():
+        config[section].update(values)
+    validate_config(config, SCHEMA)
+    return config
+
+
+def train(config, data_file, out_dir, threads=1):
+    (run,) = expand_runs(config).values()
+    paths = TrainingPaths.in_directory(out_dir)
+    return train_run(run.as_dict(), RunSettings.from_config(config).as_dict(), data_file, paths, threads)
+
+
 def example_summary(run: Run, **fields) -> RunSummary:
     """A complete ``summary.json`` record of ``run``, as a finished run of one epoch writes it."""
     summary = RunSummary(
@@ -94,6 +123,7 @@ def example_summary(run: Run, **fields) -> RunSummary:
         keeps_freed_memory=True,
         device="cpu",
         device_name="x86_64",
+        discarded_checkpoints=[],
     )
     summary.update(fields)
     return summary

@@ -14,50 +14,20 @@ import pytest
 import torch
 import yaml
 
-from conftest import REPO, SCHEMA
-from helpers import synthetic_data_file
+from conftest import REPO
+from helpers import config_for, synthetic_data_file, train
 from spikebench.model.backprop import update_windows
 from spikebench.run import checkpoint, trainer
 from spikebench.run.checkpoint import TrainingState
-from spikebench.run.cli import train_run
-from spikebench.run.contract import EPOCH_COLUMNS, SUMMARY_FIELDS, TIMING_COLUMNS, RunSettings, TrainingPaths
+from spikebench.run.contract import EPOCH_COLUMNS, SUMMARY_FIELDS, TIMING_COLUMNS
 from spikebench.run.outcome import classify
 from spikebench.run.setup import configure_process
 from spikebench.run.trainer import Trainer
-from spikebench.study.config import expand_runs, validate_config
 
 
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory):
     return synthetic_data_file(tmp_path_factory.mktemp("synthetic"))
-
-
-def config_for(neuron="leaky", surrogate="atan", backprop="bptt", **overrides):
-    config = {
-        "device": "cpu",
-        "engine": "fast",
-        "model": {"steps": 6},
-        "training": {"batch_size": 50, "eval_batch_size": 100, "max_epochs": 3, "patience": 5},
-        "studies": {
-            "test": {
-                "dataset": ["mnist"],
-                "neuron": [neuron],
-                "surrogate": [surrogate],
-                "backprop": [backprop],
-                "seed": [0],
-            }
-        },
-    }
-    for section, values in overrides.items():
-        config[section].update(values)
-    validate_config(config, SCHEMA)
-    return config
-
-
-def train(config, data_file, out_dir, threads=1):
-    (run,) = expand_runs(config).values()
-    paths = TrainingPaths.in_directory(out_dir)
-    return train_run(run.as_dict(), RunSettings.from_config(config).as_dict(), data_file, paths, threads)
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,7 @@ def network_and_images():
 
 
 def test_metrics_equal_neurobench(network_and_images):
-    neurobench = pytest.importorskip("neurobench", reason="install with: pip install --no-deps neurobench tqdm")
+    neurobench = pytest.importorskip("neurobench", reason="install with: pip install --no-deps neurobench==2.3.0 tqdm")
     from neurobench.benchmarks import Benchmark
     from neurobench.metrics.static import ConnectionSparsity, Footprint
     from neurobench.metrics.workload import ActivationSparsity, SynapticOperations

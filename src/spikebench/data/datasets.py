@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -296,13 +297,29 @@ class SplitData:
 
 
 def load_prepared(path: str | Path) -> tuple[dict[str, SplitData], dict]:
-    """Load a compact data file into memory: ``{"train", "validation", "test"}`` splits plus metadata."""
-    with np.load(path) as data:
-        metadata = json.loads(str(data["metadata"]))
-        train_images, train_labels = data["train_images"], data["train_labels"]
-        splits = {
-            "train": SplitData(train_images[data["train_index"]], train_labels[data["train_index"]]),
-            "validation": SplitData(train_images[data["validation_index"]], train_labels[data["validation_index"]]),
-            "test": SplitData(data["test_images"], data["test_labels"]),
-        }
+    """Load a compact data file into memory: ``{"train", "validation", "test"}`` splits plus metadata.
+
+    Never unpickles (``allow_pickle=False``); a file that cannot be read raises ``DataError`` naming it and the
+    command that rebuilds it.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            metadata = json.loads(str(data["metadata"]))
+            train_images, train_labels = data["train_images"], data["train_labels"]
+            splits = {
+                "train": SplitData(train_images[data["train_index"]], train_labels[data["train_index"]]),
+                "validation": SplitData(train_images[data["validation_index"]], train_labels[data["validation_index"]]),
+                "test": SplitData(data["test_images"], data["test_labels"]),
+            }
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such compact data file. {rebuild_hint(path)}") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(
+            f"{path}: not a readable compact data file ({type(error).__name__}); it is truncated, corrupt or of"
+            f" another kind. {rebuild_hint(path)}"
+        ) from None
     return splits, metadata
+
+
+def rebuild_hint(path: str | Path) -> str:
+    return f"Delete it and rebuild it: snakemake --cores 1 {path} (with the same --configfile as the study)"

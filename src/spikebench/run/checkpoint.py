@@ -2,7 +2,9 @@
 
 A rerun of a killed job resumes from the last completed epoch and ends with the same results as an
 uninterrupted run: the checkpoint holds the weights, the optimizer, every random generator and the training
-state. It is loaded with ``weights_only=True``: tensors and plain containers only, no pickled code.
+state. It is loaded with ``weights_only=True``: tensors and plain containers only, no pickled code. A
+checkpoint that cannot be read (truncated, garbage, or a planted pickle) never blocks the run: it is moved
+aside, kept for inspection, and the run starts afresh, which ends as an uninterrupted run would.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -35,6 +39,8 @@ class TrainingState:
     diverged_epoch: int | None = None
     seconds: float = 0.0
     """Wall seconds spent in earlier sessions of this run."""
+    discarded_checkpoints: list[str] = field(default_factory=list)
+    """Unreadable checkpoints this run moved aside before starting afresh."""
 
     def as_dict(self) -> dict:
         return {name.name: getattr(self, name.name) for name in fields(self)}
@@ -48,6 +54,16 @@ def weights_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 def settings_hash(setup: RunSetup) -> str:
     text = json.dumps({"run": setup.run.as_dict(), "settings": setup.settings.as_dict()}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+CHECKPOINT_KEYS = ("settings_hash", "model", "optimizer", "generators", "torch_rng", "state")
+
+
+def move_aside(path: Path) -> Path:
+    """Rename ``path`` to a name no later run reads (``checkpoint.pt.unreadable-<time>``); never deleted."""
+    kept = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9}")
+    os.replace(path, kept)
+    return kept
 
 
 def save_checkpoint(path: Path, setup: RunSetup, state: TrainingState) -> None:
@@ -68,8 +84,20 @@ def resume(path: Path, setup: RunSetup) -> TrainingState:
     fresh = TrainingState(best_weights=weights_of(setup.model))
     if not path.is_file():
         return fresh
-    checkpoint = torch.load(path, map_location=setup.device, weights_only=True)
-    if checkpoint.get("settings_hash") != settings_hash(setup) or "state" not in checkpoint:
+    try:
+        checkpoint = torch.load(path, map_location=setup.device, weights_only=True)
+        readable = isinstance(checkpoint, dict) and set(CHECKPOINT_KEYS) <= set(checkpoint)
+        problem = None if readable else "it is not a spikebench checkpoint"
+    except Exception as error:  # truncated, garbage and planted files each fail in their own way
+        problem = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no detail'}"
+    if problem is not None:
+        kept = move_aside(path)
+        log.warning(
+            "%s: cannot resume from %s (%s); moved it to %s and starting afresh", setup.run.run_id, path, problem, kept
+        )
+        fresh.discarded_checkpoints.append(str(kept))
+        return fresh
+    if checkpoint["settings_hash"] != settings_hash(setup):
         log.warning("%s: ignoring %s, written with other settings", setup.run.run_id, path)
         return fresh
     setup.model.load_state_dict(checkpoint["model"])

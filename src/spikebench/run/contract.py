@@ -133,6 +133,8 @@ class RunSummary(TypedDict):
     keeps_freed_memory: bool
     device: str
     device_name: str
+    discarded_checkpoints: list[str]
+    """Unreadable checkpoints the run moved aside (kept, renamed) before starting afresh."""
 
 
 SUMMARY_FIELDS: dict[str, Any] = typing.get_type_hints(RunSummary)

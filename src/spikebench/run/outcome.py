@@ -47,4 +47,5 @@ def build_summary(setup: RunSetup, state: TrainingState, wall_seconds: float) ->
         keeps_freed_memory=environment.keeps_freed_memory,
         device=environment.device,
         device_name=environment.device_name,
+        discarded_checkpoints=state.discarded_checkpoints,
     )

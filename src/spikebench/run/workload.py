@@ -24,7 +24,7 @@ from torch import nn
 
 from spikebench.model.network import ConvSNN
 from spikebench.model.topology import STAGES
-from spikebench.run.contract import RunSettings
+from spikebench.run.contract import RunOutputError, RunSettings
 from spikebench.run.setup import build_model, load_splits, resolve_device
 from spikebench.study.config import Run
 from spikebench.utils.atomic import atomic_write_text
@@ -85,6 +85,17 @@ def workload_metrics(model: ConvSNN, images: torch.Tensor, steps: int, batch_siz
     }
 
 
+def load_weights(path: str | Path, device: torch.device) -> dict[str, torch.Tensor]:
+    """A run's ``model.pt``, read as tensors only (``weights_only=True``: a planted pickle runs no code)."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # a truncated, garbage or planted file each fails in its own way
+        raise RunOutputError(
+            f"{path}: not a readable state dict of tensors ({type(error).__name__}); delete it and its run's"
+            " summary.json and epochs.csv, and rerun the workflow to train that run again"
+        ) from None
+
+
 def run_workload(
     run: dict, settings: dict, model_path: str | Path, data_path: str | Path, out_path: str | Path, threads: int
 ) -> dict:
@@ -94,7 +105,7 @@ def run_workload(
     settings = RunSettings(**settings)
     device = resolve_device(settings.device)
     model = build_model(run, settings, "fast").to(device)
-    model.load_state_dict(torch.load(model_path, map_location=device, weights_only=True))
+    model.load_state_dict(load_weights(model_path, device))
     model.seed_generators(run.seed, device)
     splits, _ = load_splits(data_path, settings.data, device)
     test = splits["test"]

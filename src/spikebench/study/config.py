@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 
+from spikebench.data.datasets import DATASETS
 from spikebench.model.registry import NEURON_MODELS, NO_SURROGATE
 from spikebench.neurons.surrogates import SURROGATES
 
@@ -94,7 +95,11 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     problems = schema_errors(config, schema)
     if not problems:
         _with_defaults(Draft202012Validator)(schema).validate(config)
-        problems = surrogate_parameter_errors(config["model"]["surrogate_params"]) + study_selection_errors(config)
+        problems = (
+            surrogate_parameter_errors(config["model"]["surrogate_params"])
+            + study_selection_errors(config)
+            + cross_key_errors(config)
+        )
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
     return config
@@ -120,6 +125,28 @@ def study_selection_errors(config: dict) -> list[str]:
         f"config key 'run_studies': unknown study {', '.join(map(repr, unknown))}; "
         f"allowed values: {', '.join(config['studies'])}"
     ]
+
+
+def cross_key_errors(config: dict) -> list[str]:
+    """What the schema cannot say about one key alone: sizes against the data sets the studies use, and
+    truncated BPTT against the sequence length. Checked before any job starts."""
+    problems = []
+    validation_size = config["data"]["validation_size"]
+    for dataset in sorted({dataset for study in config["studies"].values() for dataset in study["dataset"]}):
+        train_total = DATASETS[dataset].file("train", "labels").shape[0]
+        if validation_size >= train_total:
+            problems.append(
+                f"config key 'data.validation_size': {validation_size} leaves no training images of {dataset}'s"
+                f" {train_total}; set it below {train_total} (the shipped configs hold out 5,000 or 200)"
+            )
+    steps, window = config["model"]["steps"], config["training"]["tbptt_window"]
+    uses_tbptt = any("tbptt" in study["backprop"] for study in selected_studies(config).values())
+    if uses_tbptt and window >= steps:
+        problems.append(
+            f"config key 'training.tbptt_window': {window} is not below model.steps ({steps}), so a tbptt run would"
+            f" be BPTT under another name; set it to fewer than {steps} steps"
+        )
+    return problems
 
 
 def selected_studies(config: dict) -> dict[str, dict]:

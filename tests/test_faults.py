@@ -1,0 +1,126 @@
+"""Hostile and corrupt files: nothing runs code it should not, corrupt state never blocks a run, and every
+refusal names its file and its fix."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import SCHEMA
+from helpers import config_for, synthetic_data_file, train
+from spikebench.data.datasets import DataError, load_prepared
+from spikebench.run.contract import TIMING_COLUMNS, RunOutputError, RunSettings
+from spikebench.run.workload import run_workload
+from spikebench.study.config import ConfigError, expand_runs, validate_config
+
+
+class PlantedCode:
+    """Unpickling this runs a shell command that leaves a marker file: what a crafted checkpoint could do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    return synthetic_data_file(tmp_path_factory.mktemp("synthetic"))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(data_file, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("uninterrupted")
+    train(CONFIG, data_file, directory)
+    return directory
+
+
+CONFIG = config_for(training={"max_epochs": 2})
+
+
+def without_timing(path):
+    return pd.read_csv(path).drop(columns=TIMING_COLUMNS)
+
+
+@pytest.mark.parametrize("kind", ["planted code", "truncated", "garbage", "empty"])
+def test_an_unreadable_checkpoint_is_moved_aside_and_the_run_completes(data_file, uninterrupted, tmp_path, kind):
+    marker = tmp_path / "code-ran"
+    out = tmp_path / "run"
+    out.mkdir()
+    checkpoint = out / "checkpoint.pt"
+    if kind == "planted code":
+        torch.save({"settings_hash": PlantedCode(marker)}, checkpoint)
+    elif kind == "truncated":
+        torch.save({"model": torch.zeros(1000)}, checkpoint)
+        checkpoint.write_bytes(checkpoint.read_bytes()[:300])
+    elif kind == "garbage":
+        checkpoint.write_bytes(os.urandom(2000))
+    else:
+        checkpoint.write_bytes(b"")
+    original = checkpoint.read_bytes()
+    summary = train(CONFIG, data_file, out)
+    assert not marker.exists(), "the planted checkpoint ran code"
+    (kept,) = summary["discarded_checkpoints"]
+    assert kept.startswith(str(checkpoint) + ".unreadable-") and open(kept, "rb").read() == original
+    assert not checkpoint.exists() and summary["status"] == "ok"
+    pd.testing.assert_frame_equal(without_timing(out / "epochs.csv"), without_timing(uninterrupted / "epochs.csv"))
+
+
+def test_a_planted_model_file_runs_no_code_and_names_itself(data_file, tmp_path):
+    marker = tmp_path / "code-ran"
+    model = tmp_path / "model.pt"
+    torch.save({"conv1.weight": PlantedCode(marker)}, model)
+    (run,) = expand_runs(CONFIG).values()
+    with pytest.raises(RunOutputError, match=f"{model}: not a readable state dict of tensors"):
+        run_workload(run.as_dict(), RunSettings.from_config(CONFIG).as_dict(), model, data_file, tmp_path / "w.json", 1)
+    assert not marker.exists(), "the planted model file ran code"
+
+
+@pytest.mark.parametrize("kind", ["truncated", "garbage", "pickled object"])
+def test_a_corrupt_data_file_names_itself_and_how_to_rebuild_it(data_file, tmp_path, kind):
+    path = tmp_path / "mnist.npz"
+    if kind == "truncated":
+        path.write_bytes(data_file.read_bytes()[:5000])
+    elif kind == "garbage":
+        path.write_bytes(os.urandom(5000))
+    else:
+        np.save(path.with_suffix(".npy"), np.array([{"a": 1}], dtype=object), allow_pickle=True)
+        path.with_suffix(".npy").rename(path)
+    with pytest.raises(DataError) as caught:
+        load_prepared(path)
+    message = str(caught.value)
+    assert str(path) in message and f"snakemake --cores 1 {path}" in message
+    assert "allow_pickle" not in message
+
+
+def test_a_missing_data_file_names_itself(tmp_path):
+    with pytest.raises(DataError, match="no such compact data file"):
+        load_prepared(tmp_path / "absent.npz")
+
+
+def invalid(config):
+    with pytest.raises(ConfigError) as caught:
+        validate_config(config, SCHEMA)
+    return str(caught.value)
+
+
+def test_impossible_settings_stop_before_any_job():
+    config = config_for(backprop="tbptt")
+    config["training"]["tbptt_window"] = config["model"]["steps"]
+    config["data"]["validation_size"] = 60_000
+    message = invalid(config)
+    assert "config key 'training.tbptt_window'" in message and "BPTT under another name" in message
+    assert "config key 'data.validation_size'" in message and "set it below 60000" in message
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [("training", "learning_rate", 5.0), ("training", "adam_eps", 2.0), ("model", "steps", 100_000)],
+)
+def test_absurd_values_are_refused_by_the_schema(section, key, value):
+    config = config_for()
+    config[section][key] = value
+    assert f"config key '{section}.{key}'" in invalid(config)
