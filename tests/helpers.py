@@ -110,6 +110,7 @@ def example_summary(run: Run, **fields) -> RunSummary:
         test_acc_at_best=0.5,
         test_output_spikes_at_best=100.0,
         epochs_run=1,
+        optimizer_updates_per_epoch=8,
         stopped_early=False,
         diverged_epoch=None,
         wall_seconds=4.0,

@@ -6,21 +6,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
+from conftest import SCHEMA
 from helpers import example_summary, write_run
+from spikebench.report.findings import study_findings
 from spikebench.report.registry import TABLES
+from spikebench.report.statistics import COMPARISON_COLUMNS, study_comparisons
 from spikebench.report.tables import (
     MISSING,
     RunFiles,
     build_tables,
     merge_runs,
     never_learned,
-    paired_comparisons,
     summarize,
     t_interval,
 )
 from spikebench.run.contract import EPOCHS_FILE, SUMMARY_FILE, WORKLOAD_FILE, RunOutputError
-from spikebench.study.config import Run
+from spikebench.study.config import Run, expand_runs, study_designs, validate_config
 
 
 def files_in(directories):
@@ -77,29 +80,88 @@ def test_merge_rejects_wrong_columns_and_types(study, tmp_path):
         merge_runs(runs, files_in(dirs))
 
 
-def test_summary_statistics_over_seeds(study):
+def test_summary_separates_failures_from_the_accuracy_of_runs_that_learned(study):
     runs, dirs = study
     _, table = merge_runs(runs, files_in(dirs))
+    assert table.set_index("run_id")["outcome"].to_dict()["mnist-synaptic-atan-bptt-s0"] == "diverged"
     summary = summarize(table).set_index(["neuron", "surrogate"])
     atan = summary.loc[("leaky", "atan")]
     values = np.array([0.90, 0.92, 0.91])
-    assert atan["seeds"] == 3 and atan["test_acc_mean"] == pytest.approx(values.mean())
+    assert atan["learned_runs"] == 3 and atan["failures"] == 0 and atan["test_acc_mean"] == pytest.approx(values.mean())
     assert atan["test_acc_std"] == pytest.approx(values.std(ddof=1))
     half = 4.302652729911275 * values.std(ddof=1) / np.sqrt(3)
     assert atan["test_acc_ci95_low"] == pytest.approx(values.mean() - half)
     assert atan["learned"] and not summary.loc[("lapicque", "atan"), "learned"]
-    assert summary.loc[("alpha", "atan"), "missing"] == 1 and summary.loc[("alpha", "atan"), "seeds"] == 0
+    lapicque = summary.loc[("lapicque", "atan")]
+    assert lapicque["silent"] == 3 and lapicque["failure_rate"] == 1 and np.isnan(lapicque["test_acc_mean"])
+    assert lapicque["failure_rate_ci95_low"] == pytest.approx(0.4385, abs=1e-4), "Wilson interval of 3 of 3"
+    diverged = summary.loc[("synaptic", "atan")]
+    assert diverged["diverged"] == 1 and diverged["failure_rate"] == 1 and diverged["learned_runs"] == 0
+    assert summary.loc[("alpha", "atan"), "missing"] == 1
 
 
-def test_paired_comparisons_separate_real_differences_from_seed_noise(study):
+def test_a_finished_run_at_chance_counts_as_a_failure(tmp_path):
+    run = Run("mnist", "leaky", "atan", "bptt", 0)
+    write_run(tmp_path / run.run_id, run, [0.13])
+    _, table = merge_runs([run], files_in({run.run_id: tmp_path / run.run_id}))
+    assert table["status"].item() == "ok" and table["outcome"].item() == "at_chance", "13 of 100 is chance at 5%"
+    assert summarize(table)["at_chance"].item() == 1
+
+
+def test_comparisons_use_the_baseline_and_holm(study):
     runs, dirs = study
     _, table = merge_runs(runs, files_in(dirs))
-    comparisons = paired_comparisons(table, "surrogate", ["dataset", "neuron", "backprop"]).set_index("level")
-    assert comparisons.loc["atan", "rank"] == 1 and comparisons.loc["atan", "best"] == "atan"
-    assert comparisons.loc["fast_sigmoid", "larger_than_seed_noise"]
-    assert comparisons.loc["fast_sigmoid", "difference_to_best"] == pytest.approx(-0.11)
-    assert not comparisons.loc["sigmoid", "larger_than_seed_noise"]
-    assert comparisons.loc["fast_sigmoid", "paired_seeds"] == 3
+    comparisons, omnibus = study_comparisons(table, "s", {"surrogate": "fast_sigmoid", "neuron": "leaky"})
+    surrogates = comparisons[comparisons["factor"] == "surrogate"].set_index(["context", "level"])
+    atan = surrogates.loc[("neuron=leaky, backprop=bptt", "atan")]
+    assert atan["baseline"] == "fast_sigmoid" and atan["n_pairs"] == 3
+    assert atan["mean_difference"] == pytest.approx(0.11)
+    expected = stats.ttest_rel([0.90, 0.92, 0.91], [0.80, 0.81, 0.79])
+    assert atan["p_value"] == pytest.approx(expected.pvalue) and atan["test"] == "paired t"
+    assert atan["ci95_low"] == pytest.approx(expected.confidence_interval().low)
+    testable = comparisons.dropna(subset=["p_value"]).sort_values("p_value")
+    m = len(testable)
+    holm = np.maximum.accumulate([min(1.0, (m - rank) * p) for rank, p in enumerate(testable["p_value"])])
+    np.testing.assert_allclose(testable["p_adjusted"], holm)
+    neurons = comparisons[comparisons["factor"] == "neuron"]
+    assert set(neurons["baseline"]) == {"leaky"} and set(neurons["context"]) == {"surrogate=atan, backprop=bptt"}
+    lapicque = neurons.set_index("level").loc["lapicque"]
+    assert lapicque["n_pairs"] == 3 and lapicque["mean_difference"] == pytest.approx(0.098 - 0.91)
+    assert neurons.set_index("level").loc["alpha", "test"].startswith("not testable"), "its only run is missing"
+    friedman = omnibus[(omnibus["factor"] == "surrogate")].iloc[0]
+    assert friedman["test"] == "Friedman" and friedman["levels"] == 3 and friedman["n_blocks"] == 3
+
+
+def test_a_neuron_without_surrogate_is_compared_at_the_baseline_surrogate(tmp_path):
+    runs, dirs = [], {}
+    for seed in range(3):
+        for run, accuracy in (
+            (Run("mnist", "leaky", "atan", "bptt", seed), 0.9),
+            (Run("mnist", "abss", "none", "bptt", seed), 0.7 + 0.01 * seed),
+        ):
+            runs.append(run)
+            dirs[run.run_id] = tmp_path / run.run_id
+            write_run(dirs[run.run_id], run, [accuracy])
+    _, table = merge_runs(runs, files_in(dirs))
+    comparisons, _ = study_comparisons(table, "s", {"neuron": "leaky", "surrogate": "atan"})
+    (abss,) = comparisons.itertuples()
+    assert abss.level == "abss" and abss.baseline == "leaky" and abss.n_pairs == 3
+    assert abss.context == "surrogate=atan, backprop=bptt" and "own gradient estimator" in abss.note
+
+
+def test_one_seed_is_not_testable_and_the_page_says_so(tmp_path):
+    runs, dirs = [], {}
+    for surrogate, accuracy in (("fast_sigmoid", 0.8), ("atan", 0.9)):
+        run = Run("mnist", "leaky", surrogate, "bptt", 0)
+        runs.append(run)
+        dirs[run.run_id] = tmp_path / run.run_id
+        write_run(dirs[run.run_id], run, [accuracy])
+    _, table = merge_runs(runs, files_in(dirs))
+    comparisons, omnibus = study_comparisons(table, "quick", {"surrogate": "fast_sigmoid"})
+    assert comparisons["test"].str.startswith("not testable").all() and comparisons["p_adjusted"].isna().all()
+    assert not comparisons["significant"].any()
+    (sentence,) = [s for s in study_findings(comparisons, omnibus)["quick"] if s.startswith("Surrogate")]
+    assert "not testable" in sentence and "draw no conclusion" in sentence and "differ" not in sentence
 
 
 def test_never_learned_says_why(study):
@@ -121,9 +183,10 @@ def test_tables_are_written_even_without_comparisons(tmp_path):
     run = Run("mnist", "abss", "none", "bptt", 0)
     write_run(tmp_path / run.run_id, run, [0.5])
     out = {name: tmp_path / f"{name}.csv" for name in TABLES}
-    frames = build_tables([run.as_dict()], list(files_in({run.run_id: tmp_path / run.run_id}).values()), out)
+    studies = {"one": {"runs": [run.run_id], "baseline": {}}}
+    frames = build_tables([run.as_dict()], list(files_in({run.run_id: tmp_path / run.run_id}).values()), studies, out)
     assert list(frames) == list(TABLES)
-    assert list(pd.read_csv(out["comparisons"]).columns)[-1] == "larger_than_seed_noise"
+    assert list(pd.read_csv(out["comparisons"]).columns) == COMPARISON_COLUMNS
     assert len(pd.read_csv(out["runs"])) == 1
 
 
@@ -155,3 +218,33 @@ def test_a_summary_missing_a_field_names_it(study):
     path.write_text("{not json")
     with pytest.raises(RunOutputError, match=f"{path}: not valid JSON"):
         merge_runs(runs, files_in(dirs))
+
+
+def test_three_seeds_give_adjusted_comparisons_against_the_configured_baseline(tmp_path):
+    config = {
+        "studies": {
+            "pair": {
+                "dataset": ["mnist"],
+                "neuron": ["leaky"],
+                "surrogate": ["fast_sigmoid", "atan", "sigmoid"],
+                "backprop": ["bptt"],
+                "seed": [0, 1, 2],
+                "baseline": {"surrogate": "atan"},
+            }
+        }
+    }
+    validate_config(config, SCHEMA)
+    runs = list(expand_runs(config).values())
+    shift = {"fast_sigmoid": -0.05, "atan": 0.0, "sigmoid": 0.001}
+    noise = {"fast_sigmoid": [0, 0.003, 0.001], "atan": [0.002, 0, 0.001], "sigmoid": [0.001, 0.002, 0]}
+    for run in runs:
+        accuracy = 0.9 + shift[run.surrogate] + 0.01 * run.seed + noise[run.surrogate][run.seed]
+        write_run(tmp_path / run.run_id, run, [accuracy])
+    files = list(files_in({run.run_id: tmp_path / run.run_id for run in runs}).values())
+    out = {name: tmp_path / f"{name}.csv" for name in TABLES}
+    build_tables([run.as_dict() for run in runs], files, study_designs(config), out)
+    comparisons = pd.read_csv(out["comparisons"])
+    assert set(COMPARISON_COLUMNS) <= set(comparisons.columns) and set(comparisons["baseline"]) == {"atan"}
+    assert sorted(comparisons["level"]) == ["fast_sigmoid", "sigmoid"] and (comparisons["n_pairs"] == 3).all()
+    assert comparisons["p_adjusted"].notna().all() and (comparisons["p_adjusted"] >= comparisons["p_value"]).all()
+    assert pd.read_csv(out["omnibus"])["test"].tolist() == ["Friedman"]

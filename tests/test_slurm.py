@@ -25,6 +25,7 @@ def small_config(workdir):
         "cluster": {
             "dataset": ["mnist"],
             "neuron": ["leaky", "abss"],
+            "baseline": {"neuron": "leaky"},
             "surrogate": ["atan"],
             "backprop": ["bptt"],
             "seed": [0],

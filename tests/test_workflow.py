@@ -131,7 +131,12 @@ def test_quick_config_end_to_end(quick_run):
     assert table["activation_sparsity"].between(0, 1).all() and (table["dense_ops"] > 0).all()
     assert len(pd.read_csv(results / "tables/epochs.csv")) == len(runs)
     summary = pd.read_csv(results / "tables/summary.csv")
-    assert len(summary) == len(runs) and set(summary["seeds"]) == {1}
+    assert len(summary) == len(runs) and set(summary["runs"]) == {1}
+    comparisons = pd.read_csv(results / "tables/comparisons.csv")
+    assert set(comparisons["baseline"]) == {"leaky", "fast_sigmoid", "bptt"}
+    assert comparisons["test"].str.startswith("not testable").all(), "one seed: nothing is testable"
+    page = (results / "summary.html").read_text()
+    assert "not testable" in page and "draw no conclusion" in page and "differ at 5%" not in page
     for plot in STUDY_FIGURES:
         assert (results / f"figures/{plot}.png").stat().st_size > 10_000
         assert (results / f"figures/{plot}.svg").is_file()

@@ -36,6 +36,7 @@ rule merge_runs:
         "../../envs/analysis.yaml"
     params:
         runs=[run.as_dict() for run in RUNS.values()],
+        studies=study_designs(config),
         benchmarks=expand(TRAINING_BENCHMARK, run_id=RUNS),
     script:
         "../scripts/merge_runs.py"

@@ -22,6 +22,7 @@ from spikebench.study.config import (
     load_schema,
     simulation_figure_names,
     skipped_combinations,
+    study_designs,
     validate_config,
 )
 from spikebench.study.resources import training_memory_mb, training_runtime_minutes

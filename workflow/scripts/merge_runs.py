@@ -15,5 +15,6 @@ with logged(snakemake.log[0]):
                 strict=True,
             )
         ],
+        studies=snakemake.params.studies,
         out={name: getattr(snakemake.output, name) for name in TABLES},
     )

@@ -36,6 +36,7 @@ TABLES: dict[str, ReportEntry] = by_name(
     ReportEntry("runs", "Training"),
     ReportEntry("summary", "Comparison"),
     ReportEntry("comparisons", "Comparison"),
+    ReportEntry("omnibus", "Comparison"),
     ReportEntry("never_learned", "Comparison"),
 )
 
@@ -43,8 +44,9 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
     StudyFigureSpec("accuracy_heatmap", "Comparison", "accuracy_heatmap"),
     StudyFigureSpec("learning_curves", "Training", "learning_curves"),
     StudyFigureSpec("seed_spread", "Comparison", "seed_spread"),
-    StudyFigureSpec("surrogate_ranking", "Comparison", "surrogate_ranking"),
+    StudyFigureSpec("baseline_comparisons", "Comparison", "baseline_comparisons"),
     StudyFigureSpec("backprop_comparison", "Comparison", "backprop_comparison"),
+    StudyFigureSpec("accuracy_vs_updates", "Comparison", "accuracy_vs_updates"),
     StudyFigureSpec("accuracy_vs_cost", "Cost", "accuracy_vs_cost"),
     StudyFigureSpec("seconds_per_epoch", "Cost", "seconds_per_epoch"),
 )

@@ -13,8 +13,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
+from spikebench.model.backprop import BACKPROP_METHODS, backprop_label
 from spikebench.report.registry import STUDY_FIGURES
 from spikebench.report.style import apply_style, save_figure
 from spikebench.report.tables import MISSING, read_tables
@@ -148,32 +149,29 @@ def accuracy_vs_cost(tables: Tables) -> plt.Figure:
     return figure
 
 
+def _method_order(data: pd.DataFrame) -> list[str]:
+    """The backprop methods present, labelled, in the registry's order."""
+    return [backprop_label(name) for name in BACKPROP_METHODS if name in set(data["backprop"])]
+
+
 def backprop_comparison(tables: Tables) -> plt.Figure:
     data = _finished(tables["runs"], backprop=None)
     methods = data.groupby(["dataset", "neuron", "surrogate"])["backprop"].transform("nunique")
     data = data[methods > 1]
     if data.empty:
         return _placeholder("No neuron model and surrogate was run with several backprop methods.")
-    data = data.assign(accuracy=data["test_acc_at_best"] * 100)
-    figure, axis = plt.subplots(figsize=(8, 4.2))
-    sns.pointplot(
-        data=data,
-        x="neuron",
-        y="accuracy",
-        hue="backprop",
-        dodge=0.4,
-        errorbar=("ci", 95),
-        linestyle="none",
-        ax=axis,
-        capsize=0.1,
-    )
-    sns.stripplot(
-        data=data, x="neuron", y="accuracy", hue="backprop", dodge=True, ax=axis, size=3, alpha=0.5, legend=False
-    )
+    data = data.assign(accuracy=data["test_acc_at_best"] * 100, method=data["backprop"].map(backprop_label))
+    order = _method_order(data)
+    figure, axis = plt.subplots(figsize=(9, 4.2))
+    common = {"data": data, "x": "neuron", "y": "accuracy", "hue": "method", "hue_order": order, "ax": axis}
+    # The strip's dodge splits 0.8 of a category among the methods; the points' dodge spans the outer two.
+    sns.pointplot(**common, dodge=0.8 - 0.8 / len(order), errorbar=("ci", 95), linestyle="none", capsize=0.1)
+    sns.stripplot(**common, dodge=True, size=3, alpha=0.5, legend=False)
+    axis.legend(title="backprop", bbox_to_anchor=(1.01, 1), loc="upper left", fontsize="small")
     axis.set_xlabel("neuron model")
     axis.set_ylabel(f"{ACCURACY} (%)")
     surrogates = ", ".join(sorted(data["surrogate"].unique()))
-    axis.set_title(f"Backprop methods, surrogate {surrogates} (mean, 95% CI over seeds; dots are seeds)")
+    axis.set_title(f"Backprop methods, surrogate {surrogates}: mean and 95% CI over seeds, dots are seeds")
     return figure
 
 
@@ -201,41 +199,67 @@ def seconds_per_epoch(tables: Tables) -> plt.Figure:
     return figure
 
 
-def surrogate_ranking(tables: Tables) -> plt.Figure:
-    comparisons = tables["comparisons"]
-    if comparisons.empty:
-        return _placeholder("Fewer than two surrogates per neuron model: nothing to rank.")
-    data = comparisons[(comparisons["factor"] == "surrogate") & (comparisons["backprop"] == "bptt")]
+def baseline_comparisons(tables: Tables) -> plt.Figure:
+    """Each level minus its study's baseline, paired by seed, with the 95% t interval: one panel per study and
+    factor. Red: significant after Holm's correction over the study; grey: not; hollow: not testable."""
+    data = tables["comparisons"]
     if data.empty:
-        return _placeholder("No surrogate comparisons for BPTT.")
-    neurons = list(dict.fromkeys(data["neuron"]))
-    counts = [int((data["neuron"] == neuron).sum()) for neuron in neurons]
+        return _placeholder("No study varies a factor: nothing to compare with a baseline.")
+    panels = list(data.groupby(["study", "factor"], sort=False))
+    heights = [0.9 + 0.3 * len(rows) for _, rows in panels]
     figure, axes = plt.subplots(
-        len(neurons),
-        1,
-        figsize=(9, 0.9 + sum(0.32 * count + 0.55 for count in counts)),
-        sharex=True,
-        squeeze=False,
-        gridspec_kw={"height_ratios": [count + 1.2 for count in counts]},
+        len(panels), 1, figsize=(9.5, 0.6 + sum(heights)), squeeze=False, gridspec_kw={"height_ratios": heights}
     )
-    for axis, neuron in zip(axes[:, 0], neurons, strict=True):
-        rows = data[data["neuron"] == neuron].sort_values("rank")
+    for axis, ((study, factor), rows) in zip(axes[:, 0], panels, strict=True):
+        rows = rows.reset_index(drop=True)
         positions = np.arange(len(rows))
-        colors = ["#d62728" if flag else "#7f7f7f" for flag in rows["larger_than_seed_noise"]]
-        low = (rows["difference_to_best"] - rows["ci95_low"]).fillna(0) * 100
-        high = (rows["ci95_high"] - rows["difference_to_best"]).fillna(0) * 100
-        axis.errorbar(rows["difference_to_best"] * 100, positions, xerr=[low, high], fmt="none", ecolor=colors)
-        axis.scatter(rows["difference_to_best"] * 100, positions, c=colors, zorder=3)
-        axis.set_yticks(
-            positions,
-            [f"{level} ({acc:.1%})" for level, acc in zip(rows["level"], rows["mean_test_acc"], strict=True)],
-            fontsize="small",
+        testable = rows["p_value"].notna()
+        colors = np.where(rows["significant"].astype(bool), "#d62728", "#7f7f7f")
+        difference = rows["mean_difference"] * 100
+        low = (rows["mean_difference"] - rows["ci95_low"]).fillna(0) * 100
+        high = (rows["ci95_high"] - rows["mean_difference"]).fillna(0) * 100
+        axis.errorbar(difference, positions, xerr=[low, high], fmt="none", ecolor=colors)
+        axis.scatter(difference[testable], positions[testable], c=colors[testable], zorder=3)
+        axis.scatter(
+            difference[~testable], positions[~testable], facecolors="white", edgecolors=colors[~testable], zorder=3
         )
+        labels = [
+            f"{backprop_label(row.level)} ({'no surrogate; ' if row.note else ''}{row.context}, n={row.n_pairs})"
+            for row in rows.itertuples()
+        ]
+        axis.set_yticks(positions, labels, fontsize="small")
         axis.set_ylim(len(rows) - 0.4, -0.6)
         axis.axvline(0, color="black", linewidth=0.8)
-        axis.set_title(f"{neuron}: each surrogate minus the best ({rows['best'].iloc[0]})", fontsize="medium")
-    axes[-1, 0].set_xlabel("paired difference in test accuracy over seeds (percentage points, 95% CI)")
-    figure.suptitle("Surrogate ranking; red: worse than the best by more than seed noise", y=1.0)
+        axis.set_title(f"study {study}: each {factor} minus the baseline {rows['baseline'].iloc[0]}", fontsize="medium")
+    axes[-1, 0].set_xlabel("paired difference in test accuracy (percentage points, 95% t interval)")
+    figure.suptitle("Comparisons with the baselines; red: significant after Holm, hollow: not testable", y=1.0)
+    return figure
+
+
+def accuracy_vs_updates(tables: Tables) -> plt.Figure:
+    """Test accuracy against the optimizer updates a run made until its best epoch: the backprop methods differ
+    in updates per batch as much as in truncation, and this shows the two together."""
+    data = _finished(tables["runs"], backprop=None).dropna(subset=["optimizer_updates_per_epoch", "best_epoch"])
+    if data.empty:
+        return _placeholder("No finished runs yet.")
+    data = data.assign(
+        accuracy=data["test_acc_at_best"] * 100,
+        updates=data["optimizer_updates_per_epoch"] * data["best_epoch"],
+        method=data["backprop"].map(backprop_label),
+    )
+    figure, axis = plt.subplots(figsize=(9, 4.4))
+    methods = [backprop_label(name) for name in BACKPROP_METHODS if name in set(data["backprop"])]
+    sns.scatterplot(
+        data=data, x="updates", y="accuracy", hue="method", hue_order=methods, style="neuron", s=50, ax=axis
+    )
+    axis.set_xscale("log")
+    axis.xaxis.set_minor_formatter(NullFormatter())
+    axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    axis.margins(x=0.15)
+    axis.set_xlabel("optimizer updates until the best validation epoch (log scale)")
+    axis.set_ylabel(f"{ACCURACY} (%)")
+    axis.set_title("Accuracy against weight updates")
+    axis.legend(bbox_to_anchor=(1.01, 1), loc="upper left", fontsize="small")
     return figure
 
 

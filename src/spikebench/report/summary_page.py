@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from spikebench.report.findings import study_findings
 from spikebench.report.tables import GROUP, read_tables
 from spikebench.utils.atomic import atomic_write_text
 
@@ -26,6 +27,21 @@ def _image(path: str | Path, alt: str) -> str:
 def _table(frame: pd.DataFrame, table_id: str) -> str:
     return frame.to_html(index=False, table_id=table_id, na_rep="", float_format=lambda x: f"{x:.4g}", border=0)
 
+
+SIGNIFICANT_COLUMNS = [
+    "study",
+    "dataset",
+    "factor",
+    "context",
+    "level",
+    "baseline",
+    "n_pairs",
+    "mean_difference",
+    "ci95_low",
+    "ci95_high",
+    "p_value",
+    "p_adjusted",
+]
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
@@ -47,39 +63,45 @@ def render_summary_page(
     """Write the self-contained summary page: headline tables, what never learned, and every figure."""
     tables = read_tables(table_paths)
     summary, runs = tables["summary"], tables["runs"]
-    headline = summary.sort_values("test_acc_mean", ascending=False)[
+    headline = summary.sort_values(["failure_rate", "test_acc_mean"], ascending=[True, False])[
         [
             *GROUP,
-            "seeds",
+            "runs",
+            "learned_runs",
+            "failure_rate",
+            "failure_rate_ci95_low",
+            "failure_rate_ci95_high",
             "test_acc_mean",
-            "test_acc_std",
             "test_acc_ci95_low",
             "test_acc_ci95_high",
-            "ok",
-            "diverged",
+            "at_chance",
             "silent",
+            "diverged",
             "missing",
             "mean_seconds_per_epoch",
         ]
     ]
-    status_counts = runs["status"].value_counts().to_dict()
+    outcome_counts = runs["outcome"].value_counts().to_dict()
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>spikebench summary</title>",
         f"<style>{STYLE}</style></head><body>",
         "<h1>spikebench: study summary</h1>",
-        f"<p>{len(runs)} runs: " + ", ".join(f"{count} {status}" for status, count in status_counts.items()) + ".</p>",
-        "<h2>Test accuracy per combination</h2>",
-        "<p>Mean over seeds of the test accuracy at each run's best validation epoch, with the 95% t interval.</p>",
+        f"<p>{len(runs)} runs: "
+        + ", ".join(f"{count} {outcome.replace('_', ' ')}" for outcome, count in outcome_counts.items())
+        + ".</p>",
+        "<h2>Failures and test accuracy per combination</h2>",
+        "<p>A run failed if it diverged, stayed silent, is missing, or finished at chance (its test accuracy does"
+        " not beat guessing in a one-sided binomial test at 5%); the failure rate has a Wilson 95% interval. Test"
+        " accuracy (at each run's best validation epoch) is averaged over the runs that learned only, with a 95% t"
+        " interval; no run is left out of the counts.</p>",
         _table(headline, "summary-table"),
     ]
     never = tables["never_learned"]
     parts.append("<h2>Combinations that never learned</h2>")
     if never.empty:
-        parts.append("<p>Every combination learned (mean test accuracy above chance + 5 points).</p>")
+        parts.append("<p>Every combination has at least one run that learned.</p>")
     else:
-        parts.append(
-            "<p class='note'>These stayed at chance (10% for ten classes); the reason is what the runs recorded.</p>"
-        )
+        parts.append("<p class='note'>No run of these learned; the reason is what the runs recorded.</p>")
         parts.append(_table(never, "never-learned-table"))
     if skipped:
         neurons = sorted({row["neuron"] for row in skipped})
@@ -90,36 +112,17 @@ def render_summary_page(
             f" the {len(skipped)} neuron x surrogate combinations the studies list for it run once per seed, with"
             " surrogate <code>none</code>, instead of as duplicates.</p>"
         )
-    comparisons = tables["comparisons"]
-    significant = (
-        comparisons[comparisons["larger_than_seed_noise"].astype(bool)] if not comparisons.empty else comparisons
-    )
-    parts.append("<h2>Differences larger than seed noise</h2>")
-    if significant.empty:
-        parts.append(
-            "<p>No level differs from the best of its group by more than the seeds' spread (95% paired interval).</p>"
-        )
-    else:
-        parts.append(
-            _table(
-                significant[
-                    [
-                        "dataset",
-                        "backprop",
-                        "neuron",
-                        "surrogate",
-                        "factor",
-                        "level",
-                        "best",
-                        "difference_to_best",
-                        "ci95_low",
-                        "ci95_high",
-                        "p_value",
-                    ]
-                ],
-                "significant-table",
-            )
-        )
+    parts.append("<h2>Comparisons with the pre-specified baselines</h2>")
+    findings = study_findings(tables["comparisons"], tables["omnibus"])
+    if not findings:
+        parts.append("<p>No study varies a factor, so there is nothing to compare.</p>")
+    for study, sentences in findings.items():
+        parts.append(f"<h3>Study {html.escape(study)}</h3><ul>")
+        parts.extend(f"<li>{html.escape(sentence)}</li>" for sentence in sentences)
+        parts.append("</ul>")
+    significant = tables["comparisons"][tables["comparisons"]["significant"].astype(bool)]
+    if not significant.empty:
+        parts.append(_table(significant[SIGNIFICANT_COLUMNS], "significant-table"))
     parts.append("<h2>Figures</h2>")
     for name, path in figure_paths.items():
         parts.append(f"<h3>{html.escape(name.replace('_', ' '))}</h3>{_image(path, name)}")

@@ -1,4 +1,5 @@
-"""Merge the per-run outputs into tidy tables, and compare neuron models and surrogates over seeds.
+"""Merge the per-run outputs into tidy tables, count what failed, and compare levels with the baselines
+(``spikebench.report.statistics``).
 
 Merging only reads what each run wrote. A run whose files are absent appears with status ``missing``; runs
 that diverged or stayed silent keep their status. Every file's columns and types are checked.
@@ -14,6 +15,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from spikebench.report.statistics import (
+    COMPARISON_COLUMNS,
+    OMNIBUS_COLUMNS,
+    at_chance,
+    study_comparisons,
+    wilson_interval,
+)
 from spikebench.run.contract import (
     EPOCH_COLUMNS,
     EPOCH_TYPES,
@@ -29,8 +37,6 @@ log = logging.getLogger(__name__)
 
 MISSING = "missing"
 GROUP = ["dataset", "neuron", "surrogate", "backprop"]
-CHANCE_MARGIN = 0.05
-"""A run 'learned' when its test accuracy exceeds chance (1 / classes) by more than this."""
 
 
 class RunFiles(NamedTuple):
@@ -87,6 +93,9 @@ def merge_runs(runs: list[Run], files: dict[str, RunFiles]) -> tuple[pd.DataFram
             mean_epoch_seconds=epochs["epoch_seconds"].mean() if len(epochs) else np.nan,
             train_samples_per_second=epochs["train_samples_per_second"].mean() if len(epochs) else np.nan,
             engine=summary["config"]["engine"],
+            test_samples=summary["test_samples"],
+            num_classes=summary["data"].get("num_classes", 10),
+            optimizer_updates_per_epoch=summary["optimizer_updates_per_epoch"],
             device=summary["device"],
             threads=summary["threads"],
             **{
@@ -104,6 +113,7 @@ def merge_runs(runs: list[Run], files: dict[str, RunFiles]) -> tuple[pd.DataFram
     for column in RUN_COLUMNS:
         if column not in table.columns:
             table[column] = np.nan
+    table["outcome"] = table.apply(run_outcome, axis=1) if len(table) else pd.Series(dtype=str)
     return epochs, table[RUN_COLUMNS]
 
 
@@ -128,6 +138,10 @@ RUN_COLUMNS = [
     "spike_rate_conv2",
     "spike_rate_output",
     "test_output_spikes",
+    "test_samples",
+    "num_classes",
+    "optimizer_updates_per_epoch",
+    "outcome",
     *WORKLOAD_COLUMNS,
 ]
 
@@ -141,98 +155,58 @@ def t_interval(values: np.ndarray) -> tuple[float, float]:
     return float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))), mean
 
 
-def summarize(runs: pd.DataFrame, num_classes: int = 10) -> pd.DataFrame:
-    """Per dataset x neuron x surrogate x backprop: seeds, mean, std and 95% CI of test accuracy, and costs."""
+OUTCOMES = ("learned", "at_chance", "silent", "diverged", MISSING)
+"""What became of a run, for the failure counts: ``learned`` (finished, and its test accuracy beats guessing
+by a one-sided binomial test at 5%), or the way it failed."""
+
+
+def run_outcome(row: pd.Series) -> str:
+    if row["status"] != "ok":
+        return row["status"]
+    if at_chance(row["test_acc_at_best"], int(row["test_samples"]), int(row["num_classes"])):
+        return "at_chance"
+    return "learned"
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset x neuron x surrogate x backprop: how many runs failed (with a Wilson 95% interval of the
+    failure rate) and how, and the test accuracy over the runs that learned only, with their count."""
     rows = []
     for key, group in runs.groupby(GROUP, sort=True):
-        finished = group[group["status"] != MISSING]
-        accuracy = finished["test_acc_at_best"].dropna().to_numpy(dtype=float)
+        outcomes = group["outcome"].value_counts()
+        learned = group[group["outcome"] == "learned"]
+        accuracy = learned["test_acc_at_best"].to_numpy(dtype=float)
         half_width, mean = t_interval(accuracy)
+        failures = len(group) - len(learned)
+        failure_low, failure_high = wilson_interval(failures, len(group))
         rows.append(
             {
                 **dict(zip(GROUP, key, strict=True)),
                 "runs": len(group),
-                "seeds": len(accuracy),
-                "ok": int((group["status"] == "ok").sum()),
-                "diverged": int((group["status"] == "diverged").sum()),
-                "silent": int((group["status"] == "silent").sum()),
-                "missing": int((group["status"] == MISSING).sum()),
+                "learned_runs": len(learned),
+                "failures": failures,
+                "failure_rate": failures / len(group),
+                "failure_rate_ci95_low": failure_low,
+                "failure_rate_ci95_high": failure_high,
+                **{outcome: int(outcomes.get(outcome, 0)) for outcome in OUTCOMES[1:]},
                 "test_acc_mean": mean,
                 "test_acc_std": float(accuracy.std(ddof=1)) if len(accuracy) > 1 else np.nan,
                 "test_acc_ci95_low": mean - half_width,
                 "test_acc_ci95_high": mean + half_width,
-                "learned": bool(len(accuracy) and mean > 1 / num_classes + CHANCE_MARGIN),
-                "mean_epochs_to_best": float(finished["best_epoch"].mean()),
-                "mean_seconds_per_epoch": float(finished["mean_epoch_seconds"].mean()),
-                "activation_sparsity": float(finished["activation_sparsity"].mean()),
-                "effective_acs": float(finished["effective_acs"].mean()),
-                "effective_macs": float(finished["effective_macs"].mean()),
+                "learned": bool(len(learned)),
+                "mean_epochs_to_best": float(learned["best_epoch"].mean()),
+                "mean_seconds_per_epoch": float(group["mean_epoch_seconds"].mean()),
+                "optimizer_updates_per_epoch": float(group["optimizer_updates_per_epoch"].mean()),
+                "activation_sparsity": float(learned["activation_sparsity"].mean()),
+                "effective_acs": float(learned["effective_acs"].mean()),
+                "effective_macs": float(learned["effective_macs"].mean()),
             }
         )
     return pd.DataFrame(rows)
 
 
-def paired_comparisons(runs: pd.DataFrame, factor: str, within: list[str]) -> pd.DataFrame:
-    """Each level of ``factor`` against the best level (highest mean test accuracy) within each ``within`` group.
-
-    Differences are paired by seed (the same seed gives the same initial weights and batch order), with a
-    95% t interval of the mean paired difference and a paired t-test; ``larger_than_seed_noise`` is true
-    when the interval excludes zero.
-    """
-    finished = runs[runs["status"] != MISSING].dropna(subset=["test_acc_at_best"])
-    rows = []
-    for key, group in finished.groupby(within, sort=True):
-        means = group.groupby(factor)["test_acc_at_best"].mean().sort_values(ascending=False)
-        if len(means) < 2:
-            continue
-        best = means.index[0]
-        best_by_seed = group[group[factor] == best].set_index("seed")["test_acc_at_best"]
-        for rank, (level, mean) in enumerate(means.items(), start=1):
-            by_seed = group[group[factor] == level].set_index("seed")["test_acc_at_best"]
-            seeds = sorted(set(by_seed.index) & set(best_by_seed.index))
-            differences = (by_seed.loc[seeds] - best_by_seed.loc[seeds]).to_numpy(dtype=float)
-            half_width, mean_difference = t_interval(differences)
-            p_value = np.nan
-            if level != best and len(differences) >= 2 and np.ptp(differences) > 0:
-                p_value = float(stats.ttest_1samp(differences, 0.0).pvalue)
-            rows.append(
-                {
-                    **dict(zip(within, key if isinstance(key, tuple) else (key,), strict=True)),
-                    "factor": factor,
-                    "level": level,
-                    "rank": rank,
-                    "best": best,
-                    "mean_test_acc": float(mean),
-                    "paired_seeds": len(seeds),
-                    "difference_to_best": mean_difference,
-                    "ci95_low": mean_difference - half_width,
-                    "ci95_high": mean_difference + half_width,
-                    "p_value": p_value,
-                    "larger_than_seed_noise": bool(
-                        level != best and np.isfinite(half_width) and mean_difference + half_width < 0
-                    ),
-                }
-            )
-    return pd.DataFrame(rows, columns=[*within, *COMPARISON_COLUMNS])
-
-
-COMPARISON_COLUMNS = [
-    "factor",
-    "level",
-    "rank",
-    "best",
-    "mean_test_acc",
-    "paired_seeds",
-    "difference_to_best",
-    "ci95_low",
-    "ci95_high",
-    "p_value",
-    "larger_than_seed_noise",
-]
-
-
 def never_learned(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """Combinations whose mean test accuracy stayed at chance, with the reason the data shows."""
+    """Combinations none of whose runs learned, with the reason the data shows."""
     rows = []
     for _, combination in summary[~summary["learned"]].iterrows():
         group = runs
@@ -260,7 +234,7 @@ def _reason(group: pd.DataFrame) -> str:
         return "the output layer never spiked, so every prediction is class 0"
     if (group["spike_rate_output"] == 0).all():
         return "the output layer never spiked during training, so no gradient reached the weights"
-    return "the output layer spiked but accuracy stayed at chance"
+    return "the output layer spiked but the test accuracy stayed at chance (one-sided binomial test, 5%)"
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
@@ -268,39 +242,50 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
         frame.to_csv(stream, index=False, float_format="%.10g")
 
 
-def build_tables(runs: list[dict], files: list[RunFiles], out: dict[str, str]) -> dict[str, pd.DataFrame]:
+def build_tables(
+    runs: list[dict], files: list[RunFiles], studies: dict[str, dict], out: dict[str, str]
+) -> dict[str, pd.DataFrame]:
     """Write the tables of ``spikebench.report.registry.TABLES`` (paths in ``out``) from the runs' own
-    outputs; ``files`` holds each run's files, in the order of ``runs``."""
+    outputs; ``files`` holds each run's files, in the order of ``runs``; ``studies`` each study's run ids and
+    baseline (``spikebench.study.config.study_designs``)."""
     expected = [Run.from_dict(run) for run in runs]
     if len(files) != len(expected):
         raise ValueError(f"{len(expected)} runs but output files of {len(files)}")
     epochs, run_table = merge_runs(expected, {run.run_id: paths for run, paths in zip(expected, files, strict=True)})
     summary = summarize(run_table)
-    comparisons = pd.concat(
-        [
-            paired_comparisons(run_table, "surrogate", ["dataset", "neuron", "backprop"]),
-            paired_comparisons(run_table, "neuron", ["dataset", "surrogate", "backprop"]),
-        ],
-        ignore_index=True,
-    )[[*GROUP, *COMPARISON_COLUMNS]]
+    comparisons, omnibus = [], []
+    for name, design in studies.items():
+        pairwise, overall = study_comparisons(
+            run_table[run_table["run_id"].isin(design["runs"])], name, design["baseline"]
+        )
+        comparisons.append(pairwise)
+        omnibus.append(overall)
     frames = {
         "epochs": epochs,
         "runs": run_table,
         "summary": summary,
-        "comparisons": comparisons,
+        "comparisons": _stacked(comparisons, COMPARISON_COLUMNS),
+        "omnibus": _stacked(omnibus, OMNIBUS_COLUMNS),
         "never_learned": never_learned(summary, run_table),
     }
     for name, frame in frames.items():
         write_csv(frame, out[name])
     log.info(
-        "%d runs (%s), %d epochs, %d combinations, %d never learned",
+        "%d runs (%s), %d epochs, %d combinations, %d never learned, %d of %d comparisons significant after Holm",
         len(run_table),
-        ", ".join(f"{count} {status}" for status, count in run_table["status"].value_counts().items()),
+        ", ".join(f"{count} {outcome}" for outcome, count in run_table["outcome"].value_counts().items()),
         len(epochs),
         len(summary),
         len(frames["never_learned"]),
+        int(frames["comparisons"]["significant"].sum()),
+        len(frames["comparisons"]),
     )
     return frames
+
+
+def _stacked(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    frames = [frame for frame in frames if not frame.empty]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 
 def read_tables(paths: dict[str, str]) -> dict[str, pd.DataFrame]:

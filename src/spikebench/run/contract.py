@@ -117,6 +117,8 @@ class RunSummary(TypedDict):
     test_acc_at_best: float | None
     test_output_spikes_at_best: float | None
     epochs_run: int
+    optimizer_updates_per_epoch: int
+    """Weight updates in one epoch: batches x update windows per batch (1 for BPTT, one per step for RTRL)."""
     stopped_early: bool
     diverged_epoch: int | None
     """The epoch whose loss became NaN or infinite, None if none did."""

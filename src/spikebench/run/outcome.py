@@ -34,6 +34,7 @@ def build_summary(setup: RunSetup, state: TrainingState, wall_seconds: float) ->
         test_acc_at_best=best["test_acc"] if best else None,
         test_output_spikes_at_best=best["test_output_spikes"] if best else None,
         epochs_run=len(state.rows),
+        optimizer_updates_per_epoch=setup.updates_per_epoch,
         stopped_early=state.stopped_early,
         diverged_epoch=state.diverged_epoch,
         wall_seconds=wall_seconds,

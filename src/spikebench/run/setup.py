@@ -6,6 +6,7 @@ after it is seeded, so the same seed gives the same weights whatever else the ru
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 from dataclasses import dataclass
@@ -127,6 +128,10 @@ class RunSetup:
     @property
     def steps(self) -> int:
         return self.settings.model["steps"]
+
+    @property
+    def updates_per_epoch(self) -> int:
+        return math.ceil(len(self.splits["train"]) / self.settings.training["batch_size"]) * len(self.windows)
 
 
 def set_up(run: Run, settings: RunSettings, data_path: str | Path, threads: int) -> RunSetup:

@@ -98,8 +98,9 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         problems = (
             surrogate_parameter_errors(config["model"]["surrogate_params"])
             + study_selection_errors(config)
-            + cross_key_errors(config)
+            + baseline_errors(config["studies"])
         )
+        problems = problems or cross_key_errors(config)
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
     return config
@@ -125,6 +126,28 @@ def study_selection_errors(config: dict) -> list[str]:
         f"config key 'run_studies': unknown study {', '.join(map(repr, unknown))}; "
         f"allowed values: {', '.join(config['studies'])}"
     ]
+
+
+FACTORS = ("neuron", "surrogate", "backprop")
+"""The grid axes a study compares (seeds are its replicates, data sets its separate experiments)."""
+
+
+def baseline_errors(studies: dict[str, dict]) -> list[str]:
+    """Every factor a study varies needs a pre-specified baseline among its levels."""
+    problems = []
+    for name, study in studies.items():
+        baseline = study["baseline"]
+        for factor in FACTORS:
+            levels = study[factor]
+            key = f"config key 'studies.{name}.baseline.{factor}'"
+            if factor in baseline and baseline[factor] not in levels:
+                problems.append(f"{key}: {baseline[factor]!r} is not one of the study's levels {', '.join(levels)}")
+            elif factor not in baseline and len(levels) > 1:
+                problems.append(
+                    f"{key}: the study compares {len(levels)} levels ({', '.join(levels)}); name the one every"
+                    f" other level is compared with, for example baseline: {{{factor}: {levels[0]}}}"
+                )
+    return problems
 
 
 def cross_key_errors(config: dict) -> list[str]:
@@ -195,6 +218,14 @@ def expand_runs(config: dict) -> dict[str, Run]:
 def runs_by_study(config: dict) -> dict[str, list[str]]:
     """Run ids of each study (a run shared by two studies is listed in both)."""
     return {name: sorted({run.run_id for run in study_runs(study)}) for name, study in selected_studies(config).items()}
+
+
+def study_designs(config: dict) -> dict[str, dict]:
+    """Per selected study: its run ids and its baseline levels, for the comparisons."""
+    return {
+        name: {"runs": sorted({run.run_id for run in study_runs(study)}), "baseline": study["baseline"]}
+        for name, study in selected_studies(config).items()
+    }
 
 
 def skipped_combinations(config: dict) -> list[dict[str, str]]:
