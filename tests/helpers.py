@@ -59,7 +59,10 @@ def synthetic_digits(count, rng):
     return images, labels
 
 
-def synthetic_data_file(directory, train=400, test=100, validation=100):
+SYNTHETIC_VALIDATION = 100
+
+
+def synthetic_data_file(directory, train=400, test=100, validation=SYNTHETIC_VALIDATION):
     """A compact data file of ``synthetic_digits`` under MNIST's file names."""
     rng = np.random.default_rng(0)
     spec = DATASETS["mnist"]
@@ -77,6 +80,7 @@ def config_for(neuron="leaky", surrogate="atan", backprop="bptt", **overrides):
         "device": "cpu",
         "engine": "fast",
         "model": {"steps": 6},
+        "data": {"validation_size": SYNTHETIC_VALIDATION},
         "training": {"batch_size": 50, "eval_batch_size": 100, "max_epochs": 3, "patience": 5},
         "studies": {
             "test": {

@@ -1,7 +1,8 @@
-"""Hostile and corrupt files: nothing runs code it should not, corrupt state never blocks a run, and every
-refusal names its file and its fix."""
+"""Hostile and corrupt files, killed jobs: nothing runs code it should not, corrupt state never blocks a run,
+nothing is left behind, and every refusal names its file and its fix."""
 
 import os
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -9,11 +10,14 @@ import pytest
 import torch
 
 from conftest import SCHEMA
-from helpers import config_for, synthetic_data_file, train
-from spikebench.data.datasets import DataError, load_prepared
+from helpers import config_for, synthetic_data_file, train, write_idx
+from spikebench.data.datasets import DATASETS, STAGING_PREFIX, DataError, fetch, load_prepared
+from spikebench.run import checkpoint, trainer
 from spikebench.run.contract import TIMING_COLUMNS, RunOutputError, RunSettings
 from spikebench.run.workload import run_workload
 from spikebench.study.config import ConfigError, expand_runs, validate_config
+from spikebench.utils.atomic import TEMPORARY_PREFIX, atomic_write_text
+from spikebench.utils.logs import logged
 
 
 class PlantedCode:
@@ -124,3 +128,82 @@ def test_absurd_values_are_refused_by_the_schema(section, key, value):
     config = config_for()
     config[section][key] = value
     assert f"config key '{section}.{key}'" in invalid(config)
+
+
+def test_a_data_file_from_other_settings_is_refused_with_the_fix(data_file):
+    with pytest.raises(DataError) as caught:
+        load_prepared(data_file, expected={"dataset": "mnist", "validation_size": 5000, "split_seed": 0})
+    message = str(caught.value)
+    assert str(data_file) in message and "validation_size 100" in message and "validation_size 5000" in message
+    assert f"snakemake --cores 1 {data_file}" in message
+
+
+def test_a_data_file_whose_content_changed_is_refused(data_file, tmp_path):
+    with np.load(data_file, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    arrays["train_labels"] = (arrays["train_labels"] + 1) % 10
+    tampered = tmp_path / "mnist.npz"
+    np.savez(tampered, **arrays)
+    with pytest.raises(DataError, match=f"{tampered}: its content checksum differs from the one recorded"):
+        load_prepared(tampered)
+
+
+def test_leftovers_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
+    target = tmp_path / "mnist.npz"
+    leftover = tmp_path / f"{TEMPORARY_PREFIX}mnist.npz.k1ll3d"
+    leftover.write_bytes(b"half a data file")
+    other = tmp_path / f"{TEMPORARY_PREFIX}other.npz.k1ll3d"
+    other.write_bytes(b"another file's")
+    atomic_write_text(target, "complete")
+    assert target.read_text() == "complete" and not leftover.exists() and other.exists()
+
+
+def test_a_kill_during_the_checkpoint_write_resumes_from_the_last_good_one(
+    data_file, uninterrupted, tmp_path, monkeypatch
+):
+    def crash_after_first_checkpoint(*args):
+        checkpoint.save_checkpoint(*args)
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(trainer, "save_checkpoint", crash_after_first_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        train(CONFIG, data_file, tmp_path)
+    monkeypatch.undo()
+    half_written = tmp_path / f"{TEMPORARY_PREFIX}checkpoint.pt.k1ll3d"
+    half_written.write_bytes((tmp_path / "checkpoint.pt").read_bytes()[:1000])
+    summary = train(CONFIG, data_file, tmp_path)
+    assert summary["discarded_checkpoints"] == [] and not half_written.exists()
+    pd.testing.assert_frame_equal(without_timing(tmp_path / "epochs.csv"), without_timing(uninterrupted / "epochs.csv"))
+
+
+def test_a_retried_job_keeps_the_log_of_the_failed_attempt(tmp_path):
+    log_path = tmp_path / "train.log"
+    with pytest.raises(RuntimeError), logged(log_path) as log:
+        log.info("first attempt")
+        raise RuntimeError("out of memory")
+    with logged(log_path) as log:
+        log.info("second attempt")
+    text = log_path.read_text()
+    assert text.count("attempt started") == 2 and "out of memory" in text and "second attempt" in text
+
+
+def test_fetch_refuses_labels_out_of_range_naming_the_source(tmp_path, shared_mnist):
+    source = tmp_path / "source"
+    shutil.copytree(shared_mnist, source)
+    spec = DATASETS["mnist"]
+    labels = spec.file("test", "labels")
+    write_idx(source / labels.name, np.full(labels.shape, 10))
+    with pytest.raises(DataError) as caught:
+        fetch("mnist", [str(source)], tmp_path / "raw", tmp_path / "provenance.json", False)
+    assert f"{source / labels.name}: label 10 out of range, expected 0..9" in str(caught.value)
+    assert not (tmp_path / "raw" / labels.name).exists()
+
+
+def test_a_killed_fetch_leaves_no_staging_behind(tmp_path, shared_mnist):
+    source = tmp_path / "source"
+    shutil.copytree(shared_mnist, source)
+    raw = tmp_path / "raw"
+    (raw / f"{STAGING_PREFIX}k1ll3d").mkdir(parents=True)
+    (raw / f"{STAGING_PREFIX}k1ll3d" / "train-images-idx3-ubyte.gz").write_bytes(b"half")
+    fetch("mnist", [str(source)], raw, tmp_path / "provenance.json", False)
+    assert sorted(path.name for path in raw.iterdir()) == sorted(DATASETS["mnist"].file_names)

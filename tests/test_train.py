@@ -112,7 +112,8 @@ def test_resume_after_a_crash_ends_like_an_uninterrupted_run(
     assert_same_weights(whole / "model.pt", tmp_path / "model.pt")
 
 
-def test_sigterm_then_rerun_resumes_from_the_checkpoint(finished, data_file, tmp_path):
+@pytest.mark.parametrize("kill", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_killed_job_resumes_from_the_checkpoint_when_rerun(finished, data_file, tmp_path, kill):
     config = config_for()
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
@@ -136,11 +137,11 @@ def test_sigterm_then_rerun_resumes_from_the_checkpoint(finished, data_file, tmp
     deadline = time.monotonic() + 120
     while not (out / "checkpoint.pt").exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(kill)
     process.wait(timeout=60)
     if process.returncode == 0:
         pytest.fail("the run finished before it could be interrupted; make it longer")
-    assert process.returncode == -signal.SIGTERM
+    assert process.returncode == -kill
     assert not (out / "epochs.csv").exists()
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

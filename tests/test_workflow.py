@@ -1,6 +1,7 @@
 """The workflow itself, run through Snakemake: dry runs, lint, formatting, data rules and simulation."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -251,3 +252,17 @@ def test_corrupt_raw_file_fails_the_data_rule_naming_it(tmp_path, shared_mnist):
     assert "--config 'datasets={mnist: {sources: [/path/to/dir]}}'" in output
     assert not (tmp_path / "resources/data/mnist/raw/train-labels-idx1-ubyte.gz").exists()
     assert not (tmp_path / "results/data/mnist.npz").exists()
+
+
+@pytest.mark.workflow
+def test_a_changed_source_file_is_fetched_again(tmp_path, shared_mnist):
+    source = tmp_path / "mnist-copy"
+    shutil.copytree(shared_mnist, source)
+    config = quick_config_for(tmp_path, source)
+    snakemake("--cores", "1", "resources/data/mnist/provenance.json", "--configfile", str(config), workdir=tmp_path)
+    unchanged = snakemake("-n", "resources/data/mnist/provenance.json", "--configfile", str(config), workdir=tmp_path)
+    assert "fetch_dataset" not in unchanged.stdout + unchanged.stderr
+    labels = source / "t10k-labels-idx1-ubyte.gz"
+    os.utime(labels, (labels.stat().st_atime, labels.stat().st_mtime + 60))
+    changed = snakemake("-n", "resources/data/mnist/provenance.json", "--configfile", str(config), workdir=tmp_path)
+    assert re.search(r"fetch_dataset\s+1\n", changed.stdout + changed.stderr)

@@ -6,7 +6,7 @@ from pathlib import Path
 # the package itself (envs/*.post-deploy.sh).
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from spikebench.data.datasets import DATASETS, raw_file_names
+from spikebench.data.datasets import DATASETS, local_source_files, raw_file_names
 from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.run.contract import (
     CHECKPOINT_FILE,
@@ -47,6 +47,10 @@ wildcard_constraints:
 
 def dataset_sources(wildcards):
     return config["datasets"][wildcards.dataset]["sources"]
+
+
+def dataset_local_files(wildcards):
+    return local_source_files(dataset_sources(wildcards))
 
 
 def dataset_requires_canonical_checksums(wildcards):

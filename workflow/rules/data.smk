@@ -1,4 +1,6 @@
 rule fetch_dataset:
+    input:
+        local_sources=dataset_local_files,
     output:
         raw=expand("resources/data/{{dataset}}/raw/{name}", name=RAW_FILE_NAMES),
         provenance="resources/data/{dataset}/provenance.json",

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "test")
 KINDS = ("images", "labels")
 DOWNLOAD_TIMEOUT_S = 60
+STAGING_PREFIX = ".fetch-"
+"""Where a fetch stages its files; one a killed fetch left behind is removed by the next."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,19 @@ def raw_file_names() -> list[str]:
     return names
 
 
+def local_source_files(sources: list[str]) -> list[str]:
+    """The raw files present in the local directories among ``sources``: the fetch rule's inputs, so that a
+    source file that changes is fetched again."""
+    names = raw_file_names()
+    return [
+        str(Path(source) / name)
+        for source in sources
+        if not is_url(source)
+        for name in names
+        if (Path(source) / name).is_file()
+    ]
+
+
 def md5_of(path: Path) -> str:
     digest = hashlib.md5()
     with open(path, "rb") as stream:
@@ -129,10 +144,16 @@ def sources_fix_hint(dataset: str) -> str:
     )
 
 
-def _check_structure(path: Path, raw: RawFile) -> None:
+def _check_structure(path: Path, raw: RawFile, num_classes: int) -> None:
+    """What ``prepare`` will need of the file: IDX magic and type, the published shape, labels in range."""
     array = read_idx(path)
     if array.shape != raw.shape:
         raise DataError(f"{path}: shape {array.shape}, expected {raw.shape} for {raw.name}")
+    if len(raw.shape) == 1 and array.size and array.max() >= num_classes:
+        raise DataError(
+            f"{path}: label {int(array.max())} out of range, expected 0..{num_classes - 1}; the file is corrupt or"
+            " belongs to another data set"
+        )
 
 
 def _obtain(source: str, raw: RawFile, staging: Path) -> tuple[Path, str]:
@@ -153,13 +174,13 @@ def _obtain(source: str, raw: RawFile, staging: Path) -> tuple[Path, str]:
     return target, str(candidate)
 
 
-def _check_origin(path: Path, origin: str, raw: RawFile, must_be_canonical: bool) -> str:
+def _check_origin(path: Path, origin: str, raw: RawFile, num_classes: int, must_be_canonical: bool) -> str:
     """Check the staged copy of ``origin``; errors name ``origin``, not the staging path. Returns the md5."""
     md5 = md5_of(path)
     if md5 != raw.md5 and must_be_canonical:
         raise DataError(f"{origin}: md5 {md5}, expected the published {raw.md5}")
     try:
-        _check_structure(path, raw)
+        _check_structure(path, raw, num_classes)
     except DataError as error:
         raise DataError(str(error).replace(str(path), origin)) from None
     return md5
@@ -186,14 +207,17 @@ def fetch(
     if not sources:
         raise DataError(f"{dataset}: no sources configured. {sources_fix_hint(dataset)}")
     provenance = {"dataset": dataset, "files": {}}
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".fetch-") as staging_name:
+    for leftover in out_dir.glob(f"{STAGING_PREFIX}*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=STAGING_PREFIX) as staging_name:
         staging = Path(staging_name)
         for raw in spec.files.values():
             failures = []
             for source in sources:
                 try:
                     path, origin = _obtain(source, raw, staging)
-                    md5 = _check_origin(path, origin, raw, is_url(source) or require_canonical_checksums)
+                    must_be_canonical = is_url(source) or require_canonical_checksums
+                    md5 = _check_origin(path, origin, raw, spec.num_classes, must_be_canonical)
                 except DataError as error:
                     failures.append(str(error))
                     log.warning("%s", error)
@@ -245,6 +269,20 @@ def load_raw(dataset: str, raw_dir: str | Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+PREPARED_SETTINGS = ("dataset", "validation_size", "split_seed")
+"""What a compact data file was made with, checked against what a run expects."""
+
+
+def content_digest(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 over the arrays' names, dtypes, shapes and bytes, in name order: the compact file's checksum."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 def prepare(dataset: str, raw_dir: str | Path, out_path: str | Path, validation_size: int, split_seed: int) -> dict:
     """Write the compact data file: uint8 images, labels, and a seeded train/validation split.
 
@@ -261,6 +299,7 @@ def prepare(dataset: str, raw_dir: str | Path, out_path: str | Path, validation_
     permutation = np.random.default_rng(split_seed).permutation(num_train)
     validation_index = np.sort(permutation[:validation_size]).astype(np.int64)
     train_index = np.sort(permutation[validation_size:]).astype(np.int64)
+    contents = {**arrays, "train_index": train_index, "validation_index": validation_index}
     metadata = {
         "dataset": dataset,
         "validation_size": validation_size,
@@ -270,15 +309,11 @@ def prepare(dataset: str, raw_dir: str | Path, out_path: str | Path, validation_
         "num_test": int(len(arrays["test_labels"])),
         "num_classes": DATASETS[dataset].num_classes,
         "raw_sha256": {name: hashlib.sha256(arrays[name].tobytes()).hexdigest() for name in sorted(arrays)},
+        "source_md5": {raw.name: md5_of(Path(raw_dir) / raw.name) for raw in DATASETS[dataset].files.values()},
+        "content_sha256": content_digest(contents),
     }
     with atomic_write(out_path) as out:
-        np.savez(
-            out,
-            train_index=train_index,
-            validation_index=validation_index,
-            metadata=np.array(json.dumps(metadata)),
-            **arrays,
-        )
+        np.savez(out, metadata=np.array(json.dumps(metadata)), **contents)
     log.info(
         "%s: %d train, %d validation, %d test images written to %s",
         dataset,
@@ -296,21 +331,17 @@ class SplitData:
     labels: np.ndarray
 
 
-def load_prepared(path: str | Path) -> tuple[dict[str, SplitData], dict]:
+def load_prepared(path: str | Path, expected: dict | None = None) -> tuple[dict[str, SplitData], dict]:
     """Load a compact data file into memory: ``{"train", "validation", "test"}`` splits plus metadata.
 
-    Never unpickles (``allow_pickle=False``); a file that cannot be read raises ``DataError`` naming it and the
-    command that rebuilds it.
+    Never unpickles (``allow_pickle=False``). The content must match the checksum recorded when it was made,
+    and, where given, ``expected`` settings (``PREPARED_SETTINGS``) those it was made with; a file that cannot
+    be read, is corrupt or was made otherwise raises ``DataError`` naming it and the command that rebuilds it.
     """
     try:
         with np.load(path, allow_pickle=False) as data:
             metadata = json.loads(str(data["metadata"]))
-            train_images, train_labels = data["train_images"], data["train_labels"]
-            splits = {
-                "train": SplitData(train_images[data["train_index"]], train_labels[data["train_index"]]),
-                "validation": SplitData(train_images[data["validation_index"]], train_labels[data["validation_index"]]),
-                "test": SplitData(data["test_images"], data["test_labels"]),
-            }
+            contents = {name: data[name] for name in data.files if name != "metadata"}
     except FileNotFoundError:
         raise DataError(f"{path}: no such compact data file. {rebuild_hint(path)}") from None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
@@ -318,6 +349,25 @@ def load_prepared(path: str | Path) -> tuple[dict[str, SplitData], dict]:
             f"{path}: not a readable compact data file ({type(error).__name__}); it is truncated, corrupt or of"
             f" another kind. {rebuild_hint(path)}"
         ) from None
+    if "content_sha256" not in metadata:
+        raise DataError(f"{path}: written by an older spikebench without a checksum. {rebuild_hint(path)}")
+    if content_digest(contents) != metadata["content_sha256"]:
+        raise DataError(
+            f"{path}: its content checksum differs from the one recorded when it was made; the file is corrupt or"
+            f" was changed. {rebuild_hint(path)}"
+        )
+    differing = [key for key in PREPARED_SETTINGS if expected and key in expected and metadata[key] != expected[key]]
+    if differing:
+        made = ", ".join(f"{key} {metadata[key]}" for key in differing)
+        wanted = ", ".join(f"{key} {expected[key]}" for key in differing)
+        raise DataError(f"{path}: made with {made}, but this run's config asks for {wanted}. {rebuild_hint(path)}")
+    train_images, train_labels = contents["train_images"], contents["train_labels"]
+    train, validation = contents["train_index"], contents["validation_index"]
+    splits = {
+        "train": SplitData(train_images[train], train_labels[train]),
+        "validation": SplitData(train_images[validation], train_labels[validation]),
+        "test": SplitData(contents["test_images"], contents["test_labels"]),
+    }
     return splits, metadata
 
 

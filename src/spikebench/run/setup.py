@@ -46,9 +46,11 @@ class Split:
         return self.images[index].unsqueeze(1).float().div_(255.0), self.labels[index]
 
 
-def load_splits(data_path: str | Path, data: dict, device: torch.device) -> tuple[dict[str, Split], dict]:
-    """The compact data file's splits, each capped by its ``data`` limit, on ``device``; and its metadata."""
-    splits, metadata = load_prepared(data_path)
+def load_splits(data_path: str | Path, dataset: str, data: dict, device: torch.device) -> tuple[dict[str, Split], dict]:
+    """The compact data file's splits, each capped by its ``data`` limit, on ``device``; and its metadata. The
+    file must have been made for ``dataset`` with the config's validation split."""
+    expected = {"dataset": dataset, **{key: data[key] for key in ("validation_size", "split_seed")}}
+    splits, metadata = load_prepared(data_path, expected)
     in_memory = {
         name: Split(split.images, split.labels, data[SPLIT_LIMITS[name]], device) for name, split in splits.items()
     }
@@ -137,7 +139,7 @@ class RunSetup:
 def set_up(run: Run, settings: RunSettings, data_path: str | Path, threads: int) -> RunSetup:
     device = resolve_device(settings.device)
     environment = configure_process(threads, device)
-    splits, metadata = load_splits(data_path, settings.data, device)
+    splits, metadata = load_splits(data_path, run.dataset, settings.data, device)
     torch.manual_seed(run.seed)
     model = build_model(run, settings, settings.engine).to(device)
     model.seed_generators(run.seed, device)

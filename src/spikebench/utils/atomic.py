@@ -16,6 +16,19 @@ def _umask() -> int:
     return mask
 
 
+TEMPORARY_PREFIX = ".partial-"
+"""Temporary files of an unfinished write: ``.partial-<name>.<random>`` beside ``<name>``."""
+
+
+def remove_leftovers(path: Path) -> list[Path]:
+    """Delete what writers of ``path`` killed mid-write left behind (one job writes a path at a time, so any
+    temporary file of it that exists now is an orphan); returns what was removed."""
+    leftovers = sorted(path.parent.glob(f"{TEMPORARY_PREFIX}{path.name}.*"))
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+    return leftovers
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     """Write through a temporary file beside ``path``, then rename it over ``path``.
@@ -26,7 +39,8 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    remove_leftovers(path)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMPORARY_PREFIX}{path.name}.")
     try:
         with os.fdopen(descriptor, mode) as stream:
             yield stream
