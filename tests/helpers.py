@@ -15,6 +15,7 @@ import torch
 
 from conftest import REPO, SCHEMA
 from spikebench.data.datasets import DATASETS, prepare
+from spikebench.run import checkpoint, trainer
 from spikebench.run.cli import train_run
 from spikebench.run.contract import EPOCH_COLUMNS, RunSettings, RunSummary, TrainingPaths
 from spikebench.study.config import Run, expand_runs, validate_config
@@ -102,6 +103,19 @@ def train(config, data_file, out_dir, threads=1):
     (run,) = expand_runs(config).values()
     paths = TrainingPaths.in_directory(out_dir)
     return train_run(run.as_dict(), RunSettings.from_config(config).as_dict(), data_file, paths, threads)
+
+
+def train_until_first_checkpoint(config, data_file, out_dir, monkeypatch):
+    """Train ``config`` until its first checkpoint is saved, then stop as a preempted job would."""
+
+    def crash_after_first_checkpoint(*args):
+        checkpoint.save_checkpoint(*args)
+        raise KeyboardInterrupt("simulated preemption")
+
+    monkeypatch.setattr(trainer, "save_checkpoint", crash_after_first_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, data_file, out_dir)
+    monkeypatch.undo()
 
 
 def example_summary(run: Run, **fields) -> RunSummary:

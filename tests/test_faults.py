@@ -10,9 +10,8 @@ import pytest
 import torch
 
 from conftest import SCHEMA
-from helpers import config_for, synthetic_data_file, train, write_idx
+from helpers import config_for, synthetic_data_file, train, train_until_first_checkpoint, write_idx
 from spikebench.data.datasets import DATASETS, STAGING_PREFIX, DataError, fetch, load_prepared
-from spikebench.run import checkpoint, trainer
 from spikebench.run.contract import TIMING_COLUMNS, RunOutputError, RunSettings
 from spikebench.run.workload import run_workload
 from spikebench.study.config import ConfigError, expand_runs, validate_config
@@ -161,14 +160,7 @@ def test_leftovers_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
 def test_a_kill_during_the_checkpoint_write_resumes_from_the_last_good_one(
     data_file, uninterrupted, tmp_path, monkeypatch
 ):
-    def crash_after_first_checkpoint(*args):
-        checkpoint.save_checkpoint(*args)
-        raise KeyboardInterrupt("killed")
-
-    monkeypatch.setattr(trainer, "save_checkpoint", crash_after_first_checkpoint)
-    with pytest.raises(KeyboardInterrupt):
-        train(CONFIG, data_file, tmp_path)
-    monkeypatch.undo()
+    train_until_first_checkpoint(CONFIG, data_file, tmp_path, monkeypatch)
     half_written = tmp_path / f"{TEMPORARY_PREFIX}checkpoint.pt.k1ll3d"
     half_written.write_bytes((tmp_path / "checkpoint.pt").read_bytes()[:1000])
     summary = train(CONFIG, data_file, tmp_path)

@@ -15,9 +15,8 @@ import torch
 import yaml
 
 from conftest import REPO
-from helpers import config_for, synthetic_data_file, train
+from helpers import config_for, synthetic_data_file, train, train_until_first_checkpoint
 from spikebench.model.backprop import update_windows
-from spikebench.run import checkpoint, trainer
 from spikebench.run.checkpoint import TrainingState
 from spikebench.run.contract import EPOCH_COLUMNS, SUMMARY_FIELDS, TIMING_COLUMNS
 from spikebench.run.outcome import classify
@@ -97,15 +96,8 @@ def test_resume_after_a_crash_ends_like_an_uninterrupted_run(
 ):
     config = config_for(neuron, "atan" if surrogate == "none" else surrogate, backprop, training={"tbptt_window": 4})
 
-    def crash_after_first_checkpoint(*args):
-        checkpoint.save_checkpoint(*args)
-        raise KeyboardInterrupt("simulated preemption")
-
-    monkeypatch.setattr(trainer, "save_checkpoint", crash_after_first_checkpoint)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, data_file, tmp_path)
+    train_until_first_checkpoint(config, data_file, tmp_path, monkeypatch)
     assert (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "epochs.csv").exists()
-    monkeypatch.undo()
     train(config, data_file, tmp_path)
     whole = finished(config)
     pd.testing.assert_frame_equal(without_timing(whole / "epochs.csv"), without_timing(tmp_path / "epochs.csv"))

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from spikebench.report.findings import study_findings
+from spikebench.report.statistics import COMPARISON_COLUMNS
 from spikebench.report.tables import GROUP, read_tables
 from spikebench.utils.atomic import atomic_write_text
 
@@ -29,18 +30,9 @@ def _table(frame: pd.DataFrame, table_id: str) -> str:
 
 
 SIGNIFICANT_COLUMNS = [
-    "study",
-    "dataset",
-    "factor",
-    "context",
-    "level",
-    "baseline",
-    "n_pairs",
-    "mean_difference",
-    "ci95_low",
-    "ci95_high",
-    "p_value",
-    "p_adjusted",
+    column
+    for column in COMPARISON_COLUMNS
+    if column not in ("baseline_mean", "level_mean", "test", "p_wilcoxon", "significant", "note")
 ]
 
 STYLE = """
