@@ -147,7 +147,7 @@ def network_ceiling(args) -> float:
     images, labels = batch(args.batch)
 
     def step():
-        train_batch(model, optimizer, loss_fn, images, labels, args.windows)
+        train_batch(model, optimizer, loss_fn, images, labels, args.windows, args.update_per_window)
 
     step()
     return args.batch / statistics.median(_timed(step) for _ in range(args.repeats))
@@ -176,7 +176,11 @@ def measure(neuron: str, args) -> dict:
     for repeat in range(args.repeats + 1):
         for engine, model in models.items():
             optimizer = optimizers[engine]
-            seconds = _timed(lambda m=model, o=optimizer: train_batch(m, o, loss_fn, images, labels, args.windows))
+            seconds = _timed(
+                lambda m=model, o=optimizer: train_batch(
+                    m, o, loss_fn, images, labels, args.windows, args.update_per_window
+                )
+            )
             with torch.no_grad():
                 eval_time = _timed(lambda m=model: m(eval_images, args.steps))
             if repeat:
@@ -215,7 +219,8 @@ def training_process(neuron: str, engine: str, threads: str, args) -> str:
         "optimizer = torch.optim.Adamax(model.parameters(), lr=1e-2)\n"
         f"images, labels = batch({args.batch})\n"
         "def train():\n"
-        f"    train_batch(model, optimizer, SF.ce_rate_loss(), images, labels, {args.windows})\n"
+        f"    train_batch(model, optimizer, SF.ce_rate_loss(), images, labels, {args.windows},"
+        f" {args.update_per_window})\n"
     )
 
 
@@ -269,6 +274,7 @@ def main() -> None:
     parser.add_argument("--csv", help="write the table here")
     args = parser.parse_args()
     args.windows = update_windows(args.backprop, args.steps, args.tbptt_window)
+    args.update_per_window = BACKPROP_METHODS[args.backprop].update_per_window
     neurons = args.neuron or ["leaky"]
     neurons = list(NEURON_MODELS) if "all" in neurons else neurons
     torch.set_num_threads(args.threads)

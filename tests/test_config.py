@@ -20,9 +20,9 @@ from spikebench.study.config import (
 from spikebench.study.resources import BACKPROP_COST
 from spikebench.utils.registry import by_name
 
-FULL_STUDY_RUNS = 229
-"""surrogates: 5 surrogate-using neurons x 8 x 5 seeds + abss x 5 seeds = 205; backprop: 4 x 3 x 3 = 36,
-of which the 12 BPTT/ATan runs with seeds 0-2 are already in the surrogates study: 205 + 24 = 229."""
+FULL_STUDY_RUNS = 241
+"""surrogates: 5 surrogate-using neurons x 8 x 5 seeds + abss x 5 seeds = 205; backprop: 4 neurons x 4 methods
+x 3 seeds = 48, of which the 12 BPTT/ATan runs with seeds 0-2 are already in the surrogates study: 205 + 36 = 241."""
 
 
 def invalid(config):
@@ -115,7 +115,7 @@ def test_full_config_expands_to_the_pinned_number_of_unique_runs(full_config):
     assert len({(r.dataset, r.neuron, r.surrogate, r.backprop, r.seed) for r in runs.values()}) == FULL_STUDY_RUNS
     by_study = runs_by_study(full_config)
     assert len(by_study["surrogates"]) == 205
-    assert len(by_study["backprop"]) == 36
+    assert len(by_study["backprop"]) == 48
     assert len(set(by_study["surrogates"]) & set(by_study["backprop"])) == 12
 
 
@@ -148,7 +148,7 @@ def test_neuron_without_surrogate_runs_once_per_seed(full_config):
 def test_run_studies_selects_studies(full_config):
     full_config["run_studies"] = ["backprop"]
     validate_config(full_config, SCHEMA)
-    assert len(expand_runs(full_config)) == 36
+    assert len(expand_runs(full_config)) == 48
     full_config["run_studies"] = ["backprop", "nope"]
     assert "run_studies" in invalid(full_config) and "'nope'" in invalid(full_config)
 

@@ -95,7 +95,7 @@ def test_a_corrupt_data_file_names_itself_and_how_to_rebuild_it(data_file, tmp_p
     with pytest.raises(DataError) as caught:
         load_prepared(path)
     message = str(caught.value)
-    assert str(path) in message and f"snakemake --cores 1 {path}" in message
+    assert str(path) in message and f"snakemake --cores 1 --force {path}" in message
     assert "allow_pickle" not in message
 
 
@@ -134,7 +134,7 @@ def test_a_data_file_from_other_settings_is_refused_with_the_fix(data_file):
         load_prepared(data_file, expected={"dataset": "mnist", "validation_size": 5000, "split_seed": 0})
     message = str(caught.value)
     assert str(data_file) in message and "validation_size 100" in message and "validation_size 5000" in message
-    assert f"snakemake --cores 1 {data_file}" in message
+    assert f"snakemake --cores 1 --force {data_file}" in message
 
 
 def test_a_data_file_whose_content_changed_is_refused(data_file, tmp_path):

@@ -11,17 +11,19 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+import snntorch.functional as SF
 import torch
 import yaml
 
 from conftest import REPO
 from helpers import config_for, synthetic_data_file, train, train_until_first_checkpoint
-from spikebench.model.backprop import update_windows
+from spikebench.model.backprop import update_windows, updates_per_batch
+from spikebench.model.network import ConvSNN, detach_state
 from spikebench.run.checkpoint import TrainingState
 from spikebench.run.contract import EPOCH_COLUMNS, SUMMARY_FIELDS, TIMING_COLUMNS
 from spikebench.run.outcome import classify
 from spikebench.run.setup import configure_process
-from spikebench.run.trainer import Trainer
+from spikebench.run.trainer import Trainer, train_batch
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +215,32 @@ def test_entry_point_rejects_an_unknown_run(tmp_path):
         env={**os.environ},
     )
     assert result.returncode != 0 and "run 'nope' is not in" in result.stderr
+
+
+def test_one_update_per_batch_is_one_step_on_the_weighted_truncated_gradients():
+    """rtrl_one_update, the control for update count: its one step per batch takes the one-step truncated
+    gradients of every window, weighted by their share of steps, as computed window by window here."""
+    torch.manual_seed(0)
+    model = ConvSNN("leaky", "atan")
+    images, labels = torch.rand(4, 1, 28, 28), torch.tensor([1, 2, 3, 4])
+    loss_fn = SF.ce_rate_loss()
+    windows = update_windows("rtrl_one_update", 4, 5)
+    assert windows == [1, 1, 1, 1] and updates_per_batch("rtrl_one_update", windows) == 1
+    assert updates_per_batch("rtrl", windows) == 4
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    train_batch(model, optimizer, loss_fn, images, labels, windows, update_per_window=False)
+    accumulated = {name: parameter.grad.clone() for name, parameter in model.named_parameters()}
+    expected = {name: torch.zeros_like(parameter) for name, parameter in model.named_parameters()}
+    state = None
+    for window in windows:
+        model.zero_grad()
+        result = model(images, window, state)
+        loss_fn(result.spikes, labels).backward()
+        for name, parameter in model.named_parameters():
+            expected[name] += parameter.grad * window / sum(windows)
+        state = detach_state(result.state)
+    for name in expected:
+        torch.testing.assert_close(accumulated[name], expected[name])
+    adamax = torch.optim.Adamax(model.parameters())
+    train_batch(model, adamax, loss_fn, images, labels, windows, update_per_window=False)
+    assert all(state["step"] == 1 for state in adamax.state.values())

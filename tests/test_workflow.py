@@ -54,7 +54,7 @@ def test_dry_run_of_the_full_config(tmp_path):
     result = snakemake("-n", "--configfile", str(REPO / "config/config.yaml"), workdir=tmp_path)
     output = result.stdout + result.stderr
     assert re.search(r"fetch_dataset\s+1\n", output) and re.search(r"simulate\s+5\n", output)
-    assert re.search(r"train\s+229\n", output)
+    assert re.search(r"train\s+241\n", output)
 
 
 def test_lint_is_clean():

@@ -372,4 +372,4 @@ def load_prepared(path: str | Path, expected: dict | None = None) -> tuple[dict[
 
 
 def rebuild_hint(path: str | Path) -> str:
-    return f"Delete it and rebuild it: snakemake --cores 1 {path} (with the same --configfile as the study)"
+    return f"Rebuild it: snakemake --cores 1 --force {path} (with the study's --configfile, if any)"

@@ -1,7 +1,7 @@
 """Registry of the backprop methods the training grid compares: the one list the schema, grid and docs read.
 
-Each method is a way to cut a sequence of time steps into windows, with one weight update per window and the
-state carried (detached) from one window to the next.
+Each method is a way to cut a sequence of time steps into windows, the state carried (detached) from one
+window to the next, and either one weight update per window or one per batch.
 """
 
 from __future__ import annotations
@@ -16,16 +16,30 @@ class BackpropSpec(NamedTuple):
     label: str
     """How figures and the report name it."""
     description: str
+    window: str
+    """The update window: ``all`` steps, the config's ``tbptt_window``, or ``one`` step."""
+    update_per_window: bool = True
+    """One optimizer step per window; otherwise the windows' gradients add up to one step per batch."""
 
 
 BACKPROP_METHODS: dict[str, BackpropSpec] = by_name(
-    BackpropSpec("bptt", "BPTT", "backpropagation through time: one update after all steps"),
-    BackpropSpec("tbptt", "TBPTT", "truncated BPTT: one update every tbptt_window steps"),
+    BackpropSpec("bptt", "BPTT", "backpropagation through time: one update after all steps", "all"),
+    BackpropSpec("tbptt", "TBPTT", "truncated BPTT: one update every tbptt_window steps", "tbptt_window"),
     BackpropSpec(
         "rtrl",
         "snnTorch RTRL (TBPTT, 1-step window)",
         "snnTorch's 'RTRL': TBPTT with a window of one step, one update after every step with the gradient of"
         " that step alone; not real-time recurrent learning, and no credit assignment across steps",
+        "one",
+    ),
+    BackpropSpec(
+        "rtrl_one_update",
+        "1-step truncation, one update per batch",
+        "the control that separates truncation from update count: rtrl's one-step truncated gradients, summed"
+        " over the steps (each weighted by 1 / steps, as the rate loss averages over time) into one update per"
+        " batch, as BPTT makes",
+        "one",
+        update_per_window=False,
     ),
 )
 
@@ -34,9 +48,17 @@ def backprop_label(name: str) -> str:
     return BACKPROP_METHODS[name].label if name in BACKPROP_METHODS else name
 
 
-def update_windows(backprop: str, steps: int, tbptt_window: int) -> list[int]:
-    """Time steps between weight updates: all of them (BPTT), K (TBPTT), or one (snnTorch's RTRL)."""
+def _spec(backprop: str) -> BackpropSpec:
     if backprop not in BACKPROP_METHODS:
         raise ValueError(f"unknown backprop method {backprop!r}; known: {', '.join(BACKPROP_METHODS)}")
-    window = {"bptt": steps, "tbptt": min(tbptt_window, steps), "rtrl": 1}[backprop]
+    return BACKPROP_METHODS[backprop]
+
+
+def update_windows(backprop: str, steps: int, tbptt_window: int) -> list[int]:
+    """Time steps per window of a batch: all of them (BPTT), K (TBPTT), or one (snnTorch's RTRL)."""
+    window = {"all": steps, "tbptt_window": min(tbptt_window, steps), "one": 1}[_spec(backprop).window]
     return [window] * (steps // window) + ([steps % window] if steps % window else [])
+
+
+def updates_per_batch(backprop: str, windows: list[int]) -> int:
+    return len(windows) if _spec(backprop).update_per_window else 1

@@ -19,7 +19,7 @@ import torch
 
 import spikebench
 from spikebench.data.datasets import load_prepared
-from spikebench.model.backprop import update_windows
+from spikebench.model.backprop import BACKPROP_METHODS, update_windows, updates_per_batch
 from spikebench.model.cells import NeuronSettings
 from spikebench.model.network import ConvSNN
 from spikebench.model.registry import NO_SURROGATE
@@ -132,8 +132,13 @@ class RunSetup:
         return self.settings.model["steps"]
 
     @property
+    def update_per_window(self) -> bool:
+        return BACKPROP_METHODS[self.run.backprop].update_per_window
+
+    @property
     def updates_per_epoch(self) -> int:
-        return math.ceil(len(self.splits["train"]) / self.settings.training["batch_size"]) * len(self.windows)
+        batches = math.ceil(len(self.splits["train"]) / self.settings.training["batch_size"])
+        return batches * updates_per_batch(self.run.backprop, self.windows)
 
 
 def set_up(run: Run, settings: RunSettings, data_path: str | Path, threads: int) -> RunSetup:

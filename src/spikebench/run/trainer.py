@@ -35,25 +35,35 @@ class BatchResult(NamedTuple):
     layer_elements: torch.Tensor
 
 
-def train_batch(model: ConvSNN, optimizer, loss_fn, images, labels, windows: list[int]) -> BatchResult:
-    """Train on one batch: a forward pass, backward pass and optimizer step per window of time steps
-    (``update_windows``), each window starting from the previous one's detached state."""
+def train_batch(
+    model: ConvSNN, optimizer, loss_fn, images, labels, windows: list[int], update_per_window: bool = True
+) -> BatchResult:
+    """Train on one batch: a forward and backward pass per window of time steps (``update_windows``), each
+    window starting from the previous one's detached state, and an optimizer step after every window or, if
+    not ``update_per_window``, one step on the gradients of all windows, each weighted by its share of steps."""
     steps = sum(windows)
     state, output_spikes, batch_loss = None, [], 0.0
     # Spike and neuron counts are whole numbers, exact in float64 whatever the order they are added in.
     layer_spikes = torch.zeros(len(LAYER_NAMES), dtype=torch.float64)
     layer_elements = torch.zeros(len(LAYER_NAMES), dtype=torch.float64)
+    if not update_per_window:
+        optimizer.zero_grad(set_to_none=True)
     for window in windows:
         result = model(images, window, state)
         loss = loss_fn(result.spikes, labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        if update_per_window:
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        else:
+            (loss * (window / steps)).backward()
         state = detach_state(result.state)
         batch_loss += loss.item() * window / steps
         output_spikes.append(result.spikes.detach())
         layer_spikes += torch.tensor([float(s) for s in result.layer_spikes], dtype=torch.float64)
         layer_elements += torch.tensor([n * window for n in result.layer_neurons], dtype=torch.float64)
+    if not update_per_window:
+        optimizer.step()
     return BatchResult(batch_loss, torch.cat(output_spikes), layer_spikes, layer_elements)
 
 
@@ -78,7 +88,9 @@ class Trainer:
         bar = ProgressBar(f"epoch {epoch}", math.ceil(len(split) / batch_size))
         for number, start in enumerate(range(0, len(split), batch_size)):
             images, labels = split.batch(order[start : start + batch_size])
-            batch = train_batch(setup.model, setup.optimizer, setup.loss_fn, images, labels, setup.windows)
+            batch = train_batch(
+                setup.model, setup.optimizer, setup.loss_fn, images, labels, setup.windows, setup.update_per_window
+            )
             if not math.isfinite(batch.loss):
                 log.warning("%s: loss %s in epoch %d, batch %d: stopping", self.run_id, batch.loss, epoch, number)
                 return None
