@@ -171,7 +171,7 @@ def backprop_comparison(tables: Tables) -> plt.Figure:
     axis.set_xlabel("neuron model")
     axis.set_ylabel(f"{ACCURACY} (%)")
     surrogates = ", ".join(sorted(data["surrogate"].unique()))
-    axis.set_title(f"Backprop methods, surrogate {surrogates}: mean and 95% CI over seeds, dots are seeds")
+    axis.set_title(f"Backprop methods, surrogate {surrogates} (mean, 95% CI; dots: seeds)", fontsize="medium")
     return figure
 
 
