@@ -149,9 +149,14 @@ def _check_structure(path: Path, raw: RawFile, num_classes: int) -> None:
     array = read_idx(path)
     if array.shape != raw.shape:
         raise DataError(f"{path}: shape {array.shape}, expected {raw.shape} for {raw.name}")
-    if len(raw.shape) == 1 and array.size and array.max() >= num_classes:
+    if len(raw.shape) == 1:
+        check_label_range(path, array, num_classes)
+
+
+def check_label_range(path: Path, labels: np.ndarray, num_classes: int) -> None:
+    if labels.size and labels.max() >= num_classes:
         raise DataError(
-            f"{path}: label {int(array.max())} out of range, expected 0..{num_classes - 1}; the file is corrupt or"
+            f"{path}: label {int(labels.max())} out of range, expected 0..{num_classes - 1}; the file is corrupt or"
             " belongs to another data set"
         )
 
@@ -256,8 +261,8 @@ def load_raw(dataset: str, raw_dir: str | Path) -> dict[str, np.ndarray]:
         array = read_idx(path)
         if array.shape[1:] != raw.shape[1:] or array.ndim != len(raw.shape):
             raise DataError(f"{path}: shape {array.shape}, expected [N, {', '.join(map(str, raw.shape[1:]))}]")
-        if kind == "labels" and array.size and array.max() >= spec.num_classes:
-            raise DataError(f"{path}: label {int(array.max())} out of range, expected 0..{spec.num_classes - 1}")
+        if kind == "labels":
+            check_label_range(path, array, spec.num_classes)
         arrays[f"{split}_{kind}"] = array
     for split in SPLITS:
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]

@@ -36,7 +36,7 @@ def omnibus_sentences(factor: str, rows: pd.DataFrame) -> list[str]:
     return sentences
 
 
-def pairwise_sentence(study: str, factor: str, rows: pd.DataFrame, family: int) -> str:
+def pairwise_sentence(factor: str, rows: pd.DataFrame, family: int) -> str:
     baseline = rows["baseline"].iloc[0]
     testable = rows[rows["test"] == PAIRED_TEST]
     if testable.empty:
@@ -78,6 +78,6 @@ def study_findings(comparisons: pd.DataFrame, omnibus: pd.DataFrame) -> dict[str
             sentences += omnibus_sentences(factor, overall[overall["factor"] == factor])
             rows = pairwise[pairwise["factor"] == factor]
             if len(rows):
-                sentences.append(pairwise_sentence(study, factor, rows, family))
+                sentences.append(pairwise_sentence(factor, rows, family))
         findings[study] = sentences
     return findings

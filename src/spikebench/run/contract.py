@@ -118,7 +118,8 @@ class RunSummary(TypedDict):
     test_output_spikes_at_best: float | None
     epochs_run: int
     optimizer_updates_per_epoch: int
-    """Weight updates in one epoch: batches x update windows per batch (1 for BPTT, one per step for RTRL)."""
+    """Weight updates in one epoch: batches x updates per batch (1 for BPTT and rtrl_one_update, one per window
+    for TBPTT, one per step for RTRL)."""
     stopped_early: bool
     diverged_epoch: int | None
     """The epoch whose loss became NaN or infinite, None if none did."""

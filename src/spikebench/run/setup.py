@@ -18,7 +18,7 @@ import snntorch.functional as SF
 import torch
 
 import spikebench
-from spikebench.data.datasets import load_prepared
+from spikebench.data.datasets import PREPARED_SETTINGS, load_prepared
 from spikebench.model.backprop import BACKPROP_METHODS, update_windows, updates_per_batch
 from spikebench.model.cells import NeuronSettings
 from spikebench.model.network import ConvSNN
@@ -46,13 +46,15 @@ class Split:
         return self.images[index].unsqueeze(1).float().div_(255.0), self.labels[index]
 
 
-def load_splits(data_path: str | Path, dataset: str, data: dict, device: torch.device) -> tuple[dict[str, Split], dict]:
-    """The compact data file's splits, each capped by its ``data`` limit, on ``device``; and its metadata. The
-    file must have been made for ``dataset`` with the config's validation split."""
-    expected = {"dataset": dataset, **{key: data[key] for key in ("validation_size", "split_seed")}}
-    splits, metadata = load_prepared(data_path, expected)
+def load_splits(
+    data_path: str | Path, dataset: str, data: dict, device: torch.device, names: tuple[str, ...] = tuple(SPLIT_LIMITS)
+) -> tuple[dict[str, Split], dict]:
+    """The compact data file's splits ``names``, each capped by its ``data`` limit, on ``device``; and its
+    metadata. The file must have been made for ``dataset`` with the config's validation split."""
+    expected = {key: data[key] for key in PREPARED_SETTINGS if key in data}
+    splits, metadata = load_prepared(data_path, {**expected, "dataset": dataset})
     in_memory = {
-        name: Split(split.images, split.labels, data[SPLIT_LIMITS[name]], device) for name, split in splits.items()
+        name: Split(splits[name].images, splits[name].labels, data[SPLIT_LIMITS[name]], device) for name in names
     }
     return in_memory, metadata
 

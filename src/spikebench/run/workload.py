@@ -107,7 +107,7 @@ def run_workload(
     model = build_model(run, settings, "fast").to(device)
     model.load_state_dict(load_weights(model_path, device))
     model.seed_generators(run.seed, device)
-    splits, _ = load_splits(data_path, run.dataset, settings.data, device)
+    splits, _ = load_splits(data_path, run.dataset, settings.data, device, names=("test",))
     test = splits["test"]
     images, _ = test.batch(torch.arange(len(test), device=device))
     metrics = {"run_id": run.run_id, **workload_metrics(model, images, settings.model["steps"])}
