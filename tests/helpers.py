@@ -15,6 +15,8 @@ import torch
 
 from conftest import REPO, SCHEMA
 from spikebench.data.datasets import DATASETS, prepare
+from spikebench.model.registry import NO_SURROGATE
+from spikebench.neurons.surrogates import surrogate_scale
 from spikebench.run import checkpoint, trainer
 from spikebench.run.cli import train_run
 from spikebench.run.contract import EPOCH_COLUMNS, RunSettings, RunSummary, TrainingPaths
@@ -76,6 +78,13 @@ def synthetic_data_file(directory, train=400, test=100, validation=SYNTHETIC_VAL
     return path
 
 
+def grid_run(neuron, surrogate, backprop="bptt", seed=0, dataset="mnist", scale=None):
+    """A ``Run`` at the surrogate's default scale unless ``scale`` is given (None where no scale applies)."""
+    if surrogate != NO_SURROGATE and scale is None:
+        scale = surrogate_scale(surrogate)
+    return Run(dataset, neuron, surrogate, scale if surrogate != NO_SURROGATE else None, backprop, seed)
+
+
 def config_for(neuron="leaky", surrogate="atan", backprop="bptt", **overrides):
     config = {
         "device": "cpu",
@@ -131,6 +140,9 @@ def example_summary(run: Run, **fields) -> RunSummary:
         optimizer_updates_per_epoch=8,
         stopped_early=False,
         diverged_epoch=None,
+        diverged_batch=None,
+        divergence=None,
+        initial_gradient_norms={"conv1.weight": 0.5},
         wall_seconds=4.0,
         train_samples=400,
         validation_samples=100,
@@ -151,7 +163,21 @@ def example_summary(run: Run, **fields) -> RunSummary:
 def write_run(directory, run, accuracies, status="ok", output_spikes=100.0, conv2_rate=0.1):
     """The outputs of a finished run whose validation and test accuracy follow ``accuracies`` per epoch."""
     directory.mkdir(parents=True)
-    rows = []
+    untrained = {"train_loss": np.nan, "train_acc": np.nan, "val_loss": 2.3, "val_acc": 0.1, "test_acc": 0.1}
+    rows = [
+        {
+            **run.as_dict(),
+            "epoch": 0,
+            **untrained,
+            "spike_rate_conv1": 0.1,
+            "spike_rate_conv2": conv2_rate,
+            "spike_rate_output": 0.0,
+            "val_output_spikes": 0.0,
+            "test_output_spikes": 0.0,
+            "epoch_seconds": 0.5,
+            "train_samples_per_second": np.nan,
+        }
+    ]
     for epoch, accuracy in enumerate(accuracies, start=1):
         rows.append(
             {
@@ -182,5 +208,8 @@ def write_run(directory, run, accuracies, status="ok", output_spikes=100.0, conv
         test_output_spikes_at_best=output_spikes,
         epochs_run=len(accuracies),
         diverged_epoch=2 if status == "diverged" else None,
+        diverged_batch=3 if status == "diverged" else None,
+        divergence="weights" if status == "diverged" else None,
+        initial_gradient_norms={"conv1.weight": 0.0 if status == "no_gradient" else 0.5, "fc.weight": 0.0},
     )
     (directory / "summary.json").write_text(json.dumps(summary))

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from conftest import SCHEMA
-from helpers import example_summary, write_run
+from helpers import config_for, example_summary, grid_run, write_run
 from spikebench.report.findings import study_findings
 from spikebench.report.registry import TABLES
 from spikebench.report.statistics import COMPARISON_COLUMNS, study_comparisons
@@ -23,7 +23,10 @@ from spikebench.report.tables import (
     t_interval,
 )
 from spikebench.run.contract import EPOCHS_FILE, SUMMARY_FILE, WORKLOAD_FILE, RunOutputError
-from spikebench.study.config import Run, expand_runs, study_designs, validate_config
+from spikebench.study.config import expand_runs, study_designs, validate_config
+
+FIXED_SCALE = ["neuron", "surrogate", "backprop"]
+"""The factors of a study without a scale axis."""
 
 
 def files_in(directories):
@@ -39,20 +42,20 @@ def study(tmp_path):
     accuracy = {"atan": [0.90, 0.92, 0.91], "fast_sigmoid": [0.80, 0.81, 0.79], "sigmoid": [0.905, 0.915, 0.90]}
     for surrogate, values in accuracy.items():
         for seed, value in enumerate(values):
-            run = Run("mnist", "leaky", surrogate, "bptt", seed)
+            run = grid_run("leaky", surrogate, "bptt", seed)
             runs.append(run)
             dirs[run.run_id] = tmp_path / run.run_id
             write_run(dirs[run.run_id], run, [value - 0.1, value])
     for seed in range(3):
-        silent = Run("mnist", "lapicque", "atan", "bptt", seed)
+        silent = grid_run("lapicque", "atan", "bptt", seed)
         runs.append(silent)
         dirs[silent.run_id] = tmp_path / silent.run_id
         write_run(dirs[silent.run_id], silent, [0.098], status="silent", output_spikes=0.0, conv2_rate=0.0)
-    diverged = Run("mnist", "synaptic", "atan", "bptt", 0)
+    diverged = grid_run("synaptic", "atan", "bptt", 0)
     runs.append(diverged)
     dirs[diverged.run_id] = tmp_path / diverged.run_id
     write_run(dirs[diverged.run_id], diverged, [0.1], status="diverged")
-    missing = Run("mnist", "alpha", "atan", "bptt", 0)
+    missing = grid_run("alpha", "atan", "bptt", 0)
     runs.append(missing)
     dirs[missing.run_id] = tmp_path / missing.run_id
     return runs, dirs
@@ -60,12 +63,15 @@ def study(tmp_path):
 
 def test_merge_keeps_every_run_and_marks_missing_ones(study):
     runs, dirs = study
-    epochs, table = merge_runs(runs, files_in(dirs))
+    epochs, table, _ = merge_runs(runs, files_in(dirs))
     assert len(table) == len(runs)
-    assert table.set_index("run_id").loc["mnist-alpha-atan-bptt-s0", "status"] == MISSING
+    assert table.set_index("run_id").loc["mnist-alpha-atan-k2-bptt-s0", "status"] == MISSING
     assert set(table["status"]) == {"ok", "silent", "diverged", MISSING}
-    assert len(epochs) == 9 * 2 + 3 + 1
-    assert table.set_index("run_id").loc["mnist-leaky-atan-bptt-s1", "test_acc_at_best"] == 0.92
+    assert len(epochs) == 9 * 2 + 3 + 1 + 13, "every finished run has an epoch-0 row"
+    assert (epochs[epochs["epoch"] == 0]["train_loss"].isna()).all()
+    assert table["initial_val_acc"].dropna().eq(0.1).all()
+    assert table.set_index("run_id").loc["mnist-leaky-atan-k2-bptt-s1", "initial_gradient_norm"] == 0.5
+    assert table.set_index("run_id").loc["mnist-leaky-atan-k2-bptt-s1", "test_acc_at_best"] == 0.92
 
 
 def test_merge_rejects_wrong_columns_and_types(study, tmp_path):
@@ -82,8 +88,8 @@ def test_merge_rejects_wrong_columns_and_types(study, tmp_path):
 
 def test_summary_separates_failures_from_the_accuracy_of_runs_that_learned(study):
     runs, dirs = study
-    _, table = merge_runs(runs, files_in(dirs))
-    assert table.set_index("run_id")["outcome"].to_dict()["mnist-synaptic-atan-bptt-s0"] == "diverged"
+    _, table, _ = merge_runs(runs, files_in(dirs))
+    assert table.set_index("run_id")["outcome"].to_dict()["mnist-synaptic-atan-k2-bptt-s0"] == "diverged"
     summary = summarize(table).set_index(["neuron", "surrogate"])
     atan = summary.loc[("leaky", "atan")]
     values = np.array([0.90, 0.92, 0.91])
@@ -101,17 +107,17 @@ def test_summary_separates_failures_from_the_accuracy_of_runs_that_learned(study
 
 
 def test_a_finished_run_at_chance_counts_as_a_failure(tmp_path):
-    run = Run("mnist", "leaky", "atan", "bptt", 0)
+    run = grid_run("leaky", "atan", "bptt", 0)
     write_run(tmp_path / run.run_id, run, [0.13])
-    _, table = merge_runs([run], files_in({run.run_id: tmp_path / run.run_id}))
+    _, table, _ = merge_runs([run], files_in({run.run_id: tmp_path / run.run_id}))
     assert table["status"].item() == "ok" and table["outcome"].item() == "at_chance", "13 of 100 is chance at 5%"
     assert summarize(table)["at_chance"].item() == 1
 
 
 def test_comparisons_use_the_baseline_and_holm(study):
     runs, dirs = study
-    _, table = merge_runs(runs, files_in(dirs))
-    comparisons, omnibus = study_comparisons(table, "s", {"surrogate": "fast_sigmoid", "neuron": "leaky"})
+    _, table, _ = merge_runs(runs, files_in(dirs))
+    comparisons, omnibus = study_comparisons(table, "s", {"surrogate": "fast_sigmoid", "neuron": "leaky"}, FIXED_SCALE)
     surrogates = comparisons[comparisons["factor"] == "surrogate"].set_index(["context", "level"])
     atan = surrogates.loc[("neuron=leaky, backprop=bptt", "atan")]
     assert atan["baseline"] == "fast_sigmoid" and atan["n_pairs"] == 3
@@ -136,14 +142,14 @@ def test_a_neuron_without_surrogate_is_compared_at_the_baseline_surrogate(tmp_pa
     runs, dirs = [], {}
     for seed in range(3):
         for run, accuracy in (
-            (Run("mnist", "leaky", "atan", "bptt", seed), 0.9),
-            (Run("mnist", "abss", "none", "bptt", seed), 0.7 + 0.01 * seed),
+            (grid_run("leaky", "atan", "bptt", seed), 0.9),
+            (grid_run("abss", "none", "bptt", seed), 0.7 + 0.01 * seed),
         ):
             runs.append(run)
             dirs[run.run_id] = tmp_path / run.run_id
             write_run(dirs[run.run_id], run, [accuracy])
-    _, table = merge_runs(runs, files_in(dirs))
-    comparisons, _ = study_comparisons(table, "s", {"neuron": "leaky", "surrogate": "atan"})
+    _, table, _ = merge_runs(runs, files_in(dirs))
+    comparisons, _ = study_comparisons(table, "s", {"neuron": "leaky", "surrogate": "atan"}, FIXED_SCALE)
     (abss,) = comparisons.itertuples()
     assert abss.level == "abss" and abss.baseline == "leaky" and abss.n_pairs == 3
     assert abss.context == "surrogate=atan, backprop=bptt" and "own gradient estimator" in abss.note
@@ -152,12 +158,12 @@ def test_a_neuron_without_surrogate_is_compared_at_the_baseline_surrogate(tmp_pa
 def test_one_seed_is_not_testable_and_the_page_says_so(tmp_path):
     runs, dirs = [], {}
     for surrogate, accuracy in (("fast_sigmoid", 0.8), ("atan", 0.9)):
-        run = Run("mnist", "leaky", surrogate, "bptt", 0)
+        run = grid_run("leaky", surrogate, "bptt", 0)
         runs.append(run)
         dirs[run.run_id] = tmp_path / run.run_id
         write_run(dirs[run.run_id], run, [accuracy])
-    _, table = merge_runs(runs, files_in(dirs))
-    comparisons, omnibus = study_comparisons(table, "quick", {"surrogate": "fast_sigmoid"})
+    _, table, _ = merge_runs(runs, files_in(dirs))
+    comparisons, omnibus = study_comparisons(table, "quick", {"surrogate": "fast_sigmoid"}, FIXED_SCALE)
     assert comparisons["test"].str.startswith("not testable").all() and comparisons["p_adjusted"].isna().all()
     assert not comparisons["significant"].any()
     (sentence,) = [s for s in study_findings(comparisons, omnibus)["quick"] if s.startswith("Surrogate")]
@@ -166,10 +172,10 @@ def test_one_seed_is_not_testable_and_the_page_says_so(tmp_path):
 
 def test_never_learned_says_why(study):
     runs, dirs = study
-    _, table = merge_runs(runs, files_in(dirs))
+    _, table, _ = merge_runs(runs, files_in(dirs))
     reasons = never_learned(summarize(table), table).set_index("neuron")["reason"]
     assert "second spiking layer never fired" in reasons["lapicque"]
-    assert "diverged in epoch 2" in reasons["synaptic"]
+    assert "the weights became NaN or infinite in epoch 2, batch 3" in reasons["synaptic"]
     assert "no run finished" in reasons["alpha"]
     assert "leaky" not in reasons.index
 
@@ -180,11 +186,12 @@ def test_t_interval_of_a_single_value_is_undefined():
 
 
 def test_tables_are_written_even_without_comparisons(tmp_path):
-    run = Run("mnist", "abss", "none", "bptt", 0)
+    run = grid_run("abss", "none", "bptt", 0)
     write_run(tmp_path / run.run_id, run, [0.5])
     out = {name: tmp_path / f"{name}.csv" for name in TABLES}
-    studies = {"one": {"runs": [run.run_id], "baseline": {}}}
-    frames = build_tables([run.as_dict()], list(files_in({run.run_id: tmp_path / run.run_id}).values()), studies, out)
+    studies = {"one": {"runs": [run.run_id], "factors": FIXED_SCALE, "baseline": {}}}
+    files = list(files_in({run.run_id: tmp_path / run.run_id}).values())
+    frames = build_tables([run.as_dict()], files, studies, config_for()["model"], out)
     assert list(frames) == list(TABLES)
     assert list(pd.read_csv(out["comparisons"]).columns) == COMPARISON_COLUMNS
     assert len(pd.read_csv(out["runs"])) == 1
@@ -242,7 +249,7 @@ def test_three_seeds_give_adjusted_comparisons_against_the_configured_baseline(t
         write_run(tmp_path / run.run_id, run, [accuracy])
     files = list(files_in({run.run_id: tmp_path / run.run_id for run in runs}).values())
     out = {name: tmp_path / f"{name}.csv" for name in TABLES}
-    build_tables([run.as_dict() for run in runs], files, study_designs(config), out)
+    build_tables([run.as_dict() for run in runs], files, study_designs(config), config["model"], out)
     comparisons = pd.read_csv(out["comparisons"])
     assert set(COMPARISON_COLUMNS) <= set(comparisons.columns) and set(comparisons["baseline"]) == {"atan"}
     assert sorted(comparisons["level"]) == ["fast_sigmoid", "sigmoid"] and (comparisons["n_pairs"] == 3).all()

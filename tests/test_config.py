@@ -1,28 +1,35 @@
 import copy
 
 import pytest
+import torch
 
 from conftest import REPO, SCHEMA, load_yaml
 from spikebench.model.backprop import BACKPROP_METHODS
 from spikebench.model.registry import NEURON_MODELS, NO_SURROGATE
-from spikebench.neurons.surrogates import SURROGATES
+from spikebench.neurons.surrogates import SURROGATES, surrogate_scale, with_scale
 from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.report.simulation import SIMULATION_FIGURES
+from spikebench.run.contract import RunSettings
+from spikebench.run.setup import build_model
 from spikebench.study.config import (
     ConfigError,
+    Run,
     expand_runs,
     load_schema,
     runs_by_study,
     simulation_figure_names,
     skipped_combinations,
+    study_designs,
     validate_config,
 )
 from spikebench.study.resources import BACKPROP_COST
 from spikebench.utils.registry import by_name
 
-FULL_STUDY_RUNS = 241
+FULL_STUDY_RUNS = 349
 """surrogates: 5 surrogate-using neurons x 8 x 5 seeds + abss x 5 seeds = 205; backprop: 4 neurons x 4 methods
-x 3 seeds = 48, of which the 12 BPTT/ATan runs with seeds 0-2 are already in the surrogates study: 205 + 36 = 241."""
+x 3 seeds = 48, of which the 12 BPTT/ATan runs with seeds 0-2 are already in the surrogates study; scale: 2
+neurons x 3 surrogates x 7 scales x 3 seeds = 126, of which the 18 at the surrogates study's scales (slope 50,
+atan's alpha 2) are in it already: 205 + 36 + 108 = 349."""
 
 
 def invalid(config):
@@ -112,26 +119,33 @@ def test_full_config_expands_to_the_pinned_number_of_unique_runs(full_config):
     validate_config(full_config, SCHEMA)
     runs = expand_runs(full_config)
     assert len(runs) == FULL_STUDY_RUNS
-    assert len({(r.dataset, r.neuron, r.surrogate, r.backprop, r.seed) for r in runs.values()}) == FULL_STUDY_RUNS
+    assert len(set(runs.values())) == FULL_STUDY_RUNS
     by_study = runs_by_study(full_config)
     assert len(by_study["surrogates"]) == 205
     assert len(by_study["backprop"]) == 48
+    assert len(by_study["scale"]) == 2 * 3 * 7 * 3
     assert len(set(by_study["surrogates"]) & set(by_study["backprop"])) == 12
+    # The scale study's slope 50 and atan's alpha 2 are the surrogates study's runs, seeds 0-2.
+    assert len(set(by_study["surrogates"]) & set(by_study["scale"])) == 2 * 3 * 3
 
 
 def test_run_ids_are_stable_and_readable(full_config):
     validate_config(full_config, SCHEMA)
     runs = expand_runs(full_config)
-    assert "mnist-leaky-fast_sigmoid-bptt-s0" in runs
-    assert "mnist-lapicque-atan-rtrl-s2" in runs
-    run = runs["mnist-synaptic-sigmoid-bptt-s4"]
-    assert (run.dataset, run.neuron, run.surrogate, run.backprop, run.seed) == (
+    assert "mnist-leaky-fast_sigmoid-k50-bptt-s0" in runs
+    assert "mnist-lapicque-atan-k2-rtrl-s2" in runs
+    assert "mnist-leaky-triangular-bptt-s0" in runs
+    run = runs["mnist-synaptic-sigmoid-k50-bptt-s4"]
+    assert (run.dataset, run.neuron, run.surrogate, run.scale, run.backprop, run.seed) == (
         "mnist",
         "synaptic",
         "sigmoid",
+        50.0,
         "bptt",
         4,
     )
+    assert Run.from_dict(run.as_dict()) == run
+    assert Run.from_dict({**run.as_dict(), "scale": float("nan")}).scale is None
     assert list(runs) == sorted(runs)
     assert expand_runs(copy.deepcopy(full_config)) == runs
 
@@ -143,6 +157,48 @@ def test_neuron_without_surrogate_runs_once_per_seed(full_config):
     skipped = skipped_combinations(full_config)
     assert {"neuron": "abss", "surrogate": "atan"} in skipped
     assert len(skipped) == len(SURROGATES)
+
+
+def test_scale_axis_sets_each_surrogates_own_parameter(full_config):
+    study = {
+        "dataset": ["mnist"],
+        "neuron": ["leaky", "abss"],
+        "surrogate": ["fast_sigmoid", "atan", "triangular"],
+        "scale": [0.5, 100],
+        "backprop": ["bptt"],
+        "seed": [0],
+        "baseline": {"neuron": "leaky", "surrogate": "fast_sigmoid", "scale": 100},
+    }
+    full_config["studies"] = {"sweep": study}
+    validate_config(full_config, SCHEMA)
+    assert sorted(expand_runs(full_config)) == [
+        "mnist-abss-none-bptt-s0",
+        "mnist-leaky-atan-k0.5-bptt-s0",
+        "mnist-leaky-atan-k100-bptt-s0",
+        "mnist-leaky-fast_sigmoid-k0.5-bptt-s0",
+        "mnist-leaky-fast_sigmoid-k100-bptt-s0",
+        "mnist-leaky-triangular-bptt-s0",
+    ]
+    assert study_designs(full_config)["sweep"]["factors"] == ["neuron", "surrogate", "scale", "backprop"]
+    run = expand_runs(full_config)["mnist-leaky-atan-k0.5-bptt-s0"]
+    model = build_model(run, RunSettings.from_config(full_config), "fast")
+    at_threshold = torch.zeros(1, requires_grad=True)
+    model.cells[0].spike_fn(at_threshold).sum().backward()
+    assert at_threshold.grad.item() == pytest.approx(0.5 / 2)  # atan's peak derivative is alpha / 2
+    assert with_scale("atan", {"alpha": 2.0}, run.scale) == {"alpha": 0.5}
+    assert with_scale("triangular", {}, 3.0) == {}
+    del study["baseline"]["scale"]
+    assert "studies.sweep.baseline.scale" in invalid(full_config)
+    study["baseline"]["scale"] = 7
+    assert "'7' is not one of the study's levels 0.5, 100" in invalid(full_config)
+
+
+def test_without_a_scale_axis_each_surrogate_runs_at_its_configured_scale(full_config):
+    validate_config(full_config, SCHEMA)
+    runs = expand_runs(full_config)
+    assert runs["mnist-leaky-sparse_fast_sigmoid-k50-bptt-s0"].scale == 50.0
+    assert runs["mnist-leaky-atan-k2-bptt-s0"].scale == surrogate_scale("atan") == 2.0
+    assert "scale" not in study_designs(full_config)["surrogates"]["factors"]
 
 
 def test_run_studies_selects_studies(full_config):

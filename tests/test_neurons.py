@@ -1,11 +1,13 @@
 """LIF and ABSS dynamics against closed forms, statistics and a per-neuron loop written from the equations."""
 
+import itertools
 import math
 
 import pytest
 import torch
 
 from helpers import loop_lif
+from spikebench.layers import TorchBernoulliLayer
 from spikebench.neurons import functional
 from spikebench.neurons.surrogates import SURROGATES, make_spike_function
 
@@ -53,17 +55,37 @@ def test_vectorised_lif_equals_per_neuron_loop():
     torch.testing.assert_close(trace.spikes, loop_lif(inputs, params), rtol=0, atol=0)
 
 
-def test_abss_with_clamped_potential_fires_at_sigmoid_rate():
-    """tau = dt makes V = I every step, and w_ar = 0 removes feedback: the rate must be sigmoid(I)."""
-    params = functional.ABSSParameters(tau=1.0, dt=1.0, w_ar=0.0)
-    levels = torch.tensor([-2.0, -0.5, 0.0, 0.7, 2.5])
+def test_abss_with_clamped_potential_fires_at_the_escape_noise_rate():
+    """tau = dt makes V = I every step, and w_ar = 0 removes feedback: the rate must be
+    sigmoid((I - threshold) / temperature)."""
+    params = functional.ABSSParameters(tau=1.0, dt=1.0, w_ar=0.0, threshold=0.8, temperature=0.3)
+    levels = torch.tensor([-2.0, -0.5, 0.0, 0.7, 0.8, 1.2, 2.5])
     samples = 20_000
     inputs = levels.expand(samples, -1).clone()
     trace = functional.abss_sequence(inputs, params, torch.Generator().manual_seed(1))
     rates = trace.spikes.mean(0)
-    p = torch.sigmoid(levels)
+    p = torch.sigmoid((levels - 0.8) / 0.3)
     tolerance = 4.5 * torch.sqrt(p * (1 - p) / samples)
     assert torch.all((rates - p).abs() < tolerance), (rates, p)
+
+
+def test_abss_at_rest_fires_rarely_and_its_rate_rises_with_a_constant_input():
+    layer = TorchBernoulliLayer(num_neurons=1000, seed=0)
+    rates = [
+        float(layer.forward_sequence(torch.full((200, 1, 1000), current)).spikes.mean())
+        for current in (0.0, 0.25, 0.5, 1.0, 2.0, 3.0)
+    ]
+    assert rates[0] < 0.05, "a neuron at rest fires on under 5% of steps"
+    assert all(low < high for low, high in itertools.pairwise(rates)), rates
+
+
+def test_abss_gradient_is_the_escape_noise_derivative():
+    params = functional.ABSSParameters(tau=1.0, dt=1.0, w_ar=0.0, threshold=1.0, temperature=0.2)
+    current = torch.tensor([0.0, 0.9, 1.0, 1.4], requires_grad=True)
+    spikes, _, _ = functional.abss_step(current, functional.abss_initial_state(current), params, torch.Generator())
+    spikes.sum().backward()
+    p = torch.sigmoid((current.detach() - 1.0) / 0.2)
+    torch.testing.assert_close(current.grad, p * (1 - p) / 0.2)
 
 
 def test_abss_reset_and_autoregressive_feedback():
@@ -85,7 +107,7 @@ def loop_abss(inputs, params, uniforms):
     for t in range(steps):
         for n in range(count):
             v[n] += (inputs[t, n].item() - v[n]) / params.tau * params.dt + params.w_ar * previous[n]
-            fired = uniforms[t, n].item() < 1 / (1 + math.exp(-v[n]))
+            fired = uniforms[t, n].item() < 1 / (1 + math.exp(-(v[n] - params.threshold) / params.temperature))
             spikes[t, n] = float(fired)
             previous[n] = float(fired)
             if fired:
@@ -95,7 +117,7 @@ def loop_abss(inputs, params, uniforms):
 
 def test_vectorised_abss_equals_per_neuron_loop_with_the_same_draws():
     inputs = torch.linspace(-2, 2, 6, dtype=torch.float64).expand(200, -1).clone()
-    params = functional.ABSSParameters(tau=3.0, dt=1.0, w_ar=0.7)
+    params = functional.ABSSParameters(tau=3.0, dt=1.0, w_ar=0.7, threshold=0.5, temperature=0.4)
     trace = functional.abss_sequence(inputs, params, torch.Generator().manual_seed(5))
     draws = torch.Generator().manual_seed(5)
     uniforms = torch.stack([torch.rand(6, generator=draws, dtype=torch.float64) for _ in range(200)])

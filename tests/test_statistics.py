@@ -50,7 +50,7 @@ def test_holm_keeps_the_family_wise_error_at_five_percent_on_null_grids():
     rng = np.random.default_rng(0)
     any_significant, any_raw = 0, 0
     for _ in range(REPETITIONS):
-        comparisons, _ = study_comparisons(simulated_runs(rng), "null", {"surrogate": LEVELS[0]})
+        comparisons, _ = study_comparisons(simulated_runs(rng), "null", {"surrogate": LEVELS[0]}, ["surrogate"])
         assert len(comparisons) == len(LEVELS) - 1 and (comparisons["n_pairs"] == SEEDS).all()
         any_significant += bool(comparisons["significant"].any())
         any_raw += bool((comparisons["p_value"] < 0.05).any())
@@ -65,7 +65,9 @@ def test_a_planted_difference_is_found_and_the_null_levels_are_not():
     found, false = 0, 0
     repetitions = 100
     for _ in range(repetitions):
-        comparisons, _ = study_comparisons(simulated_runs(rng, {"level3": 0.03}), "planted", {"surrogate": "level0"})
+        comparisons, _ = study_comparisons(
+            simulated_runs(rng, {"level3": 0.03}), "planted", {"surrogate": "level0"}, ["surrogate"]
+        )
         significant = set(comparisons.loc[comparisons["significant"], "level"])
         found += "level3" in significant
         false += bool(significant - {"level3"})

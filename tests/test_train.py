@@ -19,6 +19,7 @@ from conftest import REPO
 from helpers import config_for, synthetic_data_file, train, train_until_first_checkpoint
 from spikebench.model.backprop import update_windows, updates_per_batch
 from spikebench.model.network import ConvSNN, detach_state
+from spikebench.model.topology import LAYER_NAMES
 from spikebench.run.checkpoint import TrainingState
 from spikebench.run.contract import EPOCH_COLUMNS, SUMMARY_FIELDS, TIMING_COLUMNS
 from spikebench.run.outcome import classify
@@ -57,9 +58,15 @@ def test_a_run_learns_and_writes_its_outputs(finished):
     assert list(summary) == list(SUMMARY_FIELDS)
     epochs = pd.read_csv(directory / "epochs.csv")
     assert list(epochs.columns) == EPOCH_COLUMNS
-    assert epochs["epoch"].tolist() == [1, 2, 3]
-    assert epochs["run_id"].unique().tolist() == ["mnist-leaky-atan-bptt-s0"]
+    assert epochs["epoch"].tolist() == [0, 1, 2, 3], "epoch 0 is the untrained network"
+    untrained = epochs.iloc[0]
+    assert np.isnan(untrained["train_loss"]) and np.isnan(untrained["train_samples_per_second"])
+    assert 0 <= untrained["val_acc"] <= 1 and untrained[[f"spike_rate_{layer}" for layer in LAYER_NAMES]].notna().all()
+    assert epochs["run_id"].unique().tolist() == ["mnist-leaky-atan-k2-bptt-s0"]
     assert summary["status"] == "ok" and summary["epochs_run"] == 3 and not summary["stopped_early"]
+    norms = summary["initial_gradient_norms"]
+    assert list(norms) == list(dict(ConvSNN("leaky", "atan").named_parameters()))
+    assert all(norm >= 0 for norm in norms.values()) and sum(norms.values()) > 0
     assert summary["best_val_acc"] == epochs["val_acc"].max() > 0.5
     best = epochs.loc[epochs["val_acc"].idxmax()]
     assert summary["best_epoch"] == best["epoch"] and summary["test_acc_at_best"] == best["test_acc"]
@@ -119,7 +126,7 @@ def test_a_killed_job_resumes_from_the_checkpoint_when_rerun(finished, data_file
         "--config",
         str(config_path),
         "--run",
-        "mnist-leaky-atan-bptt-s0",
+        "mnist-leaky-atan-k2-bptt-s0",
         "--data",
         str(data_file),
         "--out",
@@ -148,24 +155,35 @@ def test_divergence_stops_the_run_and_is_recorded(data_file, tmp_path, monkeypat
     original = Trainer.train_epoch
 
     def loss_becomes_nan(self, epoch):
-        if epoch == 2:
+        if epoch == 3:
             real = self.setup.loss_fn
             self.setup.loss_fn = lambda spikes, labels: real(spikes, labels) * float("nan")
         return original(self, epoch)
 
     monkeypatch.setattr(Trainer, "train_epoch", loss_becomes_nan)
     summary = train(config_for(), data_file, tmp_path)
-    assert summary["status"] == "diverged" and summary["diverged_epoch"] == 2
-    assert summary["epochs_run"] == 1 and summary["best_epoch"] == 1
-    assert pd.read_csv(tmp_path / "epochs.csv")["epoch"].tolist() == [1]
+    assert summary["status"] == "diverged" and summary["diverged_epoch"] == 3
+    assert summary["diverged_batch"] == 0 and summary["divergence"] == "loss"
+    assert summary["epochs_run"] == 2 and summary["best_epoch"] == 2
+    assert pd.read_csv(tmp_path / "epochs.csv")["epoch"].tolist() == [0, 1, 2]
 
 
-def test_status_follows_divergence_then_silence():
-    row = {"epoch": 1, "val_acc": 0.3, "test_acc": 0.2, "test_output_spikes": 0.0}
-    assert classify(TrainingState(rows=[row], best_epoch=1)) == "silent"
-    assert classify(TrainingState(rows=[row], best_epoch=1, diverged_epoch=2)) == "diverged"
-    assert classify(TrainingState(rows=[{**row, "test_output_spikes": 3.0}], best_epoch=1)) == "ok"
-    assert classify(TrainingState()) == "ok"
+def test_status_follows_divergence_then_no_gradient_then_silence():
+    untrained = {
+        "epoch": 0,
+        "val_acc": 0.1,
+        "spike_rate_output": 0.0,
+        "val_output_spikes": 0.0,
+        "test_output_spikes": 0.0,
+    }
+    row = {**untrained, "epoch": 1, "val_acc": 0.3}
+    assert classify(TrainingState(rows=[untrained, row], best_epoch=1)) == "silent"
+    assert classify(TrainingState(rows=[untrained, row], best_epoch=1, diverged_epoch=2)) == "diverged"
+    assert classify(TrainingState(rows=[untrained, row], no_gradient=True)) == "no_gradient"
+    firing = {**row, "test_output_spikes": 3.0}
+    assert classify(TrainingState(rows=[untrained, firing], best_epoch=1)) == "ok"
+    assert classify(TrainingState(rows=[untrained, firing], best_epoch=0)) == "ok", "silent only if it never fired"
+    assert classify(TrainingState(rows=[untrained])) == "ok"
 
 
 def test_a_network_whose_output_never_spikes_is_silent(data_file, tmp_path):

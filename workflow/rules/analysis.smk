@@ -37,6 +37,7 @@ rule merge_runs:
     params:
         runs=[run.as_dict() for run in RUNS.values()],
         studies=study_designs(config),
+        model=config["model"],
         benchmarks=expand(TRAINING_BENCHMARK, run_id=RUNS),
     script:
         "../scripts/merge_runs.py"

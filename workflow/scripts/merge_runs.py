@@ -16,5 +16,6 @@ with logged(snakemake.log[0]):
             )
         ],
         studies=snakemake.params.studies,
+        model=snakemake.params.model,
         out={name: getattr(snakemake.output, name) for name in TABLES},
     )

@@ -124,9 +124,11 @@ class TorchAdaptiveLIFLayer(_SteppedNeuronLayer):
 
 
 class TorchBernoulliLayer(_SteppedNeuronLayer):
-    """Autoregressive Bernoulli spike sampling (ABSS) neurons.
+    """Autoregressive Bernoulli spike sampling (ABSS) neurons with escape noise around a threshold.
 
-    Gradients pass the Bernoulli sample straight through to its probability ``sigmoid(V)``.
+    Each step fires with probability ``sigmoid((V - threshold) / temperature)`` (``functional.abss_step``):
+    about 1% of steps at rest with the defaults, rising with the input. Gradients pass the Bernoulli sample
+    straight through to that probability.
     """
 
     def __init__(
@@ -135,11 +137,13 @@ class TorchBernoulliLayer(_SteppedNeuronLayer):
         tau: float = 20.0,
         dt: float = 1.0,
         w_ar: float = 0.5,
+        threshold: float = 1.0,
+        temperature: float = 0.2,
         seed: int | None = None,
         generator: torch.Generator | None = None,
     ):
         super().__init__(num_neurons)
-        self.params = functional.ABSSParameters(tau=tau, dt=dt, w_ar=w_ar)
+        self.params = functional.ABSSParameters(tau=tau, dt=dt, w_ar=w_ar, threshold=threshold, temperature=temperature)
         self.generator = generator if generator is not None else _seeded_generator(seed)
 
     def _initial_state(self, like):

@@ -34,6 +34,9 @@ class SurrogateSpec:
     description: str = ""
     stable_factory: str | None = None
     """A function of ``spikebench.neurons.stable_surrogates`` replacing snnTorch's where its numerics fail."""
+    scale: str | None = None
+    """The parameter that sets how sharply the gradient peaks at threshold (a study's ``scale`` axis sets it);
+    None where no parameter does (the gradient's width is fixed or it is not a peak)."""
 
     def factory(self, numerics: str = "stable", **params: Any) -> SpikeFunction:
         if numerics == "stable" and self.stable_factory:
@@ -42,20 +45,29 @@ class SurrogateSpec:
 
 
 SURROGATES: dict[str, SurrogateSpec] = by_name(
-    SurrogateSpec("fast_sigmoid", "fast_sigmoid", {"slope": 25}, "derivative of x / (1 + k|x|)"),
+    SurrogateSpec("fast_sigmoid", "fast_sigmoid", {"slope": 25}, "derivative of x / (1 + k|x|)", scale="slope"),
     SurrogateSpec("triangular", "triangular", {"threshold": 1}, "+/- threshold on either side of 0"),
-    SurrogateSpec("sigmoid", "sigmoid", {"slope": 25}, "derivative of the logistic sigmoid", stable_factory="sigmoid"),
+    SurrogateSpec(
+        "sigmoid",
+        "sigmoid",
+        {"slope": 25},
+        "derivative of the logistic sigmoid",
+        stable_factory="sigmoid",
+        scale="slope",
+    ),
     SurrogateSpec(
         "sparse_fast_sigmoid",
         "SFS",
         {"slope": 25, "B": 1},
         "fast sigmoid, zero below x = B (sparse gradient)",
+        scale="slope",
     ),
     SurrogateSpec(
         "spike_rate_escape",
         "spike_rate_escape",
         {"beta": 1, "slope": 25},
         "Boltzmann escape-rate derivative",
+        scale="slope",
     ),
     SurrogateSpec(
         "stochastic_spike_operator",
@@ -69,8 +81,25 @@ SURROGATES: dict[str, SurrogateSpec] = by_name(
         {},
         "identity gradient",
     ),
-    SurrogateSpec("atan", "atan", {"alpha": 2.0}, "derivative of arctan(pi x alpha / 2) / pi"),
+    SurrogateSpec("atan", "atan", {"alpha": 2.0}, "derivative of arctan(pi x alpha / 2) / pi", scale="alpha"),
 )
+
+
+def surrogate_scale(name: str, params: dict[str, Any] | None = None) -> float | None:
+    """The value of the surrogate's scale parameter in ``params`` (else its default); None if it has none."""
+    spec = SURROGATES[name]
+    if spec.scale is None:
+        return None
+    return float((params or {}).get(spec.scale, spec.defaults[spec.scale]))
+
+
+def with_scale(name: str, params: dict[str, Any] | None, scale: float | None) -> dict[str, Any]:
+    """``params`` with the surrogate's scale parameter set to ``scale`` (unchanged if either is None)."""
+    spec = SURROGATES[name]
+    params = dict(params or {})
+    if scale is not None and spec.scale is not None:
+        params[spec.scale] = scale
+    return params
 
 
 def make_spike_function(name: str, params: dict[str, Any] | None = None, numerics: str = "stable") -> SpikeFunction:

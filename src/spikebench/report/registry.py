@@ -32,12 +32,16 @@ class StudyFigureSpec(ReportEntry):
 
 
 TABLES: dict[str, ReportEntry] = by_name(
+    ReportEntry("studies", "Comparison"),
     ReportEntry("epochs", "Training"),
     ReportEntry("runs", "Training"),
     ReportEntry("summary", "Comparison"),
     ReportEntry("comparisons", "Comparison"),
     ReportEntry("omnibus", "Comparison"),
     ReportEntry("never_learned", "Comparison"),
+    ReportEntry("initialisation", "Initialisation"),
+    ReportEntry("initial_gradients", "Initialisation"),
+    ReportEntry("neuron_gains", "Initialisation"),
 )
 
 STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
@@ -47,6 +51,8 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
     StudyFigureSpec("baseline_comparisons", "Comparison", "baseline_comparisons"),
     StudyFigureSpec("backprop_comparison", "Comparison", "backprop_comparison"),
     StudyFigureSpec("accuracy_vs_updates", "Comparison", "accuracy_vs_updates"),
+    StudyFigureSpec("accuracy_vs_scale", "Comparison", "accuracy_vs_scale"),
+    StudyFigureSpec("initial_state", "Initialisation", "initial_state"),
     StudyFigureSpec("accuracy_vs_cost", "Cost", "accuracy_vs_cost"),
     StudyFigureSpec("seconds_per_epoch", "Cost", "seconds_per_epoch"),
 )

@@ -29,7 +29,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from spikebench.model.registry import NEURON_MODELS, NO_SURROGATE
-from spikebench.study.config import FACTORS
+from spikebench.study.config import format_scale
 
 ALPHA = 0.05
 PAIRED_TEST = "paired t"
@@ -113,6 +113,9 @@ def _factor_frames(runs: pd.DataFrame, factor: str, baseline: dict) -> Iterator[
     neuron's surrogate; they have no place in the surrogate comparison.
     """
     own_estimator = runs["surrogate"] == NO_SURROGATE
+    if factor == "scale":
+        yield runs[runs["scale"].notna()], ""
+        return
     if factor == "surrogate":
         yield runs[~own_estimator], ""
         return
@@ -129,23 +132,32 @@ def _factor_frames(runs: pd.DataFrame, factor: str, baseline: dict) -> Iterator[
     )
 
 
-def study_comparisons(runs: pd.DataFrame, study: str, baseline: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _level(column: str, value) -> str:
+    if column != "scale":
+        return str(value)
+    return "none" if pd.isna(value) else format_scale(value)
+
+
+def study_comparisons(
+    runs: pd.DataFrame, study: str, baseline: dict, factors: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pairwise comparisons against the baseline (Holm-adjusted over the study) and omnibus tests, for every
-    factor with a baseline; ``runs`` holds the study's runs (the merged runs table)."""
+    factor of ``factors`` (``spikebench.study.config.study_factors``) with a baseline; ``runs`` holds the
+    study's runs (the merged runs table)."""
     rows, omnibus = [], []
-    for factor in FACTORS:
+    for factor in factors:
         if factor not in baseline:
             continue
         reference = baseline[factor]
-        context_columns = ["dataset", *(other for other in FACTORS if other != factor)]
+        context_columns = ["dataset", *(other for other in factors if other != factor)]
         for frame, note in _factor_frames(runs, factor, baseline):
-            for key, group in frame.groupby(context_columns, sort=True):
+            for key, group in frame.groupby(context_columns, sort=True, dropna=False):
                 values = dict(zip(context_columns, key, strict=True))
                 table = group.pivot_table(index="seed", columns=factor, values=ACCURACY, aggfunc="first", dropna=False)
                 table = table.reindex(columns=sorted(group[factor].unique()))
                 if reference not in table or table.shape[1] < 2:
                     continue
-                context = ", ".join(f"{column}={values[column]}" for column in context_columns[1:])
+                context = ", ".join(f"{column}={_level(column, values[column])}" for column in context_columns[1:])
                 where = {"study": study, "dataset": values["dataset"], "factor": factor, "context": context}
                 if not note:
                     omnibus.append({**where, **friedman(table)})
@@ -154,7 +166,15 @@ def study_comparisons(runs: pd.DataFrame, study: str, baseline: dict) -> tuple[p
                         continue
                     comparison = paired_comparison(table[reference], table[level])
                     level_note = note if note and not NEURON_MODELS[level].uses_surrogate else ""
-                    rows.append({**where, "level": level, "baseline": reference, **comparison, "note": level_note})
+                    rows.append(
+                        {
+                            **where,
+                            "level": _level(factor, level),
+                            "baseline": _level(factor, reference),
+                            **comparison,
+                            "note": level_note,
+                        }
+                    )
     comparisons = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     comparisons["p_adjusted"] = holm(comparisons["p_value"])
     comparisons["significant"] = comparisons["p_adjusted"] < ALPHA

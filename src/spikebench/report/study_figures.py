@@ -36,10 +36,33 @@ def _finished(runs: pd.DataFrame, backprop: str | None = "bptt") -> pd.DataFrame
     return data[data["backprop"] == backprop] if backprop else data
 
 
+def _in_studies(runs: pd.DataFrame, names: set[str]) -> pd.Series:
+    return runs["studies"].fillna("").str.split(";").map(lambda members: bool(names & set(members)))
+
+
+def _at_configured_scale(frame: pd.DataFrame, tables: Tables) -> pd.DataFrame:
+    """The rows of runs of studies that keep each surrogate at its configured scale, so that a figure by
+    neuron and surrogate never pools a scale sweep's runs; everything if every study sweeps the scale."""
+    studies = tables["studies"]
+    fixed = set(studies.loc[~studies["sweeps_scale"].astype(bool), "study"])
+    if not fixed:
+        return frame
+    runs = tables["runs"]
+    return frame[frame["run_id"].isin(runs.loc[_in_studies(runs, fixed), "run_id"])]
+
+
+def surrogate_label(surrogate: str, scale: float) -> str:
+    """``fast_sigmoid k=50``: a surrogate with the value of its scale parameter, where it has one."""
+    return surrogate if pd.isna(scale) else f"{surrogate} k={scale:g}"
+
+
 def accuracy_heatmap(tables: Tables) -> plt.Figure:
-    data = _finished(tables["runs"])
+    data = _at_configured_scale(_finished(tables["runs"]), tables)
     if data.empty:
         return _placeholder("No finished BPTT runs yet.")
+    data = data.assign(
+        surrogate=[surrogate_label(*pair) for pair in zip(data["surrogate"], data["scale"], strict=True)]
+    )
     datasets = sorted(data["dataset"].unique())
     figure, axes = plt.subplots(
         1,
@@ -74,7 +97,7 @@ def accuracy_heatmap(tables: Tables) -> plt.Figure:
 
 
 def learning_curves(tables: Tables) -> plt.Figure:
-    epochs = tables["epochs"]
+    epochs = _at_configured_scale(tables["epochs"], tables)
     epochs = epochs[epochs["backprop"] == "bptt"]
     if epochs.empty:
         return _placeholder("No BPTT epochs recorded yet.")
@@ -103,7 +126,7 @@ def learning_curves(tables: Tables) -> plt.Figure:
 
 
 def seed_spread(tables: Tables) -> plt.Figure:
-    data = _finished(tables["runs"])
+    data = _at_configured_scale(_finished(tables["runs"]), tables)
     if data.empty:
         return _placeholder("No finished BPTT runs yet.")
     data = data.assign(accuracy=data["test_acc_at_best"] * 100)
@@ -260,6 +283,114 @@ def accuracy_vs_updates(tables: Tables) -> plt.Figure:
     axis.set_ylabel(f"{ACCURACY} (%)")
     axis.set_title("Accuracy against weight updates")
     axis.legend(bbox_to_anchor=(1.01, 1), loc="upper left", fontsize="small")
+    return figure
+
+
+OUTCOME_MARKERS = {"learned": "o", "at_chance": "X", "silent": "s", "no_gradient": "v", "diverged": "D"}
+
+
+def accuracy_vs_scale(tables: Tables) -> plt.Figure:
+    """Test accuracy against the surrogate's scale parameter (log axis), per neuron model, one line per
+    surrogate through the seeds' mean; each seed a point whose marker says what became of it."""
+    runs = tables["runs"]
+    studies = tables["studies"]
+    sweeping = set(studies.loc[studies["sweeps_scale"].astype(bool), "study"])
+    data = runs[(runs["status"] != MISSING) & runs["scale"].notna() & _in_studies(runs, sweeping)]
+    if data.empty:
+        return _placeholder("No study sweeps the surrogate scale (a study's scale axis).")
+    data = data.assign(accuracy=data["test_acc_at_best"] * 100)
+    neurons = list(dict.fromkeys(data["neuron"]))
+    surrogates = sorted(data["surrogate"].unique())
+    palette = dict(zip(surrogates, sns.color_palette("colorblind", len(surrogates)), strict=True))
+    figure, axes = plt.subplots(1, len(neurons), figsize=(1.5 + 4.2 * len(neurons), 4.2), sharey=True, squeeze=False)
+    for axis, neuron in zip(axes[0], neurons, strict=True):
+        subset = data[data["neuron"] == neuron]
+        for surrogate in surrogates:
+            rows = subset[subset["surrogate"] == surrogate]
+            if rows.empty:
+                continue
+            mean = rows.groupby("scale")["accuracy"].mean()
+            axis.plot(mean.index, mean.to_numpy(), color=palette[surrogate], label=surrogate)
+            for outcome, marker in OUTCOME_MARKERS.items():
+                points = rows[rows["outcome"] == outcome]
+                axis.scatter(
+                    points["scale"], points["accuracy"], color=palette[surrogate], marker=marker, s=28, zorder=3
+                )
+        seeds = subset.groupby(["surrogate", "scale"])["seed"].nunique()
+        axis.set_xscale("log")
+        axis.set_title(
+            f"{neuron} (n = {seeds.min()}{'' if seeds.min() == seeds.max() else f'-{seeds.max()}'} seeds per point)"
+        )
+        axis.set_xlabel("surrogate scale k (slope; atan: alpha), log scale")
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axes[0, 0].set_ylabel(f"{ACCURACY} (%)")
+    handles = [plt.Line2D([], [], color=palette[name], label=name) for name in surrogates]
+    handles += [
+        plt.Line2D([], [], color="black", marker=marker, linestyle="none", label=outcome.replace("_", " "))
+        for outcome, marker in OUTCOME_MARKERS.items()
+        if outcome in set(data["outcome"])
+    ]
+    axes[0, -1].legend(handles=handles, bbox_to_anchor=(1.01, 1), loc="upper left", fontsize="small")
+    figure.suptitle("Accuracy against surrogate scale (line: mean over seeds; marker: each seed's outcome)")
+    return figure
+
+
+def initial_state(tables: Tables) -> plt.Figure:
+    """Before any update: each neuron model's spike rate per layer (its steady-state gain in the label), and
+    the first gradient's norm per neuron model and surrogate (0: no gradient reaches the weights)."""
+    gains, initial = tables["neuron_gains"], tables["initialisation"]
+    if gains.empty or initial.empty:
+        return _placeholder("No run has recorded its initial state yet.")
+    rate_columns = [
+        column for column in gains.columns if column.startswith("initial_spike_rate_") and column.endswith("_mean")
+    ]
+    rates = gains.melt(
+        id_vars=["neuron", "steady_state_gain"], value_vars=rate_columns, var_name="layer", value_name="rate"
+    )
+    rates = rates.assign(
+        layer=rates["layer"].str.removeprefix("initial_spike_rate_").str.removesuffix("_mean"),
+        rate=rates["rate"] * 100,
+        model=[
+            f"{neuron}\n(gain {gain:.3g})"
+            for neuron, gain in zip(rates["neuron"], rates["steady_state_gain"], strict=True)
+        ],
+    )
+    initial = initial.assign(
+        column=[surrogate_label(*pair) for pair in zip(initial["surrogate"], initial["scale"], strict=True)]
+    )
+    grid = initial.pivot_table(
+        index="neuron", columns="column", values="initial_gradient_norm_median", aggfunc="median"
+    )
+    grid = grid.reindex(index=[neuron for neuron in gains["neuron"] if neuron in grid.index])
+    width = max(6.0, 0.62 * grid.shape[1] + 2.5)
+    figure, axes = plt.subplots(
+        1, 2, figsize=(5.5 + width, 1.8 + 0.5 * len(grid)), gridspec_kw={"width_ratios": [5.5, width]}
+    )
+    sns.barplot(data=rates, x="rate", y="model", hue="layer", ax=axes[0], orient="h")
+    axes[0].set_xlabel("spike rate before training (% of neuron-steps, validation set)")
+    axes[0].set_ylabel("neuron model")
+    axes[0].legend(title="layer", loc="lower right", fontsize="small")
+    axes[0].set_title("Initial activity (mean over runs)")
+    logged = np.log10(grid.where(grid > 0))
+    labels = grid.map(lambda value: "0" if value == 0 else ("" if pd.isna(value) else f"{value:.1e}"))
+    sns.heatmap(
+        logged,
+        annot=labels,
+        fmt="",
+        cmap="magma",
+        ax=axes[1],
+        linewidths=0.5,
+        cbar_kws={"label": "log10 gradient norm"},
+        annot_kws={"fontsize": 7},
+    )
+    axes[1].set_facecolor("#dddddd")
+    axes[1].set_title("First gradient's norm (median over seeds; 0: no gradient at all)")
+    axes[1].set_xlabel("surrogate gradient (k: scale)")
+    axes[1].set_ylabel("")
+    axes[1].tick_params(axis="x", rotation=40)
+    for label in axes[1].get_xticklabels():
+        label.set_horizontalalignment("right")
+    axes[1].grid(False)
     return figure
 
 

@@ -45,6 +45,29 @@ img { max-width: 100%; margin: 0.5rem 0 1.5rem; border: 1px solid #eee; }
 """
 
 
+def _initialisation_section(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """The neuron models' gains and initial activity, and the combinations whose first gradient was zero."""
+    gains, initial = tables["neuron_gains"], tables["initialisation"]
+    if gains.empty:
+        return []
+    parts = [
+        "<h2>Before training: gains and initial activity</h2>",
+        "<p>Each neuron model's steady-state gain U / I (the membrane potential a constant unit input settles at)"
+        " and the spike rates its untrained networks fired at on the validation set. The models start from the"
+        " same weights in different regimes: a learning difference between them can be one of initial activity.</p>",
+        _table(gains, "gains-table"),
+    ]
+    dead = initial[initial["zero_gradient_runs"] > 0]
+    if not dead.empty:
+        parts.append(
+            "<p class='note'>In these combinations the first gradient was exactly zero in some runs: the surrogate"
+            " passes no gradient at the untrained network's membrane potentials, so those weights never changed"
+            " (status no_gradient). Their accuracy says nothing about the neuron model or the surrogate's shape.</p>"
+        )
+        parts.append(_table(dead[[*GROUP, "runs", "zero_gradient_runs", "initial_gradient_norm_median"]], "dead-table"))
+    return parts
+
+
 def render_summary_page(
     table_paths: dict[str, str],
     figure_paths: dict[str, str],
@@ -68,6 +91,7 @@ def render_summary_page(
             "test_acc_ci95_high",
             "at_chance",
             "silent",
+            "no_gradient",
             "diverged",
             "missing",
             "mean_seconds_per_epoch",
@@ -104,6 +128,7 @@ def render_summary_page(
             f" the {len(skipped)} neuron x surrogate combinations the studies list for it run once per seed, with"
             " surrogate <code>none</code>, instead of as duplicates.</p>"
         )
+    parts.extend(_initialisation_section(tables))
     parts.append("<h2>Comparisons with the pre-specified baselines</h2>")
     findings = study_findings(tables["comparisons"], tables["omnibus"])
     if not findings:

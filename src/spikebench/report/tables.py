@@ -15,6 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from spikebench.model.gains import neuron_gains
+from spikebench.model.topology import LAYER_NAMES
+from spikebench.report.registry import TABLES
 from spikebench.report.statistics import (
     COMPARISON_COLUMNS,
     OMNIBUS_COLUMNS,
@@ -36,7 +39,7 @@ from spikebench.utils.atomic import atomic_write
 log = logging.getLogger(__name__)
 
 MISSING = "missing"
-GROUP = ["dataset", "neuron", "surrogate", "backprop"]
+GROUP = ["dataset", "neuron", "surrogate", "scale", "backprop"]
 
 
 class RunFiles(NamedTuple):
@@ -67,9 +70,19 @@ def read_benchmark_seconds(path: str | Path) -> float:
     return float(pd.read_csv(path, sep="\t")["s"].iloc[0])
 
 
-def merge_runs(runs: list[Run], files: dict[str, RunFiles]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stack every run's epochs and build one row per expected run; absent runs get status ``missing``."""
-    epoch_frames, rows = [], []
+INITIAL_COLUMNS = ("val_acc", "val_loss", *(f"spike_rate_{layer}" for layer in LAYER_NAMES))
+"""What the epoch-0 row tells about the untrained network, kept in the runs table as ``initial_<column>``."""
+
+
+def total_norm(norms: dict[str, float]) -> float:
+    """The L2 norm over all parameters, from the norm of each tensor; NaN if none was measured."""
+    return float(np.sqrt(np.sum(np.square(list(norms.values()))))) if norms else np.nan
+
+
+def merge_runs(runs: list[Run], files: dict[str, RunFiles]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Stack every run's epochs, build one row per expected run (absent runs get status ``missing``) and
+    one row per run and parameter tensor of its initial gradient norms."""
+    epoch_frames, rows, gradient_rows = [], [], []
     for run in runs:
         paths = files[run.run_id]
         row = run.as_dict()
@@ -81,6 +94,8 @@ def merge_runs(runs: list[Run], files: dict[str, RunFiles]) -> tuple[pd.DataFram
         summary = read_summary(paths.summary)
         epoch_frames.append(epochs)
         best = epochs[epochs["epoch"] == summary["best_epoch"]]
+        initial = epochs[epochs["epoch"] == 0]
+        trained = epochs[epochs["epoch"] > 0]
         row.update(
             status=summary["status"],
             best_epoch=summary["best_epoch"],
@@ -89,9 +104,11 @@ def merge_runs(runs: list[Run], files: dict[str, RunFiles]) -> tuple[pd.DataFram
             epochs_run=summary["epochs_run"],
             stopped_early=summary["stopped_early"],
             diverged_epoch=summary["diverged_epoch"],
+            diverged_batch=summary["diverged_batch"],
+            divergence=summary["divergence"],
             wall_seconds=summary["wall_seconds"],
-            mean_epoch_seconds=epochs["epoch_seconds"].mean() if len(epochs) else np.nan,
-            train_samples_per_second=epochs["train_samples_per_second"].mean() if len(epochs) else np.nan,
+            mean_epoch_seconds=trained["epoch_seconds"].mean() if len(trained) else np.nan,
+            train_samples_per_second=trained["train_samples_per_second"].mean() if len(trained) else np.nan,
             engine=summary["config"]["engine"],
             test_samples=summary["test_samples"],
             num_classes=summary["data"].get("num_classes", 10),
@@ -102,6 +119,12 @@ def merge_runs(runs: list[Run], files: dict[str, RunFiles]) -> tuple[pd.DataFram
                 column: best[column].iloc[0] if len(best) else np.nan
                 for column in ("spike_rate_conv1", "spike_rate_conv2", "spike_rate_output", "test_output_spikes")
             },
+            **{f"initial_{column}": initial[column].iloc[0] if len(initial) else np.nan for column in INITIAL_COLUMNS},
+            initial_gradient_norm=total_norm(summary["initial_gradient_norms"]),
+        )
+        gradient_rows.extend(
+            {**run.as_dict(), "parameter": name, "gradient_norm": norm}
+            for name, norm in summary["initial_gradient_norms"].items()
         )
         if Path(paths.workload).is_file():
             row.update(read_workload(paths.workload))
@@ -114,7 +137,10 @@ def merge_runs(runs: list[Run], files: dict[str, RunFiles]) -> tuple[pd.DataFram
         if column not in table.columns:
             table[column] = np.nan
     table["outcome"] = table.apply(run_outcome, axis=1) if len(table) else pd.Series(dtype=str)
-    return epochs, table[RUN_COLUMNS]
+    return epochs, table[RUN_COLUMNS], pd.DataFrame(gradient_rows, columns=INITIAL_GRADIENT_COLUMNS)
+
+
+INITIAL_GRADIENT_COLUMNS = ["run_id", *AXES, "parameter", "gradient_norm"]
 
 
 RUN_COLUMNS = [
@@ -127,6 +153,8 @@ RUN_COLUMNS = [
     "epochs_run",
     "stopped_early",
     "diverged_epoch",
+    "diverged_batch",
+    "divergence",
     "wall_seconds",
     "mean_epoch_seconds",
     "train_samples_per_second",
@@ -142,6 +170,9 @@ RUN_COLUMNS = [
     "num_classes",
     "optimizer_updates_per_epoch",
     "outcome",
+    "studies",
+    *(f"initial_{column}" for column in INITIAL_COLUMNS),
+    "initial_gradient_norm",
     *WORKLOAD_COLUMNS,
 ]
 
@@ -155,7 +186,7 @@ def t_interval(values: np.ndarray) -> tuple[float, float]:
     return float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))), mean
 
 
-OUTCOMES = ("learned", "at_chance", "silent", "diverged", MISSING)
+OUTCOMES = ("learned", "at_chance", "silent", "no_gradient", "diverged", MISSING)
 """What became of a run, for the failure counts: ``learned`` (finished, and its test accuracy beats guessing
 by a one-sided binomial test at 5%), or the way it failed."""
 
@@ -172,7 +203,7 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """Per dataset x neuron x surrogate x backprop: how many runs failed (with a Wilson 95% interval of the
     failure rate) and how, and the test accuracy over the runs that learned only, with their count."""
     rows = []
-    for key, group in runs.groupby(GROUP, sort=True):
+    for key, group in runs.groupby(GROUP, sort=True, dropna=False):
         outcomes = group["outcome"].value_counts()
         learned = group[group["outcome"] == "learned"]
         accuracy = learned["test_acc_at_best"].to_numpy(dtype=float)
@@ -211,7 +242,8 @@ def never_learned(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     for _, combination in summary[~summary["learned"]].iterrows():
         group = runs
         for column in GROUP:
-            group = group[group[column] == combination[column]]
+            same = group[column].isna() if pd.isna(combination[column]) else group[column] == combination[column]
+            group = group[same]
         rows.append({**{column: combination[column] for column in GROUP}, "reason": _reason(group)})
     return pd.DataFrame(rows, columns=[*GROUP, "reason"])
 
@@ -221,10 +253,17 @@ def _reason(group: pd.DataFrame) -> str:
     if statuses.get(MISSING, 0) == len(group):
         return "no run finished (outputs missing)"
     if statuses.get("diverged", 0):
-        epochs = ", ".join(str(int(e)) for e in group["diverged_epoch"].dropna())
+        diverged = group[group["status"] == "diverged"]
+        where = "; ".join(
+            f"the {row.divergence} became NaN or infinite in epoch {int(row.diverged_epoch)},"
+            f" batch {int(row.diverged_batch)}"
+            for row in diverged.itertuples()
+        )
+        return f"diverged in {len(diverged)} of {len(group)} runs: {where}"
+    if statuses.get("no_gradient", 0) == len(group):
         return (
-            f"the loss became NaN or infinite (diverged in epoch {epochs})"
-            f" in {statuses['diverged']} of {len(group)} runs"
+            "every gradient was exactly zero through epoch 1 (initial gradient norm 0): the surrogate passes no"
+            " gradient at the untrained network's membrane potentials, so the weights could never change"
         )
     if statuses.get("silent", 0) == len(group):
         if (group["spike_rate_conv2"] == 0).all():
@@ -237,26 +276,97 @@ def _reason(group: pd.DataFrame) -> str:
     return "the output layer spiked but the test accuracy stayed at chance (one-sided binomial test, 5%)"
 
 
+INITIAL_RATES = [f"initial_spike_rate_{layer}" for layer in LAYER_NAMES]
+
+
+def initialisation(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per combination: the untrained network as its runs measured it before their first update (validation
+    accuracy, spike rate of every layer, the first gradient's norm), how many had no gradient at all, and how
+    many learned, so the report can say why a combination never learned."""
+    measured = runs[runs["status"] != MISSING]
+    rows = []
+    for key, group in measured.groupby(GROUP, sort=True, dropna=False):
+        norms = group["initial_gradient_norm"]
+        rows.append(
+            {
+                **dict(zip(GROUP, key, strict=True)),
+                "runs": len(group),
+                "learned_runs": int((group["outcome"] == "learned").sum()),
+                "zero_gradient_runs": int((norms == 0).sum()),
+                "initial_gradient_norm_min": norms.min(),
+                "initial_gradient_norm_median": norms.median(),
+                "initial_gradient_norm_max": norms.max(),
+                "initial_val_acc": group["initial_val_acc"].mean(),
+                **{column: group[column].mean() for column in INITIAL_RATES},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def neuron_gain_table(runs: pd.DataFrame, model: dict) -> pd.DataFrame:
+    """Per neuron model of the grid: its steady-state gain (``spikebench.model.gains``) beside the spike rates
+    its untrained networks fired at (mean and range over the runs; the forward pass, hence the rates, does not
+    depend on the surrogate)."""
+    gains = neuron_gains(model)
+    rows = []
+    for neuron, group in runs[runs["status"] != MISSING].groupby("neuron", sort=False):
+        rates = {}
+        for column in INITIAL_RATES:
+            rates.update({f"{column}_mean": group[column].mean(), f"{column}_max": group[column].max()})
+        rows.append({"neuron": neuron, "steady_state_gain": gains[neuron], "runs": len(group), **rates})
+    order = {neuron: index for index, neuron in enumerate(gains)}
+    return pd.DataFrame(rows).sort_values("neuron", key=lambda column: column.map(order)) if rows else pd.DataFrame()
+
+
+def studies_of(studies: dict[str, dict]) -> dict[str, str]:
+    """Per run id, the studies it belongs to, joined by ``;``."""
+    names: dict[str, list[str]] = {}
+    for name, design in studies.items():
+        for run_id in design["runs"]:
+            names.setdefault(run_id, []).append(name)
+    return {run_id: ";".join(members) for run_id, members in names.items()}
+
+
+def study_table(studies: dict[str, dict]) -> pd.DataFrame:
+    """One row per study: what it compares, against which baseline, over how many runs."""
+    return pd.DataFrame(
+        [
+            {
+                "study": name,
+                "runs": len(design["runs"]),
+                "factors": ";".join(design["factors"]),
+                "sweeps_scale": "scale" in design["factors"],
+                "baseline": "; ".join(f"{factor}={level}" for factor, level in design["baseline"].items()),
+            }
+            for name, design in studies.items()
+        ],
+        columns=["study", "runs", "factors", "sweeps_scale", "baseline"],
+    )
+
+
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     with atomic_write(path, "w") as stream:
         frame.to_csv(stream, index=False, float_format="%.10g")
 
 
 def build_tables(
-    runs: list[dict], files: list[RunFiles], studies: dict[str, dict], out: dict[str, str]
+    runs: list[dict], files: list[RunFiles], studies: dict[str, dict], model: dict, out: dict[str, str]
 ) -> dict[str, pd.DataFrame]:
     """Write the tables of ``spikebench.report.registry.TABLES`` (paths in ``out``) from the runs' own
-    outputs; ``files`` holds each run's files, in the order of ``runs``; ``studies`` each study's run ids and
-    baseline (``spikebench.study.config.study_designs``)."""
+    outputs; ``files`` holds each run's files, in the order of ``runs``; ``studies`` each study's run ids,
+    factors and baseline (``spikebench.study.config.study_designs``); ``model`` the config's model section."""
     expected = [Run.from_dict(run) for run in runs]
     if len(files) != len(expected):
         raise ValueError(f"{len(expected)} runs but output files of {len(files)}")
-    epochs, run_table = merge_runs(expected, {run.run_id: paths for run, paths in zip(expected, files, strict=True)})
+    epochs, run_table, gradients = merge_runs(
+        expected, {run.run_id: paths for run, paths in zip(expected, files, strict=True)}
+    )
+    run_table["studies"] = run_table["run_id"].map(studies_of(studies))
     summary = summarize(run_table)
     comparisons, omnibus = [], []
     for name, design in studies.items():
         pairwise, overall = study_comparisons(
-            run_table[run_table["run_id"].isin(design["runs"])], name, design["baseline"]
+            run_table[run_table["run_id"].isin(design["runs"])], name, design["baseline"], design["factors"]
         )
         comparisons.append(pairwise)
         omnibus.append(overall)
@@ -267,7 +377,12 @@ def build_tables(
         "comparisons": _stacked(comparisons, COMPARISON_COLUMNS),
         "omnibus": _stacked(omnibus, OMNIBUS_COLUMNS),
         "never_learned": never_learned(summary, run_table),
+        "initialisation": initialisation(run_table),
+        "initial_gradients": gradients,
+        "neuron_gains": neuron_gain_table(run_table, model),
+        "studies": study_table(studies),
     }
+    frames = {name: frames[name] for name in TABLES}
     for name, frame in frames.items():
         write_csv(frame, out[name])
     log.info(

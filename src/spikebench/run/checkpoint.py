@@ -30,13 +30,21 @@ class TrainingState:
     """Where a run stands after its last completed epoch."""
 
     epoch: int = 0
+    """The last completed training epoch (0: none yet)."""
     rows: list[dict] = field(default_factory=list)
-    """One ``epochs.csv`` row per completed epoch."""
+    """One ``epochs.csv`` row per completed epoch, from epoch 0 (the untrained network)."""
     best_val_acc: float = -1.0
     best_epoch: int = 0
     best_weights: dict[str, torch.Tensor] = field(default_factory=dict)
     stopped_early: bool = False
     diverged_epoch: int | None = None
+    diverged_batch: int | None = None
+    divergence: str | None = None
+    """What became non-finite (``spikebench.run.health.DIVERGENCE_SOURCES``)."""
+    initial_gradient_norms: dict[str, float] = field(default_factory=dict)
+    """Per parameter tensor, the gradient norm of the first optimizer step (before any update)."""
+    no_gradient: bool = False
+    """Every gradient of epoch 1 was exactly zero."""
     seconds: float = 0.0
     """Wall seconds spent in earlier sessions of this run."""
     discarded_checkpoints: list[str] = field(default_factory=list)

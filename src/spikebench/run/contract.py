@@ -81,15 +81,19 @@ METRIC_COLUMNS = [
     "val_output_spikes",
     "test_output_spikes",
 ]
+"""Per epoch. Epoch 0 is the untrained network before its first update: its training columns are empty
+and its spike rates are the validation split's; later epochs' spike rates are their training batches'."""
 TIMING_COLUMNS = ["epoch_seconds", "train_samples_per_second"]
 EPOCH_COLUMNS = AXIS_COLUMNS + METRIC_COLUMNS + TIMING_COLUMNS
 EPOCH_TYPES = {
     **{column: "string" for column in ("run_id", "dataset", "neuron", "surrogate", "backprop")},
+    "scale": "float64",
     "seed": "int64",
     "epoch": "int64",
     **{column: "float64" for column in EPOCH_COLUMNS if column not in ("run_id", *AXES, "epoch")},
 }
-STATUSES = ("ok", "diverged", "silent")
+STATUSES = ("ok", "diverged", "no_gradient", "silent")
+"""A run's fate (``spikebench.run.outcome.classify``)."""
 WORKLOAD_COLUMNS = [
     "activation_sparsity",
     "effective_macs",
@@ -107,6 +111,8 @@ class RunSummary(TypedDict):
     dataset: str
     neuron: str
     surrogate: str
+    scale: float | None
+    """The surrogate's scale parameter (``spikebench.study.config.Run``), None where none applies."""
     backprop: str
     seed: int
     status: str
@@ -117,12 +123,20 @@ class RunSummary(TypedDict):
     test_acc_at_best: float | None
     test_output_spikes_at_best: float | None
     epochs_run: int
+    """Training epochs completed (the epoch-0 row of the untrained network is not one)."""
     optimizer_updates_per_epoch: int
     """Weight updates in one epoch: batches x updates per batch (1 for BPTT and rtrl_one_update, one per window
     for TBPTT, one per step for RTRL)."""
     stopped_early: bool
     diverged_epoch: int | None
-    """The epoch whose loss became NaN or infinite, None if none did."""
+    """The epoch in which something became NaN or infinite, None if nothing did."""
+    diverged_batch: int | None
+    """The batch (from 0) of ``diverged_epoch`` after which the check failed."""
+    divergence: str | None
+    """What became non-finite first: loss, gradients, weights, optimizer state or membranes."""
+    initial_gradient_norms: dict[str, float]
+    """Per parameter tensor (state-dict name), the L2 norm of the gradient of the first optimizer step, taken
+    on the untrained weights; all zero means no gradient reaches the weights."""
     wall_seconds: float
     train_samples: int
     validation_samples: int

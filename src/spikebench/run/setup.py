@@ -23,6 +23,7 @@ from spikebench.model.backprop import BACKPROP_METHODS, update_windows, updates_
 from spikebench.model.cells import NeuronSettings
 from spikebench.model.network import ConvSNN
 from spikebench.model.registry import NO_SURROGATE
+from spikebench.neurons.surrogates import with_scale
 from spikebench.run.contract import RunSettings
 from spikebench.study.config import Run
 from spikebench.utils.allocator import keep_freed_memory
@@ -60,12 +61,14 @@ def load_splits(
 
 
 def build_model(run: Run, settings: RunSettings, engine: str) -> ConvSNN:
-    """The run's network, initialised from torch's global generator."""
+    """The run's network, initialised from torch's global generator; its surrogate at the run's scale."""
+    surrogate = run.surrogate if run.surrogate != NO_SURROGATE else None
+    params = with_scale(surrogate, settings.model["surrogate_params"].get(surrogate), run.scale) if surrogate else None
     return ConvSNN(
         run.neuron,
-        run.surrogate if run.surrogate != NO_SURROGATE else None,
+        surrogate,
         NeuronSettings.from_config(settings.model),
-        settings.model["surrogate_params"].get(run.surrogate),
+        params,
         engine,
         settings.model["surrogate_numerics"],
     )

@@ -9,14 +9,16 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
 
 from spikebench.model.network import ConvSNN, detach_state
 from spikebench.model.topology import LAYER_NAMES
-from spikebench.run.checkpoint import resume, save_checkpoint, weights_of
+from spikebench.run.checkpoint import TrainingState, resume, save_checkpoint, weights_of
 from spikebench.run.contract import RunSummary, TrainingPaths
+from spikebench.run.health import HealthMonitor, is_update_overflow
 from spikebench.run.outcome import build_summary
 from spikebench.run.outputs import write_training_outputs
 from spikebench.run.setup import RunSetup
@@ -27,20 +29,30 @@ log = logging.getLogger(__name__)
 
 class BatchResult(NamedTuple):
     """What one training batch gives its epoch: the loss (the windows' losses weighted by their length),
-    output spikes ``[T, B, 10]`` of all windows, and per layer the spikes fired and the neuron-steps run."""
+    output spikes ``[T, B, 10]`` of all windows, per layer the spikes fired and the neuron-steps run, and the
+    final state tensors (membranes and currents) of every layer."""
 
     loss: float
     output_spikes: torch.Tensor
     layer_spikes: torch.Tensor
     layer_elements: torch.Tensor
+    final_state: list[torch.Tensor]
 
 
 def train_batch(
-    model: ConvSNN, optimizer, loss_fn, images, labels, windows: list[int], update_per_window: bool = True
+    model: ConvSNN,
+    optimizer,
+    loss_fn,
+    images,
+    labels,
+    windows: list[int],
+    update_per_window: bool = True,
+    before_step: Callable[[], None] | None = None,
 ) -> BatchResult:
     """Train on one batch: a forward and backward pass per window of time steps (``update_windows``), each
     window starting from the previous one's detached state, and an optimizer step after every window or, if
-    not ``update_per_window``, one step on the gradients of all windows, each weighted by its share of steps."""
+    not ``update_per_window``, one step on the gradients of all windows, each weighted by its share of steps.
+    ``before_step`` is called just before every optimizer step."""
     steps = sum(windows)
     state, output_spikes, batch_loss = None, [], 0.0
     # Spike and neuron counts are whole numbers, exact in float64 whatever the order they are added in.
@@ -54,6 +66,8 @@ def train_batch(
         if update_per_window:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if before_step is not None:
+                before_step()
             optimizer.step()
         else:
             (loss * (window / steps)).backward()
@@ -63,21 +77,37 @@ def train_batch(
         layer_spikes += torch.tensor([float(s) for s in result.layer_spikes], dtype=torch.float64)
         layer_elements += torch.tensor([n * window for n in result.layer_neurons], dtype=torch.float64)
     if not update_per_window:
+        if before_step is not None:
+            before_step()
         optimizer.step()
-    return BatchResult(batch_loss, torch.cat(output_spikes), layer_spikes, layer_elements)
+    final_state = [tensor for layer in state for tensor in layer]
+    return BatchResult(batch_loss, torch.cat(output_spikes), layer_spikes, layer_elements, final_state)
+
+
+class Divergence(NamedTuple):
+    """Where a training epoch stopped because something became non-finite (``health.DIVERGENCE_SOURCES``)."""
+
+    batch: int
+    source: str
+
+
+def _rates(layer_spikes: torch.Tensor, layer_elements: torch.Tensor) -> dict[str, float]:
+    rates = (layer_spikes / layer_elements).tolist()
+    return {f"spike_rate_{layer}": rate for layer, rate in zip(LAYER_NAMES, rates, strict=True)}
 
 
 class Trainer:
     def __init__(self, setup: RunSetup, paths: TrainingPaths):
         self.setup, self.paths = setup, paths
         self.run_id = setup.run.run_id
+        self.health = HealthMonitor(setup.model, setup.optimizer)
 
     def _shuffled(self, epoch: int) -> torch.Tensor:
         generator = torch.Generator().manual_seed(self.setup.run.seed * 1_000_003 + epoch)
         return torch.randperm(len(self.setup.splits["train"]), generator=generator).to(self.setup.device)
 
-    def train_epoch(self, epoch: int) -> dict | None:
-        """One pass over the training split; returns its metrics, or None if the loss became NaN or infinite."""
+    def train_epoch(self, epoch: int) -> dict | Divergence:
+        """One pass over the training split; returns its metrics, or where it diverged."""
         setup = self.setup
         setup.model.train()
         split, batch_size = setup.splits["train"], setup.settings.training["batch_size"]
@@ -88,43 +118,82 @@ class Trainer:
         bar = ProgressBar(f"epoch {epoch}", math.ceil(len(split) / batch_size))
         for number, start in enumerate(range(0, len(split), batch_size)):
             images, labels = split.batch(order[start : start + batch_size])
-            batch = train_batch(
-                setup.model, setup.optimizer, setup.loss_fn, images, labels, setup.windows, setup.update_per_window
-            )
-            if not math.isfinite(batch.loss):
-                log.warning("%s: loss %s in epoch %d, batch %d: stopping", self.run_id, batch.loss, epoch, number)
-                return None
+            try:
+                batch = train_batch(
+                    setup.model,
+                    setup.optimizer,
+                    setup.loss_fn,
+                    images,
+                    labels,
+                    setup.windows,
+                    setup.update_per_window,
+                    self.health.before_step,
+                )
+            except RuntimeError as error:
+                if not is_update_overflow(error):
+                    raise
+                batch, problem = None, "optimizer update"
+            else:
+                problem = self.health.batch_problem(batch.loss, batch.final_state)
+            if problem is not None:
+                log.warning(
+                    "%s: diverged in epoch %d, batch %d: the %s became NaN or infinite; stopping",
+                    self.run_id,
+                    epoch,
+                    number,
+                    problem,
+                )
+                return Divergence(number, problem)
             total_loss += batch.loss * len(labels)
             correct += int((batch.output_spikes.sum(0).argmax(1) == labels).sum())
             layer_spikes += batch.layer_spikes
             layer_elements += batch.layer_elements
             bar.update(number + 1)
         bar.close()
-        rates = (layer_spikes / layer_elements).tolist()
         return {
             "train_loss": total_loss / len(split),
             "train_acc": correct / len(split),
-            **{f"spike_rate_{layer}": rate for layer, rate in zip(LAYER_NAMES, rates, strict=True)},
+            **_rates(layer_spikes, layer_elements),
         }
 
     @torch.no_grad()
     def evaluate(self, name: str) -> dict:
-        """Loss, accuracy (spike-count argmax; ties and silence go to the lowest class) and output spikes."""
+        """Loss, accuracy (spike-count argmax; ties and silence go to the lowest class), output spikes, and
+        the spike rate of every spiking layer."""
         setup = self.setup
         setup.model.eval()
         split, batch_size = setup.splits[name], setup.settings.training["eval_batch_size"]
         total_loss, correct, output_spikes = 0.0, 0, 0.0
+        layer_spikes = torch.zeros(len(LAYER_NAMES), dtype=torch.float64)
+        layer_elements = torch.zeros(len(LAYER_NAMES), dtype=torch.float64)
         for start in range(0, len(split), batch_size):
             images, labels = split.batch(torch.arange(start, min(start + batch_size, len(split)), device=setup.device))
             result = setup.model(images, setup.steps)
             total_loss += setup.loss_fn(result.spikes, labels).item() * len(labels)
             correct += int((result.spikes.sum(0).argmax(1) == labels).sum())
             output_spikes += float(result.layer_spikes[-1])
-        return {"loss": total_loss / len(split), "acc": correct / len(split), "output_spikes": output_spikes}
+            layer_spikes += torch.tensor([float(s) for s in result.layer_spikes], dtype=torch.float64)
+            layer_elements += torch.tensor([n * setup.steps for n in result.layer_neurons], dtype=torch.float64)
+        return {
+            "loss": total_loss / len(split),
+            "acc": correct / len(split),
+            "output_spikes": output_spikes,
+            "rates": _rates(layer_spikes, layer_elements),
+        }
 
-    def epoch_row(self, epoch: int, train: dict, train_seconds: float, epoch_start: float) -> dict:
+    def initial_row(self) -> dict:
+        """Epoch 0: the untrained network, before its first update. No training metrics; the spike rates are
+        the validation split's."""
+        start = time.perf_counter()
+        validation = self.evaluate("validation")
+        train = {"train_loss": math.nan, "train_acc": math.nan, **validation["rates"]}
+        return self.epoch_row(0, train, math.nan, start, validation)
+
+    def epoch_row(
+        self, epoch: int, train: dict, train_seconds: float, epoch_start: float, validation: dict | None = None
+    ) -> dict:
         """The epoch's ``epochs.csv`` row: training metrics, then validation and test."""
-        validation, test = self.evaluate("validation"), self.evaluate("test")
+        validation, test = validation or self.evaluate("validation"), self.evaluate("test")
         return {
             **self.setup.run.as_dict(),
             "epoch": epoch,
@@ -138,17 +207,28 @@ class Trainer:
             "train_samples_per_second": len(self.setup.splits["train"]) / train_seconds,
         }
 
+    def start(self, state: TrainingState) -> None:
+        """Record epoch 0 in a fresh run; the untrained weights are the best so far."""
+        row = self.initial_row()
+        state.rows.append(row)
+        state.best_val_acc, state.best_epoch = row["val_acc"], 0
+        log_epoch(self.run_id, row)
+
     def fit(self) -> RunSummary:
         """Train from the checkpoint (or from scratch) until early stopping, divergence or the last epoch."""
         session_start = time.perf_counter()
         training = self.setup.settings.training
         state = resume(self.paths.checkpoint, self.setup)
         earlier_seconds = state.seconds
+        if not state.rows:
+            self.start(state)
         for epoch in range(state.epoch + 1, training["max_epochs"] + 1):
             epoch_start = time.perf_counter()
             train = self.train_epoch(epoch)
-            if train is None:
-                state.diverged_epoch = epoch
+            if not state.initial_gradient_norms:
+                state.initial_gradient_norms = self.health.initial_gradient_norms
+            if isinstance(train, Divergence):
+                state.diverged_epoch, state.diverged_batch, state.divergence = epoch, train.batch, train.source
                 break
             row = self.epoch_row(epoch, train, time.perf_counter() - epoch_start, epoch_start)
             state.rows.append(row)
@@ -157,9 +237,17 @@ class Trainer:
                 state.best_val_acc, state.best_epoch = row["val_acc"], epoch
                 state.best_weights = weights_of(self.setup.model)
             log_epoch(self.run_id, row)
-            state.stopped_early = epoch - state.best_epoch >= training["patience"]
+            state.no_gradient = epoch == 1 and not self.health.gradient_seen
+            state.stopped_early = epoch - state.best_epoch >= training["patience"] or state.no_gradient
             state.seconds = earlier_seconds + time.perf_counter() - session_start
             save_checkpoint(self.paths.checkpoint, self.setup, state)
+            if state.no_gradient:
+                log.warning(
+                    "%s: every gradient was exactly zero through epoch 1, so the weights cannot change and every"
+                    " later epoch would repeat it; stopping now with the result patience would give",
+                    self.run_id,
+                )
+                break
             if state.stopped_early:
                 log.info("%s: no better validation accuracy for %d epochs, stopping", self.run_id, training["patience"])
                 break

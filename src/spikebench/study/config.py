@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +15,10 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 
 from spikebench.data.datasets import DATASETS
 from spikebench.model.registry import NEURON_MODELS, NO_SURROGATE
-from spikebench.neurons.surrogates import SURROGATES
+from spikebench.neurons.surrogates import SURROGATES, surrogate_scale
 
-AXES = ("dataset", "neuron", "surrogate", "backprop", "seed")
+AXES = ("dataset", "neuron", "surrogate", "scale", "backprop", "seed")
+"""What tells one run of the grid from another; ``scale`` is None (NaN in tables) where no scale applies."""
 
 
 class ConfigError(ValueError):
@@ -128,8 +130,14 @@ def study_selection_errors(config: dict) -> list[str]:
     ]
 
 
-FACTORS = ("neuron", "surrogate", "backprop")
-"""The grid axes a study compares (seeds are its replicates, data sets its separate experiments)."""
+FACTORS = ("neuron", "surrogate", "scale", "backprop")
+"""The grid axes a study can compare (seeds are its replicates, data sets its separate experiments)."""
+
+
+def study_factors(study: dict) -> tuple[str, ...]:
+    """The factors a study compares. ``scale`` is one only where the study sweeps it: otherwise each
+    surrogate keeps its own configured scale, and the scale is part of what the surrogate is."""
+    return tuple(factor for factor in FACTORS if factor != "scale" or "scale" in study)
 
 
 def baseline_errors(studies: dict[str, dict]) -> list[str]:
@@ -137,8 +145,10 @@ def baseline_errors(studies: dict[str, dict]) -> list[str]:
     problems = []
     for name, study in studies.items():
         baseline = study["baseline"]
-        for factor in FACTORS:
-            levels = study[factor]
+        for factor in study_factors(study):
+            levels = [format_scale(level) for level in study[factor]] if factor == "scale" else study[factor]
+            if factor == "scale" and factor in baseline:
+                baseline = {**baseline, "scale": format_scale(baseline["scale"])}
             key = f"config key 'studies.{name}.baseline.{factor}'"
             if factor in baseline and baseline[factor] not in levels:
                 problems.append(f"{key}: {baseline[factor]!r} is not one of the study's levels {', '.join(levels)}")
@@ -178,52 +188,88 @@ def selected_studies(config: dict) -> dict[str, dict]:
     return {name: config["studies"][name] for name in names}
 
 
-@dataclass(frozen=True, order=True)
+def format_scale(scale: float) -> str:
+    """A scale as the run id writes it: the shortest form that reads back as the same number (50, 0.5, 1e+03)."""
+    return f"{float(scale):g}"
+
+
+@dataclass(frozen=True)
 class Run:
-    """One training run: a point of the grid. ``run_id`` names its output directory."""
+    """One training run: a point of the grid. ``run_id`` names its output directory.
+
+    ``scale`` is the value of the surrogate's scale parameter (``SurrogateSpec.scale``: a slope, atan's
+    alpha), None where the surrogate has none or no surrogate applies; the run id shows it as ``-k<scale>``
+    after the surrogate, so runs at different scales never share a directory.
+    """
 
     dataset: str
     neuron: str
     surrogate: str
+    scale: float | None
     backprop: str
     seed: int
 
     @property
     def run_id(self) -> str:
-        return f"{self.dataset}-{self.neuron}-{self.surrogate}-{self.backprop}-s{self.seed}"
+        scale = "" if self.scale is None else f"-k{format_scale(self.scale)}"
+        return f"{self.dataset}-{self.neuron}-{self.surrogate}{scale}-{self.backprop}-s{self.seed}"
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, **{axis: getattr(self, axis) for axis in AXES}}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Run:
-        """The run of an ``as_dict`` record (extra keys, such as ``run_id``, are ignored)."""
-        return cls(**{axis: values[axis] for axis in AXES})
+        """The run of an ``as_dict`` record or a table row (extra keys, such as ``run_id``, are ignored; a
+        missing or NaN scale is None)."""
+        scale = values.get("scale")
+        scale = None if scale is None or (isinstance(scale, float) and math.isnan(scale)) else float(scale)
+        return cls(**{axis: values[axis] for axis in AXES if axis != "scale"}, scale=scale)
 
 
-def study_runs(study: dict) -> Iterator[Run]:
-    """Every combination of a study's axes; a neuron model without surrogate gets the single label 'none'."""
-    for dataset, neuron, surrogate, backprop, seed in itertools.product(*(study[axis] for axis in AXES)):
+def study_runs(study: dict, surrogate_params: dict[str, dict]) -> Iterator[Run]:
+    """Every combination of a study's axes. A neuron model without surrogate gets the single label 'none';
+    a surrogate without a scale parameter gets scale None; without a ``scale`` axis each surrogate runs at
+    its configured scale (``model.surrogate_params``, else snnTorch's default)."""
+    scales = study.get("scale") or [None]
+    for dataset, neuron, surrogate, scale, backprop, seed in itertools.product(
+        study["dataset"], study["neuron"], study["surrogate"], scales, study["backprop"], study["seed"]
+    ):
         if not NEURON_MODELS[neuron].uses_surrogate:
-            surrogate = NO_SURROGATE
-        yield Run(dataset, neuron, surrogate, backprop, seed)
+            surrogate, scale = NO_SURROGATE, None
+        elif SURROGATES[surrogate].scale is None:
+            scale = None
+        elif scale is None:
+            scale = surrogate_scale(surrogate, surrogate_params.get(surrogate))
+        yield Run(dataset, neuron, surrogate, None if scale is None else float(scale), backprop, seed)
+
+
+def _study_run_ids(config: dict, study: dict) -> list[str]:
+    return sorted({run.run_id for run in study_runs(study, config["model"]["surrogate_params"])})
 
 
 def expand_runs(config: dict) -> dict[str, Run]:
     """The union of all studies' runs, keyed and sorted by run id."""
-    runs = {run.run_id: run for study in selected_studies(config).values() for run in study_runs(study)}
+    runs = {
+        run.run_id: run
+        for study in selected_studies(config).values()
+        for run in study_runs(study, config["model"]["surrogate_params"])
+    }
     return dict(sorted(runs.items()))
 
 
 def runs_by_study(config: dict) -> dict[str, list[str]]:
     """Run ids of each study (a run shared by two studies is listed in both)."""
-    return {name: sorted({run.run_id for run in study_runs(study)}) for name, study in selected_studies(config).items()}
+    return {name: _study_run_ids(config, study) for name, study in selected_studies(config).items()}
 
 
 def study_designs(config: dict) -> dict[str, dict]:
-    """Per selected study: its run ids and its baseline levels, for the comparisons."""
+    """Per selected study: its run ids, the factors it compares and its baseline levels, for the comparisons."""
     return {
-        name: {"runs": sorted({run.run_id for run in study_runs(study)}), "baseline": study["baseline"]}
+        name: {
+            "runs": _study_run_ids(config, study),
+            "factors": list(study_factors(study)),
+            "baseline": study["baseline"],
+        }
         for name, study in selected_studies(config).items()
     }
 
