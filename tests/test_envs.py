@@ -103,3 +103,9 @@ def test_pyproject_lists_what_the_package_imports():
     declared = {re.split(r"[=<>!~ \[]", entry)[0].lower() for entry in project["dependencies"]}
     imported = set().union(*(third_party_imports(path) for path in PACKAGE.glob("*.py")))
     assert imported <= declared, sorted(imported - declared)
+
+
+def test_the_base_install_has_what_snakemakes_report_needs():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[=<>!~ \[]", entry)[0].lower() for entry in project["dependencies"]}
+    assert {"snakemake", "pygments"} <= declared, "snakemake --report fails without pygments"

@@ -37,7 +37,7 @@ def small_config(workdir):
 
 
 def run_outputs(workdir):
-    results = workdir / "results"
+    results = workdir / "results/quick"
     outputs = {}
     for run in sorted((results / "runs").iterdir()):
         outputs[f"{run.name}/epochs"] = pd.read_csv(run / "epochs.csv").drop(columns=TIMING_COLUMNS)

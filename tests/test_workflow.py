@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import REPO, SCHEMA, SHARED_MNIST, load_yaml
-from helpers import snakemake
+from helpers import snakemake, write_synthetic_mnist
 from spikebench.model.registry import NEURON_MODELS
 from spikebench.report.registry import STUDY_FIGURES
 from spikebench.report.simulation import SIMULATION_FIGURES, TRACE_COLUMNS
@@ -54,7 +54,8 @@ def test_dry_run_of_the_full_config(tmp_path):
     result = snakemake("-n", "--configfile", str(REPO / "config/config.yaml"), workdir=tmp_path)
     output = result.stdout + result.stderr
     assert re.search(r"fetch_dataset\s+1\n", output) and re.search(r"simulate\s+5\n", output)
-    assert re.search(r"train\s+241\n", output)
+    assert re.search(r"train\s+349\n", output)
+    assert "results/runs/mnist-synaptic-sigmoid-k100-bptt-s2/epochs.csv" in output, "the scale study is planned"
 
 
 def test_lint_is_clean():
@@ -97,14 +98,14 @@ def quick_run(tmp_path_factory, request):
     workdir = tmp_path_factory.mktemp("quick")
     config = quick_config_for(workdir, SHARED_MNIST)
     snakemake("--cores", "2", "--configfile", str(config), workdir=workdir)
-    snakemake("--report", str(workdir / "results/report.html"), "--configfile", str(config), workdir=workdir)
+    snakemake("--report", str(workdir / "results/quick/report.html"), "--configfile", str(config), workdir=workdir)
     return workdir, config
 
 
 @pytest.mark.workflow
 def test_quick_config_end_to_end(quick_run):
     workdir, config = quick_run
-    results = workdir / "results"
+    results = workdir / "results/quick"
     assert (results / "data/mnist.npz").stat().st_size > 50_000_000
     assert "taken from" in (results / "logs/data/fetch_mnist.log").read_text()
     for figure in SIMULATION_FIGURES:
@@ -122,16 +123,17 @@ def test_quick_config_end_to_end(quick_run):
         summary = json.loads((results / f"runs/{run_id}/summary.json").read_text())
         assert summary["status"] in STATUSES and summary["epochs_run"] == 1
         assert summary["train_samples"] == 4096 and summary["test_samples"] == 256
-        assert list(pd.read_csv(results / f"runs/{run_id}/epochs.csv").columns) == EPOCH_COLUMNS
+        epochs = pd.read_csv(results / f"runs/{run_id}/epochs.csv")
+        assert list(epochs.columns) == EPOCH_COLUMNS and epochs["epoch"].tolist() == [0, 1]
         assert (results / f"runs/{run_id}/model.pt").is_file()
         assert "epoch 1:" in (results / f"logs/train/{run_id}.log").read_text()
         assert (results / f"benchmarks/train/{run_id}.tsv").is_file()
     table = pd.read_csv(results / "tables/runs.csv")
     assert sorted(table["run_id"]) == sorted(runs)
     learned = table.set_index("run_id")["test_acc_at_best"]
-    assert learned["mnist-leaky-atan-bptt-s0"] > 0.8, "one epoch of the quick config teaches leaky to read digits"
+    assert learned["mnist-leaky-atan-k2-bptt-s0"] > 0.8, "one epoch of the quick config teaches leaky to read digits"
     assert table["activation_sparsity"].between(0, 1).all() and (table["dense_ops"] > 0).all()
-    assert len(pd.read_csv(results / "tables/epochs.csv")) == len(runs)
+    assert len(pd.read_csv(results / "tables/epochs.csv")) == 2 * len(runs)
     summary = pd.read_csv(results / "tables/summary.csv")
     assert len(summary) == len(runs) and set(summary["runs"]) == {1}
     comparisons = pd.read_csv(results / "tables/comparisons.csv")
@@ -190,9 +192,9 @@ def test_report_reads_well_in_a_browser(quick_run, tmp_path):
         return wait.until(lambda page: page.find_elements(By.CSS_SELECTOR, EYE), f"report category {category} is empty")
 
     try:
-        driver.get((workdir / "results/summary.html").as_uri())
+        driver.get((workdir / "results/quick/summary.html").as_uri())
         assert driver.find_element(By.ID, "summary-table").is_displayed()
-        combinations = len(pd.read_csv(workdir / "results/tables/summary.csv"))
+        combinations = len(pd.read_csv(workdir / "results/quick/tables/summary.csv"))
         assert len(driver.find_elements(By.CSS_SELECTOR, "#summary-table tbody tr")) == combinations
         assert driver.execute_script("return document.images.length") == len(STUDY_FIGURES) + len(SIMULATION_FIGURES)
         images_loaded("a broken image in the summary page")
@@ -200,7 +202,7 @@ def test_report_reads_well_in_a_browser(quick_run, tmp_path):
 
         shown = 0
         for category in ("Neuron simulation", "Training", "Comparison", "Cost"):
-            driver.get((workdir / "results/report.html").as_uri())
+            driver.get((workdir / "results/quick/report.html").as_uri())
             count = len(open_category(category))
             for index in range(count):
                 open_category(category)
@@ -218,7 +220,7 @@ def test_report_reads_well_in_a_browser(quick_run, tmp_path):
 @pytest.mark.workflow
 def test_deleting_one_runs_epochs_reruns_only_it_and_the_aggregates(quick_run):
     workdir, config = quick_run
-    epochs = workdir / "results/runs/mnist-leaky-atan-bptt-s0/epochs.csv"
+    epochs = workdir / "results/quick/runs/mnist-leaky-atan-k2-bptt-s0/epochs.csv"
     kept = epochs.with_suffix(".kept")
     epochs.rename(kept)
     try:
@@ -238,6 +240,53 @@ def test_deleting_one_runs_epochs_reruns_only_it_and_the_aggregates(quick_run):
 
 
 @pytest.mark.workflow
+def test_every_fate_is_counted_and_the_report_still_builds(tmp_path):
+    """Three runs, three fates: one learns, one diverges (snnTorch's own sigmoid backward turns NaN at slope
+    100), one never has a gradient (the sparse fast sigmoid at the untrained network). The grid completes."""
+    write_synthetic_mnist(tmp_path / "source", train=600, test=100)
+    config = {
+        "device": "cpu",
+        "datasets": {"mnist": {"sources": [str(tmp_path / "source")]}},
+        "data": {"validation_size": 100},
+        "model": {
+            "steps": 6,
+            "surrogate_numerics": "snntorch",
+            "surrogate_params": {"sigmoid": {"slope": 100}, "sparse_fast_sigmoid": {"slope": 50}},
+        },
+        "training": {"batch_size": 50, "eval_batch_size": 100, "max_epochs": 3, "patience": 3},
+        "studies": {
+            "fates": {
+                "dataset": ["mnist"],
+                "neuron": ["leaky"],
+                "surrogate": ["atan", "sigmoid", "sparse_fast_sigmoid"],
+                "backprop": ["bptt"],
+                "seed": [0],
+                "baseline": {"surrogate": "atan"},
+            }
+        },
+        "simulation": {name: {"steps": 20} for name in SIMULATION_FIGURES},
+    }
+    path = write_config(tmp_path, config)
+    snakemake("--cores", "2", "--configfile", str(path), workdir=tmp_path)
+    snakemake("--report", str(tmp_path / "results/report.html"), "--configfile", str(path), workdir=tmp_path)
+    runs = pd.read_csv(tmp_path / "results/tables/runs.csv").set_index("run_id")
+    assert runs["status"].to_dict() == {
+        "mnist-leaky-atan-k2-bptt-s0": "ok",
+        "mnist-leaky-sigmoid-k100-bptt-s0": "diverged",
+        "mnist-leaky-sparse_fast_sigmoid-k50-bptt-s0": "no_gradient",
+    }
+    diverged = runs.loc["mnist-leaky-sigmoid-k100-bptt-s0"]
+    assert (diverged["diverged_epoch"], diverged["divergence"]) == (1, "gradients")
+    assert runs.loc["mnist-leaky-sparse_fast_sigmoid-k50-bptt-s0", "initial_gradient_norm"] == 0
+    reasons = pd.read_csv(tmp_path / "results/tables/never_learned.csv").set_index("surrogate")["reason"]
+    assert "gradients became NaN or infinite in epoch 1" in reasons["sigmoid"]
+    assert "every gradient was exactly zero" in reasons["sparse_fast_sigmoid"]
+    page = (tmp_path / "results/summary.html").read_text()
+    assert "no_gradient" in page and "steady-state gain" in page
+    assert (tmp_path / "results/report.html").stat().st_size > 100_000
+
+
+@pytest.mark.workflow
 def test_corrupt_raw_file_fails_the_data_rule_naming_it(tmp_path, shared_mnist):
     broken = tmp_path / "broken-mnist"
     shutil.copytree(shared_mnist, broken)
@@ -245,14 +294,14 @@ def test_corrupt_raw_file_fails_the_data_rule_naming_it(tmp_path, shared_mnist):
     target.write_bytes(target.read_bytes()[:-200])
     config = quick_config_for(tmp_path, broken)
     result = snakemake(
-        "--cores", "1", "results/data/mnist.npz", "--configfile", str(config), workdir=tmp_path, check=False
+        "--cores", "1", "results/quick/data/mnist.npz", "--configfile", str(config), workdir=tmp_path, check=False
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert f"{target}: cannot decompress" in output
     assert "--config 'datasets={mnist: {sources: [/path/to/dir]}}'" in output
     assert not (tmp_path / "resources/data/mnist/raw/train-labels-idx1-ubyte.gz").exists()
-    assert not (tmp_path / "results/data/mnist.npz").exists()
+    assert not (tmp_path / "results/quick/data/mnist.npz").exists()
 
 
 @pytest.mark.workflow

@@ -1,13 +1,13 @@
 rule workload:
     input:
-        model="results/runs/{run_id}/model.pt",
+        model=results("runs/{run_id}/model.pt"),
         data=run_dataset_file,
     output:
-        "results/runs/{run_id}/workload.json",
+        results("runs/{run_id}/workload.json"),
     log:
-        "results/logs/workload/{run_id}.log",
+        results("logs/workload/{run_id}.log"),
     benchmark:
-        "results/benchmarks/workload/{run_id}.tsv"
+        results("benchmarks/workload/{run_id}.tsv")
     conda:
         "../../envs/training.yaml"
     threads: config["threads"]
@@ -29,9 +29,9 @@ rule merge_runs:
     output:
         **table_outputs(),
     log:
-        "results/logs/analysis/merge_runs.log",
+        results("logs/analysis/merge_runs.log"),
     benchmark:
-        "results/benchmarks/analysis/merge_runs.tsv"
+        results("benchmarks/analysis/merge_runs.tsv")
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -48,16 +48,16 @@ rule plot_study:
         **TABLE_FILES,
     output:
         png=report(
-            "results/figures/{plot}.png",
+            results("figures/{plot}.png"),
             caption="../../report/study_figures.rst",
             category=study_figure_category,
             labels={"figure": "{plot}"},
         ),
-        svg="results/figures/{plot}.svg",
+        svg=results("figures/{plot}.svg"),
     log:
-        "results/logs/analysis/plot_{plot}.log",
+        results("logs/analysis/plot_{plot}.log"),
     benchmark:
-        "results/benchmarks/analysis/plot_{plot}.tsv"
+        results("benchmarks/analysis/plot_{plot}.tsv")
     conda:
         "../../envs/analysis.yaml"
     script:
@@ -67,22 +67,22 @@ rule plot_study:
 rule summary_page:
     input:
         **{f"table_{name}": path for name, path in TABLE_FILES.items()},
-        **{f"figure_{plot}": f"results/figures/{plot}.png" for plot in STUDY_FIGURES},
+        **{f"figure_{plot}": results(f"figures/{plot}.png") for plot in STUDY_FIGURES},
         **{
-            f"simulation_{figure}": f"results/simulation/{figure}.png"
+            f"simulation_{figure}": results(f"simulation/{figure}.png")
             for figure in FIGURES
         },
     output:
         report(
-            "results/summary.html",
+            results("summary.html"),
             caption="../../report/summary_page.rst",
             category="Comparison",
             labels={"page": "summary"},
         ),
     log:
-        "results/logs/analysis/summary_page.log",
+        results("logs/analysis/summary_page.log"),
     benchmark:
-        "results/benchmarks/analysis/summary_page.tsv"
+        results("benchmarks/analysis/summary_page.tsv")
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -95,15 +95,15 @@ rule summary_page:
 rule engine_throughput:
     output:
         report(
-            "results/performance/train_throughput.csv",
+            results("performance/train_throughput.csv"),
             caption="../../report/throughput.rst",
             category="Cost",
             labels={"table": "engine throughput"},
         ),
     log:
-        "results/logs/analysis/engine_throughput.log",
+        results("logs/analysis/engine_throughput.log"),
     benchmark:
-        "results/benchmarks/analysis/engine_throughput.tsv"
+        results("benchmarks/analysis/engine_throughput.tsv")
     conda:
         "../../envs/training.yaml"
     threads: config["threads"]

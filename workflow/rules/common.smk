@@ -33,6 +33,14 @@ try:
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
+RESULTS = config["results"]
+
+
+def results(path):
+    """``path`` in this config's results directory (``results:``), so that two configs never share outputs."""
+    return f"{RESULTS}/{path}"
+
+
 FIGURES = simulation_figure_names(load_schema(SCHEMA_PATH))
 RUNS = expand_runs(config)
 RAW_FILE_NAMES = raw_file_names()
@@ -65,7 +73,7 @@ def simulation_parameters(wildcards):
     }
 
 
-TABLE_FILES = {name: f"results/tables/{name}.csv" for name in TABLES}
+TABLE_FILES = {name: results(f"tables/{name}.csv") for name in TABLES}
 
 
 def table_outputs():
@@ -81,20 +89,23 @@ def table_outputs():
     }
 
 
+RUNS_DIRECTORY = results("runs")
+
+
 def training_output(name):
-    return run_file("{run_id}", TRAINING_OUTPUTS[name])
+    return run_file("{run_id}", TRAINING_OUTPUTS[name], RUNS_DIRECTORY)
 
 
 def run_outputs(name):
     """One output file of every run of the config."""
-    return [run_file(run_id, name) for run_id in RUNS]
+    return [run_file(run_id, name, RUNS_DIRECTORY) for run_id in RUNS]
 
 
-TRAINING_BENCHMARK = "results/benchmarks/train/{run_id}.tsv"
+TRAINING_BENCHMARK = results("benchmarks/train/{run_id}.tsv")
 
 
 def training_checkpoint(wildcards):
-    return run_file(wildcards.run_id, CHECKPOINT_FILE)
+    return run_file(wildcards.run_id, CHECKPOINT_FILE, RUNS_DIRECTORY)
 
 
 def study_figure_category(wildcards):
@@ -106,11 +117,11 @@ def final_targets():
     # intermediate file whose downstream results exist, and a user deleting one run's outputs expects that
     # run (and the aggregates) to be rebuilt.
     targets = [
-        "results/summary.html",
+        results("summary.html"),
         *(path for name in RUN_OUTPUTS for path in run_outputs(name)),
     ]
     if config["benchmark_engines"]:
-        targets.append("results/performance/train_throughput.csv")
+        targets.append(results("performance/train_throughput.csv"))
     return targets
 
 
@@ -122,7 +133,7 @@ def run_axes(wildcards):
 
 
 def run_dataset_file(wildcards):
-    return f"results/data/{RUNS[wildcards.run_id].dataset}.npz"
+    return results(f"data/{RUNS[wildcards.run_id].dataset}.npz")
 
 
 def training_runtime(wildcards, threads):

@@ -5,9 +5,9 @@ rule fetch_dataset:
         raw=expand("resources/data/{{dataset}}/raw/{name}", name=RAW_FILE_NAMES),
         provenance="resources/data/{dataset}/provenance.json",
     log:
-        "results/logs/data/fetch_{dataset}.log",
+        results("logs/data/fetch_{dataset}.log"),
     benchmark:
-        "results/benchmarks/data/fetch_{dataset}.tsv"
+        results("benchmarks/data/fetch_{dataset}.tsv")
     conda:
         "../../envs/training.yaml"
     resources:
@@ -23,11 +23,11 @@ rule prepare_dataset:
     input:
         raw=rules.fetch_dataset.output.raw,
     output:
-        "results/data/{dataset}.npz",
+        results("data/{dataset}.npz"),
     log:
-        "results/logs/data/prepare_{dataset}.log",
+        results("logs/data/prepare_{dataset}.log"),
     benchmark:
-        "results/benchmarks/data/prepare_{dataset}.tsv"
+        results("benchmarks/data/prepare_{dataset}.tsv")
     conda:
         "../../envs/training.yaml"
     resources:

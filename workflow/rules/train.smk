@@ -11,7 +11,7 @@ rule train:
         summary=training_output("summary"),
         model=training_output("model"),
     log:
-        "results/logs/train/{run_id}.log",
+        results("logs/train/{run_id}.log"),
     benchmark:
         TRAINING_BENCHMARK
     conda:

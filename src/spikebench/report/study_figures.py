@@ -388,6 +388,7 @@ def initial_state(tables: Tables) -> plt.Figure:
     axes[1].set_xlabel("surrogate gradient (k: scale)")
     axes[1].set_ylabel("")
     axes[1].tick_params(axis="x", rotation=40)
+    axes[1].tick_params(axis="y", rotation=0)
     for label in axes[1].get_xticklabels():
         label.set_horizontalalignment("right")
     axes[1].grid(False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 
 from spikebench.report.style import apply_style
 
@@ -68,7 +70,7 @@ def plot_lif_single(table: pd.DataFrame, threshold: float) -> plt.Figure:
     _threshold_line(potential_axis, threshold)
     potential_axis.set_ylabel(POTENTIAL_LABEL)
     potential_axis.set_title(f"One LIF neuron, constant input I = {current:g}")
-    potential_axis.legend(loc="lower right")
+    potential_axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     _spike_train(spike_axis, table, MODEL_COLORS["LIF"])
     spike_axis.set_xlabel(TIME_LABEL)
     return figure
@@ -91,15 +93,46 @@ def plot_lif_relu(table: pd.DataFrame, threshold: float) -> plt.Figure:
 
 
 def _population(table: pd.DataFrame, label: str, threshold: float | None) -> plt.Figure:
-    figure, (potential_axis, raster_axis) = _stacked_axes([3.2, 2.2])
-    _potentials(potential_axis, table, label, legend=True)
+    """Potentials coloured by each neuron's constant input (colour bar), and a raster with one row per neuron
+    in order of input, labelled with its input and its firing rate."""
+    figure, (potential_axis, raster_axis) = _stacked_axes([3.2, 2.6])
+    inputs = table[table["time_step"] == 0].set_index("neuron")["input"].sort_values()
+    norm = Normalize(inputs.min(), inputs.max() if inputs.max() > inputs.min() else inputs.min() + 1)
+    colormap = plt.get_cmap(MODEL_PALETTES[label] if label == "ABSS" else "viridis")
+    for neuron, current in inputs.items():
+        trace = table[table["neuron"] == neuron]
+        potential_axis.plot(trace["time_step"], trace["potential"], color=colormap(norm(current)), linewidth=1.0)
     if threshold is not None:
         _threshold_line(potential_axis, threshold)
-    first = table[table["time_step"] == 0]
-    potential_axis.set_title(
-        f"{len(first)} {label} neurons, inputs {first['input'].min():.2f} to {first['input'].max():.2f}"
+        potential_axis.annotate(
+            f"threshold V_th = {threshold:g}",
+            (1.0, threshold),
+            xycoords=("axes fraction", "data"),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize="small",
+        )
+    potential_axis.set_ylabel(POTENTIAL_LABEL)
+    potential_axis.set_title(f"{len(inputs)} {label} neurons, constant inputs {inputs.min():.2f} to {inputs.max():.2f}")
+    figure.colorbar(ScalarMappable(norm, colormap), ax=[potential_axis, raster_axis], label=INPUT_LABEL, pad=0.02)
+    rows = {neuron: row for row, neuron in enumerate(inputs.index)}
+    spikes = table[table["spike"] == 1]
+    raster_axis.scatter(
+        spikes["time_step"],
+        spikes["neuron"].map(rows),
+        marker="|",
+        s=60,
+        c=[colormap(norm(inputs[neuron])) for neuron in spikes["neuron"]],
+        linewidths=1.2,
     )
-    _raster(raster_axis, table, MODEL_COLORS[label], label)
+    rates = table.groupby("neuron")["spike"].mean()
+    raster_axis.set_yticks(
+        list(rows.values()), [f"I={inputs[n]:.2f}, {100 * rates[n]:.0f}%" for n in rows], fontsize="x-small"
+    )
+    raster_axis.set_ylim(-0.7, len(rows) - 0.3)
+    raster_axis.set_ylabel("neuron (input, rate)")
     raster_axis.set_xlabel(TIME_LABEL)
     return figure
 

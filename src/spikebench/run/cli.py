@@ -1,6 +1,6 @@
 """Train one run of the grid: one (dataset, neuron, surrogate, backprop, seed) point, start to finish.
 
-    python -m spikebench.run --config config/quick.yaml --run mnist-leaky-atan-bptt-s0
+    python -m spikebench.run --config config/quick.yaml --run mnist-leaky-atan-k2-bptt-s0
 
 The run writes ``epochs.csv`` (one row per epoch), ``summary.json`` and ``model.pt`` (best validation
 weights). After every epoch it writes ``checkpoint.pt`` atomically; rerunning a killed job resumes from the
@@ -13,7 +13,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from spikebench.run.contract import RUNS_DIRECTORY, RunSettings, RunSummary, TrainingPaths
+from spikebench.run.contract import RunSettings, RunSummary, TrainingPaths
 from spikebench.run.setup import set_up
 from spikebench.run.trainer import Trainer
 from spikebench.study.config import Run, expand_runs, load_config
@@ -30,9 +30,9 @@ def train_run(run: dict, settings: dict, data_path: str | Path, paths: TrainingP
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Train one run of the spikebench grid without Snakemake.")
     parser.add_argument("--config", default="config/config.yaml", help="config file (default: %(default)s)")
-    parser.add_argument("--run", required=True, help="run id, e.g. mnist-leaky-fast_sigmoid-bptt-s0")
-    parser.add_argument("--data", help="compact data file (default: results/data/<dataset>.npz)")
-    parser.add_argument("--out", help=f"output directory (default: {RUNS_DIRECTORY}/<run id>)")
+    parser.add_argument("--run", required=True, help="run id, e.g. mnist-leaky-fast_sigmoid-k50-bptt-s0")
+    parser.add_argument("--data", help="compact data file (default: <the config's results>/data/<dataset>.npz)")
+    parser.add_argument("--out", help="output directory (default: <the config's results>/runs/<run id>)")
     parser.add_argument("--threads", type=int, help="torch threads (default: the config's threads)")
     parser.add_argument("--schema", default=str(SCHEMA))
     args = parser.parse_args(argv)
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     train_run(
         run.as_dict(),
         RunSettings.from_config(config).as_dict(),
-        args.data or f"results/data/{run.dataset}.npz",
-        TrainingPaths.in_directory(args.out or f"{RUNS_DIRECTORY}/{run.run_id}"),
+        args.data or f"{config['results']}/data/{run.dataset}.npz",
+        TrainingPaths.in_directory(args.out or f"{config['results']}/runs/{run.run_id}"),
         args.threads or config["threads"],
     )

@@ -16,7 +16,6 @@ from typing import Any, NamedTuple, TypedDict
 from spikebench.model.topology import LAYER_NAMES
 from spikebench.study.config import AXES
 
-RUNS_DIRECTORY = "results/runs"
 EPOCHS_FILE = "epochs.csv"
 SUMMARY_FILE = "summary.json"
 MODEL_FILE = "model.pt"
@@ -29,7 +28,7 @@ RUN_OUTPUTS = (EPOCHS_FILE, SUMMARY_FILE, WORKLOAD_FILE)
 """What every run leaves for the merge."""
 
 
-def run_file(run_id: str, name: str, runs_directory: str | Path = RUNS_DIRECTORY) -> str:
+def run_file(run_id: str, name: str, runs_directory: str | Path) -> str:
     return f"{runs_directory}/{run_id}/{name}"
 
 

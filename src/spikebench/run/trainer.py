@@ -266,6 +266,17 @@ class Trainer:
 
 
 def log_epoch(run_id: str, row: dict) -> None:
+    if row["epoch"] == 0:
+        log.info(
+            "%s epoch 0 (untrained): val loss %.4f acc %.4f | test acc %.4f | spike rates %s | %.1f s",
+            run_id,
+            row["val_loss"],
+            row["val_acc"],
+            row["test_acc"],
+            ", ".join(f"{layer} {row[f'spike_rate_{layer}']:.4f}" for layer in LAYER_NAMES),
+            row["epoch_seconds"],
+        )
+        return
     log.info(
         "%s epoch %d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | test acc %.4f | %.1f s, %.0f samples/s",
         run_id,
