@@ -1,0 +1,79 @@
+"""The cost estimate: scheduling, epochs, split sizes, and a real (tiny) measurement end to end."""
+
+import pytest
+import torch
+
+from conftest import REPO, SCHEMA
+from helpers import config_for
+from spikebench.run.estimate import (
+    CONVERGED_BEST_EPOCH,
+    describe,
+    duration,
+    estimate,
+    expected_epochs,
+    main,
+    makespan,
+    split_sizes,
+)
+from spikebench.study.config import expand_runs, load_config
+
+
+def test_makespan_schedules_longest_first():
+    assert makespan([5, 4, 3, 3, 3], 2) == 10, "5+3+... longest first: [5, 4] -> [5, 7] -> [8, 7] -> [8, 10]"
+    assert makespan([5, 4, 3], 8) == 5
+    assert makespan([2] * 10, 1) == 20
+
+
+def test_epochs_follow_patience_the_converged_runs_and_the_limit():
+    assert expected_epochs({"max_epochs": 100, "patience": 10}) == {
+        "fewest": 10,
+        "expected": CONVERGED_BEST_EPOCH + 10,
+        "most": 100,
+    }
+    assert expected_epochs({"max_epochs": 1, "patience": 1}) == {"fewest": 1, "expected": 1, "most": 1}
+
+
+def test_split_sizes_apply_the_hold_out_and_the_limits():
+    quick = load_config(REPO / "config/quick.yaml", SCHEMA)
+    sizes = split_sizes(quick, "mnist")
+    assert (sizes.train, sizes.validation, sizes.test) == (4096, 200, 256)
+    full = load_config(REPO / "config/config.yaml", SCHEMA)
+    sizes = split_sizes(full, "mnist")
+    assert (sizes.train, sizes.validation, sizes.test) == (55_000, 5_000, 10_000)
+
+
+def test_durations_read_naturally():
+    assert [duration(s) for s in (45, 250, 7500, 3 * 86400)] == ["45 s", "4 min 10 s", "2 h 05 min", "3.0 days"]
+
+
+def test_an_estimate_adds_up_what_it_timed():
+    config = config_for(
+        backprop="tbptt",
+        model={"steps": 4},
+        data={"validation_size": 100, "limit_train": 200, "limit_validation": 100, "limit_test": 100},
+        training={"max_epochs": 4, "patience": 2, "tbptt_window": 2},
+    )
+    config["studies"]["test"]["neuron"] = ["leaky", "synaptic"]
+    result = estimate(config, torch.device("cpu"), log=lambda line: None)
+    runs = expand_runs(config)
+    assert result.runs == 2 and set(result.epoch_seconds) == set(runs)
+    assert set(result.timings) == {("leaky", "bptt"), ("synaptic", "bptt"), ("leaky", "tbptt")}
+    assert result.epochs == {"fewest": 2, "expected": 4, "most": 4}
+    assert all(seconds > 0 for seconds in result.epoch_seconds.values())
+    assert result.cpu_seconds("most") > result.cpu_seconds("fewest")
+    assert result.wall_seconds("most", 1) >= result.wall_seconds("most", 2) >= result.wall_seconds("most", 64)
+    assert result.wall_seconds("most", 1) == pytest.approx(result.cpu_seconds("most"))
+    text = describe(result, 2, torch.device("cpu"), "tiny.yaml")
+    assert "tiny.yaml: 2 runs" in text and "wall time, 2 cores (yours)" in text
+
+
+def test_the_command_prints_the_estimate(tmp_path, capsys):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        "device: cpu\nmodel: {steps: 2}\ndata: {validation_size: 100, limit_train: 100, limit_test: 100}\n"
+        "training: {batch_size: 50, eval_batch_size: 100, max_epochs: 2, patience: 1}\n"
+        "studies: {one: {dataset: [mnist], neuron: [leaky], surrogate: [atan], backprop: [bptt], seed: [0]}}\n"
+    )
+    main(["--config", str(config), "--cores", "3"])
+    output = capsys.readouterr().out
+    assert "1 runs" in output and "wall time, 3 cores (yours)" in output and "CPU time" in output
