@@ -60,6 +60,8 @@ rule plot_study:
         results("benchmarks/analysis/plot_{plot}.tsv")
     conda:
         "../../envs/analysis.yaml"
+    params:
+        caption=study_figure_caption,
     script:
         "../scripts/plot_study.py"
 
@@ -88,6 +90,7 @@ rule summary_page:
     params:
         skipped=skipped_combinations(config),
         simulation_figures=FIGURES,
+        context=study_context(),
     script:
         "../scripts/summary_page.py"
 

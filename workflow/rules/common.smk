@@ -1,3 +1,4 @@
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from spikebench.study.config import (
     ConfigError,
     expand_runs,
     load_schema,
+    selected_studies,
     simulation_figure_names,
     skipped_combinations,
     study_designs,
@@ -110,6 +112,40 @@ def training_checkpoint(wildcards):
 
 def study_figure_category(wildcards):
     return STUDY_FIGURES[wildcards.plot].category
+
+
+def study_figure_caption(wildcards):
+    return STUDY_FIGURES[wildcards.plot].caption
+
+
+def git_commit():
+    """The checkout's commit (with ``-dirty`` if it has uncommitted changes), None outside a git checkout."""
+    try:
+        described = subprocess.run(
+            ["git", "-C", workflow.basedir, "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return described.stdout.strip() if described.returncode == 0 else None
+
+
+def study_context():
+    """What the summary page states about where its numbers come from."""
+    return {
+        "config_files": [str(path) for path in workflow.configfiles] or ["config/config.yaml"],
+        "results": RESULTS,
+        "studies": list(selected_studies(config)),
+        "data": config["data"],
+        "model": {key: config["model"][key] for key in ("steps", "beta", "alpha", "threshold", "surrogate_params")},
+        "training": config["training"],
+        "engine": config["engine"],
+        "device": config["device"],
+        "threads": config["threads"],
+        "commit": git_commit(),
+    }
 
 
 def final_targets():

@@ -8,5 +8,6 @@ with logged(snakemake.log[0]):
         {plot: getattr(snakemake.input, f"figure_{plot}") for plot in STUDY_FIGURES},
         {figure: getattr(snakemake.input, f"simulation_{figure}") for figure in snakemake.params.simulation_figures},
         snakemake.params.skipped,
+        snakemake.params.context,
         snakemake.output[0],
     )

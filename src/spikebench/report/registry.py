@@ -26,6 +26,8 @@ class ReportEntry:
 class StudyFigureSpec(ReportEntry):
     draw: str
     """Function of ``spikebench.report.study_figures``: tables -> figure."""
+    caption: str = ""
+    """What the figure shows and how to read it: under it in the HTML report and on the summary page."""
 
     def drawer(self) -> Callable:
         return resolve(FIGURES_MODULE, self.draw)
@@ -45,14 +47,110 @@ TABLES: dict[str, ReportEntry] = by_name(
 )
 
 STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
-    StudyFigureSpec("accuracy_heatmap", "Comparison", "accuracy_heatmap"),
-    StudyFigureSpec("learning_curves", "Training", "learning_curves"),
-    StudyFigureSpec("seed_spread", "Comparison", "seed_spread"),
-    StudyFigureSpec("baseline_comparisons", "Comparison", "baseline_comparisons"),
-    StudyFigureSpec("backprop_comparison", "Comparison", "backprop_comparison"),
-    StudyFigureSpec("accuracy_vs_updates", "Comparison", "accuracy_vs_updates"),
-    StudyFigureSpec("accuracy_vs_scale", "Comparison", "accuracy_vs_scale"),
-    StudyFigureSpec("initial_state", "Initialisation", "initial_state"),
-    StudyFigureSpec("accuracy_vs_cost", "Cost", "accuracy_vs_cost"),
-    StudyFigureSpec("seconds_per_epoch", "Cost", "seconds_per_epoch"),
+    StudyFigureSpec(
+        "accuracy_heatmap",
+        "Comparison",
+        "accuracy_heatmap",
+        caption=(
+            "Test accuracy (at each run's best validation epoch) of every neuron model x surrogate gradient, mean "
+            "over seeds, trained with BPTT. Empty cells are combinations the config does not run (ABSS has no "
+            "surrogate)."
+        ),
+    ),
+    StudyFigureSpec(
+        "learning_curves",
+        "Training",
+        "learning_curves",
+        caption=(
+            "Validation accuracy per epoch, one panel per neuron model, one colour per surrogate; the band spans "
+            "the seeds (minimum to maximum). Curves end where early stopping ended the runs."
+        ),
+    ),
+    StudyFigureSpec(
+        "seed_spread",
+        "Comparison",
+        "seed_spread",
+        caption=(
+            "Test accuracy of every seed (dots) and its distribution (boxes) per neuron model and surrogate, BPTT."
+        ),
+    ),
+    StudyFigureSpec(
+        "baseline_comparisons",
+        "Comparison",
+        "baseline_comparisons",
+        caption=(
+            "Each level minus its study's pre-specified baseline, paired by seed, with the 95% t interval "
+            "(percentage points of test accuracy), one panel per study and factor. Red: significant after Holm's "
+            "correction over the study's comparisons; grey: not; hollow: not testable (fewer than two pairs). n "
+            "is the number of seed pairs."
+        ),
+    ),
+    StudyFigureSpec(
+        "backprop_comparison",
+        "Comparison",
+        "backprop_comparison",
+        caption=(
+            "BPTT, truncated BPTT (an update every K steps) and snnTorch's 'RTRL', which is TBPTT with a window "
+            "of one step (an update after every step, no credit assignment across steps; not real-time recurrent "
+            "learning): mean test accuracy with its 95% confidence interval over seeds, dots for seeds. The "
+            "methods differ in the number of weight updates as much as in truncation; the control '1-step "
+            "truncation, one update per batch' (rtrl_one_update) makes as many updates as BPTT with RTRL's "
+            "truncation, so it separates the two. See accuracy_vs_updates."
+        ),
+    ),
+    StudyFigureSpec(
+        "accuracy_vs_updates",
+        "Comparison",
+        "accuracy_vs_updates",
+        caption=(
+            "Test accuracy against the optimizer updates each run made until its best validation epoch (log "
+            "scale), coloured by backprop method: BPTT makes one update per batch, TBPTT one per window, "
+            "snnTorch's RTRL one per step, so an accuracy difference between methods mixes truncation with the "
+            "number of updates."
+        ),
+    ),
+    StudyFigureSpec(
+        "accuracy_vs_scale",
+        "Comparison",
+        "accuracy_vs_scale",
+        caption=(
+            "Test accuracy against each surrogate's scale parameter (the slope k of fast_sigmoid and sigmoid, "
+            "atan's alpha; log axis), one panel per neuron model of the scale study, one line per surrogate "
+            "through the mean over seeds. Each seed is a point whose marker says what became of the run (learned, "
+            "at chance, silent, no gradient, diverged). A surrogate whose accuracy collapses at some scales is "
+            "limited by its scale against the initialisation, not by its shape."
+        ),
+    ),
+    StudyFigureSpec(
+        "initial_state",
+        "Initialisation",
+        "initial_state",
+        caption=(
+            "The untrained network, before its first update. Left: each neuron model's spike rate per layer on "
+            "the validation set (mean over its runs), labelled with its steady-state gain U / I (the membrane a "
+            "constant unit input settles at): a model with a high gain fires from the start, one with a low gain "
+            "may be silent. Right: the norm of the first gradient over all weights, median over seeds, per neuron "
+            "model and surrogate (k: scale); '0' means no gradient reached the weights at all, so the run could "
+            "not learn (status no_gradient)."
+        ),
+    ),
+    StudyFigureSpec(
+        "accuracy_vs_cost",
+        "Cost",
+        "accuracy_vs_cost",
+        caption=(
+            "The accuracy-cost trade-off: test accuracy against activation sparsity (share of zero spiking "
+            "outputs) and against effective synaptic operations per sample (MACs of the first convolution plus "
+            "ACs of the spike-fed layers, NeuroBench definitions), on the test set with the best weights."
+        ),
+    ),
+    StudyFigureSpec(
+        "seconds_per_epoch",
+        "Cost",
+        "seconds_per_epoch",
+        caption=(
+            "Seconds per epoch per neuron model and engine, from the runs' own timings (training and evaluation), "
+            "and the whole training job's wall time from Snakemake's benchmark files."
+        ),
+    ),
 )

@@ -8,12 +8,13 @@ from __future__ import annotations
 import base64
 import html
 import logging
+import time
 from pathlib import Path
 
 import pandas as pd
 
 from spikebench.report.findings import study_findings
-from spikebench.report.statistics import COMPARISON_COLUMNS
+from spikebench.report.registry import STUDY_FIGURES
 from spikebench.report.tables import GROUP, read_tables
 from spikebench.utils.atomic import atomic_write_text
 
@@ -26,23 +27,141 @@ def _image(path: str | Path, alt: str) -> str:
 
 
 def _table(frame: pd.DataFrame, table_id: str) -> str:
-    return frame.to_html(index=False, table_id=table_id, na_rep="", float_format=lambda x: f"{x:.4g}", border=0)
+    """``frame`` as an HTML table in a box that scrolls sideways rather than overflow the page."""
+    table = frame.to_html(index=False, table_id=table_id, na_rep="", float_format=lambda x: f"{x:.4g}", border=0)
+    return f"<div class='scroll'>{table}</div>"
 
 
-SIGNIFICANT_COLUMNS = [
-    column
-    for column in COMPARISON_COLUMNS
-    if column not in ("baseline_mean", "level_mean", "test", "p_wilcoxon", "significant", "note")
-]
+def _figure(path: str | Path, name: str, caption: str) -> str:
+    return f"<figure>{_image(path, name)}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+SIGNIFICANT_COLUMNS = {
+    "study": "study",
+    "factor": "factor",
+    "context": "where",
+    "level": "level",
+    "baseline": "baseline",
+    "n_pairs": "seed pairs",
+    "difference": "difference, points (95% CI)",
+    "p_adjusted": "p (Holm)",
+}
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; }
+.scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0 1.5rem; }
 th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #ddd; text-align: right; }
-th { background: #f3f3f3; } td:nth-child(-n+4) { text-align: left; }
-img { max-width: 100%; margin: 0.5rem 0 1.5rem; border: 1px solid #eee; }
+th { background: #f3f3f3; white-space: normal; vertical-align: bottom; } td:nth-child(-n+5) { text-align: left; }
+table.context td, table.context th { text-align: left; } table.context th { background: none; width: 14rem; }
+img { max-width: 100%; margin: 0.5rem 0 0.2rem; border: 1px solid #eee; }
+figure { margin: 0 0 1.8rem; } figcaption { font-size: 0.9rem; color: #444; max-width: 60rem; }
 .note { background: #fff8e1; padding: 0.6rem 1rem; border-left: 4px solid #f0ad4e; }
 """
+
+READABLE = {
+    "dataset": "data set",
+    "scale": "scale k",
+    "backprop": "backprop",
+    "learned_runs": "learned",
+    "zero_gradient_runs": "runs without gradient",
+    "initial_gradient_norm_median": "first gradient's norm (median)",
+    "steady_state_gain": "steady-state gain U / I",
+    "reason": "why",
+}
+"""Column headers as a reader says them; unlisted columns lose their underscores."""
+
+
+def _readable(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.rename(columns=lambda column: READABLE.get(column, column.replace("_", " ")))
+
+
+def _percent(value: float) -> str:
+    return "" if pd.isna(value) else f"{100 * value:.1f}"
+
+
+def _interval(mean: float, low: float, high: float, n: int) -> str:
+    """``92.1 (91.0-93.2)`` in %, or with fewer than two values ``92.1 (n = 1)``: no interval from one value."""
+    if pd.isna(mean):
+        return "none learned"
+    if n < 2 or pd.isna(low):
+        return f"{_percent(mean)} (n = {n})"
+    return f"{_percent(mean)} ({_percent(low)}-{_percent(high)})"
+
+
+FAILURE_KINDS = ("at_chance", "silent", "no_gradient", "diverged", "missing")
+
+
+def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per combination, readable: failures with their kinds, accuracy in % with its interval."""
+    ordered = summary.sort_values(["failure_rate", "test_acc_mean"], ascending=[True, False])
+    rows = []
+    for row in ordered.to_dict("records"):
+        kinds = ", ".join(f"{row[kind]} {kind.replace('_', ' ')}" for kind in FAILURE_KINDS if row.get(kind, 0))
+        rows.append(
+            {
+                **{READABLE.get(column, column): row[column] for column in GROUP if column != "scale"},
+                "scale k": "" if pd.isna(row["scale"]) else f"{row['scale']:g}",
+                "runs": row["runs"],
+                "failed (kinds)": f"{row['failures']}" + (f" ({kinds})" if kinds else ""),
+                "failure rate, % (95% CI)": (
+                    f"{_percent(row['failure_rate'])} ({_percent(row['failure_rate_ci95_low'])}-"
+                    f"{_percent(row['failure_rate_ci95_high'])})"
+                ),
+                "test accuracy of learned runs, % (95% CI)": _interval(
+                    row["test_acc_mean"], row["test_acc_ci95_low"], row["test_acc_ci95_high"], row["learned_runs"]
+                ),
+                "s / epoch": f"{row['mean_seconds_per_epoch']:.1f}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _context_rows(context: dict, runs: pd.DataFrame) -> list[tuple[str, str]]:
+    data, training, model = context["data"], context["training"], context["model"]
+    finished = runs[runs["status"] != "missing"]
+    sizes = "; ".join(
+        f"{column.split('_')[0]} {int(finished[column].iloc[0]):,}"
+        for column in ("train_samples", "validation_samples", "test_samples")
+        if column in finished and len(finished) and finished[column].notna().any()
+    )
+    scales = ", ".join(f"{name} {params}" for name, params in model["surrogate_params"].items()) or "snnTorch's"
+    seeds = ", ".join(map(str, sorted(runs["seed"].unique())))
+    versions = finished.iloc[0] if len(finished) else None
+    compute = finished["wall_seconds"].sum() / 3600 if "wall_seconds" in finished else float("nan")
+    return [
+        ("config", ", ".join(context["config_files"]) + f" (results in {context['results']}/)"),
+        ("studies", ", ".join(context["studies"])),
+        ("images per split", sizes or "no run finished"),
+        ("data", f"validation hold-out {data['validation_size']:,}, split seed {data['split_seed']}"),
+        ("time steps", str(model["steps"])),
+        (
+            "training",
+            f"up to {training['max_epochs']} epochs, patience {training['patience']}, batch {training['batch_size']},"
+            f" Adamax lr {training['learning_rate']:g}",
+        ),
+        ("seeds", seeds),
+        ("surrogate scales set", scales),
+        ("engine, device, threads", f"{context['engine']}, {context['device']}, {context['threads']} per job"),
+        (
+            "versions",
+            "unknown"
+            if versions is None
+            else f"spikebench {versions['spikebench_version']}, torch {versions['torch_version']},"
+            f" snnTorch {versions['snntorch_version']}",
+        ),
+        ("spikebench commit", context["commit"] or "not a git checkout"),
+        ("compute", f"{compute:.2f} h of training-job wall time over {len(finished)} finished runs"),
+        ("built", time.strftime("%Y-%m-%d %H:%M %Z")),
+    ]
+
+
+def _context_block(context: dict, runs: pd.DataFrame) -> str:
+    rows = "".join(
+        f"<tr><th>{html.escape(key)}</th><td>{html.escape(value)}</td></tr>"
+        for key, value in _context_rows(context, runs)
+    )
+    return f"<table class='context' id='context'>{rows}</table>"
 
 
 def _initialisation_section(tables: dict[str, pd.DataFrame]) -> list[str]:
@@ -55,7 +174,7 @@ def _initialisation_section(tables: dict[str, pd.DataFrame]) -> list[str]:
         "<p>Each neuron model's steady-state gain U / I (the membrane potential a constant unit input settles at)"
         " and the spike rates its untrained networks fired at on the validation set. The models start from the"
         " same weights in different regimes: a learning difference between them can be one of initial activity.</p>",
-        _table(gains, "gains-table"),
+        _table(_readable(gains), "gains-table"),
     ]
     dead = initial[initial["zero_gradient_runs"] > 0]
     if not dead.empty:
@@ -64,8 +183,20 @@ def _initialisation_section(tables: dict[str, pd.DataFrame]) -> list[str]:
             " passes no gradient at the untrained network's membrane potentials, so those weights never changed"
             " (status no_gradient). Their accuracy says nothing about the neuron model or the surrogate's shape.</p>"
         )
-        parts.append(_table(dead[[*GROUP, "runs", "zero_gradient_runs", "initial_gradient_norm_median"]], "dead-table"))
+        dead = dead[[*GROUP, "runs", "zero_gradient_runs", "initial_gradient_norm_median"]]
+        parts.append(_table(_readable(dead), "dead-table"))
     return parts
+
+
+def _significant_table(comparisons: pd.DataFrame) -> pd.DataFrame:
+    significant = comparisons[comparisons["significant"].astype(bool)]
+    rows = []
+    for row in significant.to_dict("records"):
+        difference = (
+            f"{100 * row['mean_difference']:+.1f} ({100 * row['ci95_low']:+.1f} to {100 * row['ci95_high']:+.1f})"
+        )
+        rows.append({**{column: row.get(column) for column in SIGNIFICANT_COLUMNS}, "difference": difference})
+    return pd.DataFrame(rows, columns=list(SIGNIFICANT_COLUMNS)).rename(columns=SIGNIFICANT_COLUMNS)
 
 
 def render_summary_page(
@@ -73,44 +204,29 @@ def render_summary_page(
     figure_paths: dict[str, str],
     simulation_paths: dict[str, str],
     skipped: list[dict[str, str]],
+    context: dict,
     out_path: str | Path,
 ) -> None:
-    """Write the self-contained summary page: headline tables, what never learned, and every figure."""
+    """Write the self-contained summary page: where the numbers come from, headline tables, what never learned
+    and why, the comparisons in words, and every figure with its caption."""
     tables = read_tables(table_paths)
     summary, runs = tables["summary"], tables["runs"]
-    headline = summary.sort_values(["failure_rate", "test_acc_mean"], ascending=[True, False])[
-        [
-            *GROUP,
-            "runs",
-            "learned_runs",
-            "failure_rate",
-            "failure_rate_ci95_low",
-            "failure_rate_ci95_high",
-            "test_acc_mean",
-            "test_acc_ci95_low",
-            "test_acc_ci95_high",
-            "at_chance",
-            "silent",
-            "no_gradient",
-            "diverged",
-            "missing",
-            "mean_seconds_per_epoch",
-        ]
-    ]
     outcome_counts = runs["outcome"].value_counts().to_dict()
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>spikebench summary</title>",
         f"<style>{STYLE}</style></head><body>",
         "<h1>spikebench: study summary</h1>",
+        _context_block(context, runs),
         f"<p>{len(runs)} runs: "
         + ", ".join(f"{count} {outcome.replace('_', ' ')}" for outcome, count in outcome_counts.items())
         + ".</p>",
         "<h2>Failures and test accuracy per combination</h2>",
-        "<p>A run failed if it diverged, stayed silent, is missing, or finished at chance (its test accuracy does"
-        " not beat guessing in a one-sided binomial test at 5%); the failure rate has a Wilson 95% interval. Test"
-        " accuracy (at each run's best validation epoch) is averaged over the runs that learned only, with a 95% t"
-        " interval; no run is left out of the counts.</p>",
-        _table(headline, "summary-table"),
+        "<p>A run failed if it diverged, never had a gradient, stayed silent, is missing, or finished at chance"
+        " (its test accuracy does not beat guessing in a one-sided binomial test at 5%); the failure rate has a"
+        " Wilson 95% interval. Test accuracy (at each run's best validation epoch, in %) is averaged over the runs"
+        " that learned only, with a 95% t interval where two or more learned; no run is left out of the counts."
+        " Scale k is the surrogate's slope (atan: alpha).</p>",
+        _table(headline_table(summary), "summary-table"),
     ]
     never = tables["never_learned"]
     parts.append("<h2>Combinations that never learned</h2>")
@@ -118,7 +234,7 @@ def render_summary_page(
         parts.append("<p>Every combination has at least one run that learned.</p>")
     else:
         parts.append("<p class='note'>No run of these learned; the reason is what the runs recorded.</p>")
-        parts.append(_table(never, "never-learned-table"))
+        parts.append(_table(_readable(never), "never-learned-table"))
     if skipped:
         neurons = sorted({row["neuron"] for row in skipped})
         parts.append(
@@ -137,14 +253,17 @@ def render_summary_page(
         parts.append(f"<h3>Study {html.escape(study)}</h3><ul>")
         parts.extend(f"<li>{html.escape(sentence)}</li>" for sentence in sentences)
         parts.append("</ul>")
-    significant = tables["comparisons"][tables["comparisons"]["significant"].astype(bool)]
+    significant = _significant_table(tables["comparisons"])
     if not significant.empty:
-        parts.append(_table(significant[SIGNIFICANT_COLUMNS], "significant-table"))
+        parts.append(_table(significant, "significant-table"))
     parts.append("<h2>Figures</h2>")
     for name, path in figure_paths.items():
-        parts.append(f"<h3>{html.escape(name.replace('_', ' '))}</h3>{_image(path, name)}")
+        parts.append(
+            f"<h3>{html.escape(name.replace('_', ' '))}</h3>{_figure(path, name, STUDY_FIGURES[name].caption)}"
+        )
     parts.append("<h2>Neuron simulation</h2>")
     for name, path in simulation_paths.items():
-        parts.append(f"<h3>{html.escape(name.replace('_', ' '))}</h3>{_image(path, name)}")
+        caption = "Potentials before each step's reset; parameters from the config's simulation section."
+        parts.append(f"<h3>{html.escape(name.replace('_', ' '))}</h3>{_figure(path, name, caption)}")
     parts.append("</body></html>")
     atomic_write_text(out_path, "\n".join(parts))

@@ -70,6 +70,7 @@ def read_benchmark_seconds(path: str | Path) -> float:
     return float(pd.read_csv(path, sep="\t")["s"].iloc[0])
 
 
+VERSIONED = ("spikebench", "torch", "snntorch")
 INITIAL_COLUMNS = ("val_acc", "val_loss", *(f"spike_rate_{layer}" for layer in LAYER_NAMES))
 """What the epoch-0 row tells about the untrained network, kept in the runs table as ``initial_<column>``."""
 
@@ -115,6 +116,9 @@ def merge_runs(runs: list[Run], files: dict[str, RunFiles]) -> tuple[pd.DataFram
             optimizer_updates_per_epoch=summary["optimizer_updates_per_epoch"],
             device=summary["device"],
             threads=summary["threads"],
+            train_samples=summary["train_samples"],
+            validation_samples=summary["validation_samples"],
+            **{f"{package}_version": summary["versions"].get(package) for package in VERSIONED},
             **{
                 column: best[column].iloc[0] if len(best) else np.nan
                 for column in ("spike_rate_conv1", "spike_rate_conv2", "spike_rate_output", "test_output_spikes")
@@ -166,8 +170,11 @@ RUN_COLUMNS = [
     "spike_rate_conv2",
     "spike_rate_output",
     "test_output_spikes",
+    "train_samples",
+    "validation_samples",
     "test_samples",
     "num_classes",
+    *(f"{package}_version" for package in VERSIONED),
     "optimizer_updates_per_epoch",
     "outcome",
     "studies",
