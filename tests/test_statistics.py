@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from spikebench.report.findings import FACTOR_NOUNS
 from spikebench.report.statistics import friedman, paired_comparison, study_comparisons
+from spikebench.study.config import FACTORS
 
 LEVELS = [f"level{index}" for index in range(8)]
 SEEDS = 5
@@ -94,3 +96,39 @@ def test_friedman_sees_a_planted_difference_and_not_a_null():
 def test_too_few_pairs_are_not_testable(baseline, level, test):
     result = paired_comparison(pd.Series(baseline), pd.Series(level))
     assert result["test"] == test and np.isnan(result["p_value"])
+
+
+def test_a_scale_sweep_compares_scales_within_each_surrogate_and_surrogates_within_each_scale():
+    rng = np.random.default_rng(3)
+    rows = []
+    for surrogate, scales in (("fast_sigmoid", [5.0, 50.0]), ("atan", [5.0, 50.0]), ("triangular", [np.nan])):
+        for scale in scales:
+            for seed in range(4):
+                rows.append(
+                    {
+                        "run_id": f"{surrogate}-{scale}-{seed}",
+                        "dataset": "mnist",
+                        "neuron": "leaky",
+                        "surrogate": surrogate,
+                        "scale": scale,
+                        "backprop": "bptt",
+                        "seed": seed,
+                        "test_acc_at_best": 0.9 + (0.05 if scale == 5.0 else 0) + rng.normal(0, 0.005),
+                    }
+                )
+    baseline = {"surrogate": "fast_sigmoid", "scale": 50}
+    comparisons, _ = study_comparisons(pd.DataFrame(rows), "sweep", baseline, ["surrogate", "scale", "backprop"])
+    scale = comparisons[comparisons["factor"] == "scale"].set_index("context")
+    assert sorted(scale.index) == ["surrogate=atan, backprop=bptt", "surrogate=fast_sigmoid, backprop=bptt"]
+    assert set(scale["level"]) == {"5"} and set(scale["baseline"]) == {"50"} and (scale["n_pairs"] == 4).all()
+    assert (scale["mean_difference"] > 0.04).all()
+    surrogate = comparisons[comparisons["factor"] == "surrogate"]
+    assert set(surrogate["context"]) == {
+        "scale=5, backprop=bptt",
+        "scale=50, backprop=bptt",
+    }
+    assert "triangular" not in set(surrogate["level"]), "no run of triangular shares a scale with the baseline"
+
+
+def test_every_factor_has_words_in_the_findings():
+    assert set(FACTOR_NOUNS) == set(FACTORS)

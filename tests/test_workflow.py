@@ -194,6 +194,17 @@ def test_report_reads_well_in_a_browser(quick_run, tmp_path):
     try:
         driver.get((workdir / "results/quick/summary.html").as_uri())
         assert driver.find_element(By.ID, "summary-table").is_displayed()
+        context = driver.find_element(By.ID, "context").text
+        assert (
+            "quick" in context and "train 4,096" in context and "patience 1" in context and "snnTorch 1.0.0" in context
+        )
+        page_width = driver.execute_script("return document.documentElement.clientWidth")
+        for table in driver.find_elements(By.TAG_NAME, "table"):
+            right = driver.execute_script("return arguments[0].parentElement.getBoundingClientRect().right", table)
+            assert right <= page_width, f"table {table.get_attribute('id')} runs off the page"
+        overflow = "return document.documentElement.scrollWidth > document.documentElement.clientWidth"
+        assert not driver.execute_script(overflow), "the summary page scrolls sideways"
+        assert len(driver.find_elements(By.TAG_NAME, "figcaption")) == len(STUDY_FIGURES) + len(SIMULATION_FIGURES)
         combinations = len(pd.read_csv(workdir / "results/quick/tables/summary.csv"))
         assert len(driver.find_elements(By.CSS_SELECTOR, "#summary-table tbody tr")) == combinations
         assert driver.execute_script("return document.images.length") == len(STUDY_FIGURES) + len(SIMULATION_FIGURES)
@@ -201,7 +212,7 @@ def test_report_reads_well_in_a_browser(quick_run, tmp_path):
         driver.save_screenshot(str(tmp_path / "summary.png"))
 
         shown = 0
-        for category in ("Neuron simulation", "Training", "Comparison", "Cost"):
+        for category in ("Neuron simulation", "Training", "Initialisation", "Comparison", "Cost"):
             driver.get((workdir / "results/quick/report.html").as_uri())
             count = len(open_category(category))
             for index in range(count):
@@ -237,6 +248,21 @@ def test_deleting_one_runs_epochs_reruns_only_it_and_the_aggregates(quick_run):
         "summary_page": "1",
         "all": "1",
     }
+
+
+@pytest.mark.workflow
+def test_the_full_configs_data_and_figures_leave_the_quick_results_alone(quick_run):
+    """The README's order for a new user: the quick config, then the full study's data-only and figures-only
+    commands, then the quick config again, which has nothing to do."""
+    workdir, config = quick_run
+    full = load_yaml(REPO / "config/config.yaml")
+    full["datasets"]["mnist"]["sources"] = [str(SHARED_MNIST)]
+    full_config = write_config(workdir, full, name="full.yaml")
+    snakemake("--cores", "2", "results/data/mnist.npz", "--configfile", str(full_config), workdir=workdir)
+    snakemake("--cores", "2", "--until", "simulate", "--configfile", str(full_config), workdir=workdir)
+    assert (workdir / "results/data/mnist.npz").is_file() and (workdir / "results/simulation/lif_vs_abss.png").is_file()
+    again = snakemake("-n", "--configfile", str(config), workdir=workdir)
+    assert "Nothing to be done" in again.stdout + again.stderr
 
 
 @pytest.mark.workflow

@@ -79,7 +79,7 @@ rule summary_page:
             results("summary.html"),
             caption="../../report/summary_page.rst",
             category="Comparison",
-            labels={"page": "summary"},
+            labels={"page": "summary page"},
         ),
     log:
         results("logs/analysis/summary_page.log"),

@@ -17,7 +17,12 @@ def _where(row: pd.Series) -> str:
     return f"{row['dataset']}, {row['context']}" if row["context"] else row["dataset"]
 
 
-FACTOR_NOUNS = {"neuron": "neuron models", "surrogate": "surrogate gradients", "backprop": "backprop methods"}
+FACTOR_NOUNS = {
+    "neuron": "neuron models",
+    "surrogate": "surrogate gradients",
+    "scale": "surrogate scales",
+    "backprop": "backprop methods",
+}
 
 
 def omnibus_sentences(factor: str, rows: pd.DataFrame) -> list[str]:

@@ -62,8 +62,9 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
         "Training",
         "learning_curves",
         caption=(
-            "Validation accuracy per epoch, one panel per neuron model, one colour per surrogate; the band spans "
-            "the seeds (minimum to maximum). Curves end where early stopping ended the runs."
+            "Validation accuracy per epoch, one panel per neuron model, one colour per surrogate at its configured "
+            "scale; epoch 0 is the untrained network. With two or more seeds the line is their mean and the band "
+            "spans them (minimum to maximum); the title gives n. Curves end where early stopping ended the runs."
         ),
     ),
     StudyFigureSpec(
@@ -71,7 +72,8 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
         "Comparison",
         "seed_spread",
         caption=(
-            "Test accuracy of every seed (dots) and its distribution (boxes) per neuron model and surrogate, BPTT."
+            "Test accuracy of every seed (dots) per neuron model and surrogate at its configured scale, BPTT, with "
+            "boxes (quartiles) where every combination has three seeds or more; the title gives n."
         ),
     ),
     StudyFigureSpec(
@@ -149,8 +151,9 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
         "Cost",
         "seconds_per_epoch",
         caption=(
-            "Seconds per epoch per neuron model and engine, from the runs' own timings (training and evaluation), "
-            "and the whole training job's wall time from Snakemake's benchmark files."
+            "Seconds per epoch per neuron model and backprop method, from the runs' own timings (training and "
+            "evaluation), and the whole training job's wall time from Snakemake's benchmark files: bars are means "
+            "over the runs, error bars one standard deviation (none with one run each)."
         ),
     ),
 )

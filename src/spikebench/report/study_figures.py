@@ -85,7 +85,8 @@ def accuracy_heatmap(tables: Tables) -> plt.Figure:
             cbar_kws={"label": "test accuracy (%)"},
             linewidths=0.5,
         )
-        axis.set_title(f"{dataset}: mean test accuracy over seeds (BPTT)")
+        fewest, most = _seed_counts(data[data["dataset"] == dataset], ["neuron", "surrogate"])
+        axis.set_title(f"{dataset}: mean test accuracy over seeds, {_n(fewest, most)} (BPTT)")
         axis.set_xlabel("surrogate gradient")
         axis.set_ylabel("neuron model")
         axis.grid(False)
@@ -116,36 +117,55 @@ def learning_curves(tables: Tables) -> plt.Figure:
         marker="o" if data["epoch"].max() <= 3 else None,
         facet_kws={"sharey": True},
     )
-    grid.set_axis_labels("epoch", "validation accuracy (%)")
+    grid.set_axis_labels("epoch (0: untrained)", "validation accuracy (%)")
     grid.set_titles("{col_name}")
     for axis in grid.axes.flat:
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     sns.move_legend(grid, "upper left", bbox_to_anchor=(1.0, 0.95))
-    grid.figure.suptitle("Validation accuracy per epoch (band: range over seeds)", y=1.02)
+    fewest, most = _seed_counts(data, ["neuron", "surrogate"])
+    band = "one seed each: no band" if most == 1 else f"line: mean; band: range over seeds, {_n(fewest, most)}"
+    grid.figure.suptitle(f"Validation accuracy per epoch ({band})", y=1.02)
     return grid.figure
 
 
+def _seed_counts(data: pd.DataFrame, columns: list[str]) -> tuple[int, int]:
+    counts = data.groupby(columns, dropna=False)["seed"].nunique()
+    return int(counts.min()), int(counts.max())
+
+
+def _n(low: int, high: int) -> str:
+    return f"n = {low}" if low == high else f"n = {low}-{high}"
+
+
 def seed_spread(tables: Tables) -> plt.Figure:
+    """Every seed's accuracy per neuron and surrogate; boxes only where each has three seeds or more."""
     data = _at_configured_scale(_finished(tables["runs"]), tables)
     if data.empty:
         return _placeholder("No finished BPTT runs yet.")
     data = data.assign(accuracy=data["test_acc_at_best"] * 100)
+    fewest, most = _seed_counts(data, ["neuron", "surrogate"])
     figure, axis = plt.subplots(figsize=(max(7, 1.4 * data["neuron"].nunique()), 4.2))
-    sns.boxplot(data=data, x="neuron", y="accuracy", hue="surrogate", ax=axis, fliersize=0, linewidth=0.8)
+    order = sorted(data["surrogate"].unique())
+    if fewest >= 3:
+        sns.boxplot(
+            data=data, x="neuron", y="accuracy", hue="surrogate", hue_order=order, ax=axis, fliersize=0, linewidth=0.8
+        )
     sns.stripplot(
         data=data,
         x="neuron",
         y="accuracy",
         hue="surrogate",
+        hue_order=order,
         dodge=True,
         ax=axis,
-        size=3,
-        palette="dark:black",
-        legend=False,
+        size=4 if fewest >= 3 else 7,
+        palette="dark:black" if fewest >= 3 else None,
+        legend=fewest < 3,
     )
     axis.set_xlabel("neuron model")
     axis.set_ylabel(f"{ACCURACY} (%)")
-    axis.set_title("Spread over seeds (each dot a seed)")
+    boxes = "boxes: quartiles; " if fewest >= 3 else "too few seeds for boxes; "
+    axis.set_title(f"Spread over seeds ({boxes}each dot a seed, {_n(fewest, most)} per combination)")
     axis.legend(title="surrogate", bbox_to_anchor=(1.01, 1), loc="upper left", fontsize="small")
     return figure
 
@@ -188,37 +208,56 @@ def backprop_comparison(tables: Tables) -> plt.Figure:
     figure, axis = plt.subplots(figsize=(9, 4.2))
     common = {"data": data, "x": "neuron", "y": "accuracy", "hue": "method", "hue_order": order, "ax": axis}
     # The strip's dodge splits 0.8 of a category among the methods; the points' dodge spans the outer two.
-    sns.pointplot(**common, dodge=0.8 - 0.8 / len(order), errorbar=("ci", 95), linestyle="none", capsize=0.1)
+    sns.pointplot(
+        **common,
+        dodge=0.8 - 0.8 / len(order),
+        errorbar=("ci", 95) if _seed_counts(data, ["neuron", "backprop"])[0] >= 2 else None,
+        linestyle="none",
+        capsize=0.1,
+    )
     sns.stripplot(**common, dodge=True, size=3, alpha=0.5, legend=False)
     axis.legend(title="backprop", bbox_to_anchor=(1.01, 1), loc="upper left", fontsize="small")
     axis.set_xlabel("neuron model")
     axis.set_ylabel(f"{ACCURACY} (%)")
     surrogates = ", ".join(sorted(data["surrogate"].unique()))
-    axis.set_title(f"Backprop methods, surrogate {surrogates} (mean, 95% CI; dots: seeds)", fontsize="medium")
+    fewest, most = _seed_counts(data, ["neuron", "backprop"])
+    summary = "mean, 95% CI" if fewest >= 2 else "one seed: no interval"
+    axis.set_title(
+        f"Backprop methods, surrogate {surrogates} ({summary}; dots: seeds, {_n(fewest, most)})", fontsize="medium"
+    )
     return figure
 
 
 def seconds_per_epoch(tables: Tables) -> plt.Figure:
+    """Seconds per epoch and per training job, per neuron model and backprop method (their costs differ by a
+    factor of several); the bar is the mean over the runs, the error bar their standard deviation."""
     data = _finished(tables["runs"], backprop=None).dropna(subset=["mean_epoch_seconds"])
     if data.empty:
         return _placeholder("No timed epochs yet.")
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
-    sns.barplot(data=data, x="neuron", y="mean_epoch_seconds", hue="engine", ax=axes[0], errorbar="sd")
-    axes[0].set_ylabel("seconds per epoch (training + evaluation)")
-    axes[0].set_title("Epoch time (from the runs)")
-    axes[0].legend(title="engine", loc="lower right")
-    timed = data.dropna(subset=["job_seconds"])
-    if timed.empty:
-        axes[1].axis("off")
-        axes[1].text(0.5, 0.5, "no Snakemake benchmark files", ha="center")
-    else:
-        sns.barplot(data=timed, x="neuron", y="job_seconds", hue="engine", ax=axes[1], errorbar="sd")
-        axes[1].set_ylabel("seconds per training job")
-        axes[1].set_title("Whole job (Snakemake benchmark)")
-        axes[1].legend(title="engine", loc="lower right")
-    for axis in axes:
+    data = data.assign(method=data["backprop"].map(backprop_label))
+    order = _method_order(data)
+    fewest, most = _seed_counts(data, ["neuron", "backprop"])
+    spread = "sd" if most >= 2 else None
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    panels = (
+        (axes[0], data, "mean_epoch_seconds", "seconds per epoch (training + evaluation)", "Epoch (the runs' timings)"),
+        (axes[1], data.dropna(subset=["job_seconds"]), "job_seconds", "seconds per training job", "Whole job"),
+    )
+    for axis, rows, column, label, title in panels:
+        if rows.empty:
+            axis.axis("off")
+            axis.text(0.5, 0.5, "no Snakemake benchmark files", ha="center")
+            continue
+        sns.barplot(data=rows, x="neuron", y=column, hue="method", hue_order=order, ax=axis, errorbar=spread)
+        axis.set_ylabel(label)
+        axis.set_title(title)
         axis.set_xlabel("neuron model")
         axis.tick_params(axis="x", rotation=20)
+        axis.get_legend().remove()
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, title="backprop", loc="upper left", bbox_to_anchor=(1.0, 0.9), fontsize="small")
+    bars = "bars: mean over runs, error bars: 1 s.d." if spread else "one run each: no error bars"
+    figure.suptitle(f"Cost per neuron model and backprop method ({bars}; {_n(fewest, most)} runs)")
     return figure
 
 
