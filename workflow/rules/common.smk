@@ -122,7 +122,15 @@ def git_commit():
     """The checkout's commit (with ``-dirty`` if it has uncommitted changes), None outside a git checkout."""
     try:
         described = subprocess.run(
-            ["git", "-C", workflow.basedir, "describe", "--always", "--dirty", "--abbrev=12"],
+            [
+                "git",
+                "-C",
+                workflow.basedir,
+                "describe",
+                "--always",
+                "--dirty",
+                "--abbrev=12",
+            ],
             capture_output=True,
             text=True,
             timeout=10,
@@ -135,11 +143,15 @@ def git_commit():
 def study_context():
     """What the summary page states about where its numbers come from."""
     return {
-        "config_files": [str(path) for path in workflow.configfiles] or ["config/config.yaml"],
+        "config_files": [str(path) for path in workflow.configfiles]
+        or ["config/config.yaml"],
         "results": RESULTS,
         "studies": list(selected_studies(config)),
         "data": config["data"],
-        "model": {key: config["model"][key] for key in ("steps", "beta", "alpha", "threshold", "surrogate_params")},
+        "model": {
+            key: config["model"][key]
+            for key in ("steps", "beta", "alpha", "threshold", "surrogate_params")
+        },
         "training": config["training"],
         "engine": config["engine"],
         "device": config["device"],

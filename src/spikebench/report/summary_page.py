@@ -117,6 +117,18 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _in_percent(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """The columns starting with ``prefix`` (rates) in %, their names saying so."""
+    columns = [column for column in frame.columns if column.startswith(prefix)]
+    return frame.assign(**{column: (frame[column] * 100).round(2) for column in columns}).rename(
+        columns={column: f"{column} (%)" for column in columns}
+    )
+
+
 def _context_rows(context: dict, runs: pd.DataFrame) -> list[tuple[str, str]]:
     data, training, model = context["data"], context["training"], context["model"]
     finished = runs[runs["status"] != "missing"]
@@ -137,8 +149,8 @@ def _context_rows(context: dict, runs: pd.DataFrame) -> list[tuple[str, str]]:
         ("time steps", str(model["steps"])),
         (
             "training",
-            f"up to {training['max_epochs']} epochs, patience {training['patience']}, batch {training['batch_size']},"
-            f" Adamax lr {training['learning_rate']:g}",
+            f"up to {_count(training['max_epochs'], 'epoch')}, patience {training['patience']},"
+            f" batch {training['batch_size']}, Adamax lr {training['learning_rate']:g}",
         ),
         ("seeds", seeds),
         ("surrogate scales set", scales),
@@ -174,7 +186,7 @@ def _initialisation_section(tables: dict[str, pd.DataFrame]) -> list[str]:
         "<p>Each neuron model's steady-state gain U / I (the membrane potential a constant unit input settles at)"
         " and the spike rates its untrained networks fired at on the validation set. The models start from the"
         " same weights in different regimes: a learning difference between them can be one of initial activity.</p>",
-        _table(_readable(gains), "gains-table"),
+        _table(_readable(_in_percent(gains, "initial_spike_rate")), "gains-table"),
     ]
     dead = initial[initial["zero_gradient_runs"] > 0]
     if not dead.empty:
@@ -217,7 +229,7 @@ def render_summary_page(
         f"<style>{STYLE}</style></head><body>",
         "<h1>spikebench: study summary</h1>",
         _context_block(context, runs),
-        f"<p>{len(runs)} runs: "
+        f"<p>{_count(len(runs), 'run')}: "
         + ", ".join(f"{count} {outcome.replace('_', ' ')}" for outcome, count in outcome_counts.items())
         + ".</p>",
         "<h2>Failures and test accuracy per combination</h2>",
