@@ -341,7 +341,9 @@ def accuracy_vs_scale(tables: Tables) -> plt.Figure:
     neurons = list(dict.fromkeys(data["neuron"]))
     surrogates = sorted(data["surrogate"].unique())
     palette = dict(zip(surrogates, sns.color_palette("colorblind", len(surrogates)), strict=True))
-    figure, axes = plt.subplots(1, len(neurons), figsize=(1.5 + 4.2 * len(neurons), 4.2), sharey=True, squeeze=False)
+    figure, axes = plt.subplots(
+        1, len(neurons), figsize=(max(8.0, 2.5 + 4.2 * len(neurons)), 4.4), sharey=True, squeeze=False
+    )
     for axis, neuron in zip(axes[0], neurons, strict=True):
         subset = data[data["neuron"] == neuron]
         for surrogate in surrogates:
@@ -370,7 +372,9 @@ def accuracy_vs_scale(tables: Tables) -> plt.Figure:
         if outcome in set(data["outcome"])
     ]
     axes[0, -1].legend(handles=handles, bbox_to_anchor=(1.01, 1), loc="upper left", fontsize="small")
-    figure.suptitle("Accuracy against surrogate scale (line: mean over seeds; marker: each seed's outcome)")
+    figure.suptitle(
+        "Accuracy against surrogate scale (line: mean over seeds; marker: each seed's outcome)", fontsize="medium"
+    )
     return figure
 
 
