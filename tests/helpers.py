@@ -65,20 +65,14 @@ def synthetic_digits(count, rng):
 SYNTHETIC_VALIDATION = 100
 
 
-def write_synthetic_mnist(directory, train=400, test=100):
-    """The four raw IDX files of ``synthetic_digits`` under MNIST's file names, in ``directory``."""
+def synthetic_data_file(directory, train=400, test=100, validation=SYNTHETIC_VALIDATION):
+    """A compact data file of ``synthetic_digits`` under MNIST's file names."""
     rng = np.random.default_rng(0)
     spec = DATASETS["mnist"]
-    directory.mkdir(parents=True, exist_ok=True)
     for split, count in (("train", train), ("test", test)):
         images, labels = synthetic_digits(count, rng)
         write_idx(directory / spec.file(split, "images").name, images)
         write_idx(directory / spec.file(split, "labels").name, labels)
-
-
-def synthetic_data_file(directory, train=400, test=100, validation=SYNTHETIC_VALIDATION):
-    """A compact data file of ``synthetic_digits`` under MNIST's file names."""
-    write_synthetic_mnist(directory, train, test)
     path = directory / "mnist.npz"
     prepare("mnist", directory, path, validation_size=validation, split_seed=0)
     return path

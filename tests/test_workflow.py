@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import REPO, SCHEMA, SHARED_MNIST, load_yaml
-from helpers import snakemake, write_synthetic_mnist
+from helpers import snakemake
 from spikebench.model.registry import NEURON_MODELS
 from spikebench.report.registry import STUDY_FIGURES
 from spikebench.report.simulation import SIMULATION_FIGURES, TRACE_COLUMNS
@@ -266,14 +266,13 @@ def test_the_full_configs_data_and_figures_leave_the_quick_results_alone(quick_r
 
 
 @pytest.mark.workflow
-def test_every_fate_is_counted_and_the_report_still_builds(tmp_path):
+def test_every_fate_is_counted_and_the_report_still_builds(tmp_path, shared_mnist):
     """Three runs, three fates: one learns, one diverges (snnTorch's own sigmoid backward turns NaN at slope
     100), one never has a gradient (the sparse fast sigmoid at the untrained network). The grid completes."""
-    write_synthetic_mnist(tmp_path / "source", train=600, test=100)
     config = {
         "device": "cpu",
-        "datasets": {"mnist": {"sources": [str(tmp_path / "source")]}},
-        "data": {"validation_size": 100},
+        "datasets": {"mnist": {"sources": [str(shared_mnist)]}},
+        "data": {"validation_size": 100, "limit_train": 600, "limit_validation": 100, "limit_test": 100},
         "model": {
             "steps": 6,
             "surrogate_numerics": "snntorch",
