@@ -27,7 +27,7 @@ import snntorch.functional as SF
 import torch
 
 from spikebench.data.datasets import DATASETS
-from spikebench.model.backprop import update_windows
+from spikebench.model.backprop import BACKPROP_METHODS, update_windows
 from spikebench.report.registry import STUDY_FIGURES
 from spikebench.run.contract import RunSettings
 from spikebench.run.setup import build_model, resolve_device
@@ -73,7 +73,7 @@ def time_batches(config: dict, run: Run, device: torch.device) -> tuple[float, f
     images = torch.rand((training["batch_size"], 1, 28, 28), generator=generator).to(device)
     labels = torch.randint(0, 10, (training["batch_size"],), generator=generator).to(device)
     windows = update_windows(run.backprop, steps, training["tbptt_window"])
-    per_window = run.backprop != "rtrl_one_update"
+    per_window = BACKPROP_METHODS[run.backprop].update_per_window
     train_batch(model, optimizer, loss_fn, images, labels, windows, per_window)
     start = time.perf_counter()
     for _ in range(TIMED_BATCHES):
@@ -98,8 +98,9 @@ def start_seconds(module: str) -> float:
 def plot_job_seconds() -> float:
     """Wall seconds of a plotting job: a fresh Python importing the plotting stack and saving one figure."""
     script = (
-        "import tempfile, pathlib; from spikebench.report.study_figures import _placeholder, save_figure;"
-        "d = pathlib.Path(tempfile.mkdtemp()); save_figure(_placeholder('x'), d / 'a.png', d / 'a.svg')"
+        "import tempfile, pathlib\nfrom spikebench.report.study_figures import _placeholder, save_figure\n"
+        "with tempfile.TemporaryDirectory() as d:\n"
+        "    save_figure(_placeholder('x'), pathlib.Path(d) / 'a.png', pathlib.Path(d) / 'a.svg')"
     )
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", script], check=True)

@@ -8,6 +8,7 @@ checks run on the device and are read once per batch, beside the loss the traine
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -34,7 +35,7 @@ class HealthMonitor:
     """
 
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer):
-        self.model, self.optimizer = model, optimizer
+        self.optimizer = optimizer
         self.parameters = dict(model.named_parameters())
         self.device = next(iter(self.parameters.values())).device
         self.initial_gradient_norms: dict[str, float] = {}
@@ -67,7 +68,7 @@ class HealthMonitor:
 
     def batch_problem(self, loss: float, membranes: Sequence[torch.Tensor]) -> str | None:
         """What became non-finite in the batch just trained (one of ``DIVERGENCE_SOURCES``), None if nothing."""
-        if not torch.isfinite(torch.tensor(loss)):
+        if not math.isfinite(loss):
             return "loss"
         moments = [value for state in self.optimizer.state.values() for value in state.values() if value.dim() > 0]
         checks = torch.stack(

@@ -39,6 +39,12 @@ class BatchResult(NamedTuple):
     final_state: list[torch.Tensor]
 
 
+def layer_counts(result, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per spiking layer, the spikes one forward pass of ``steps`` steps fired and the neuron-steps it ran."""
+    spikes = torch.tensor([float(count) for count in result.layer_spikes], dtype=torch.float64)
+    return spikes, torch.tensor([neurons * steps for neurons in result.layer_neurons], dtype=torch.float64)
+
+
 def train_batch(
     model: ConvSNN,
     optimizer,
@@ -74,8 +80,9 @@ def train_batch(
         state = detach_state(result.state)
         batch_loss += loss.item() * window / steps
         output_spikes.append(result.spikes.detach())
-        layer_spikes += torch.tensor([float(s) for s in result.layer_spikes], dtype=torch.float64)
-        layer_elements += torch.tensor([n * window for n in result.layer_neurons], dtype=torch.float64)
+        spikes, elements = layer_counts(result, window)
+        layer_spikes += spikes
+        layer_elements += elements
     if not update_per_window:
         if before_step is not None:
             before_step()
@@ -172,8 +179,9 @@ class Trainer:
             total_loss += setup.loss_fn(result.spikes, labels).item() * len(labels)
             correct += int((result.spikes.sum(0).argmax(1) == labels).sum())
             output_spikes += float(result.layer_spikes[-1])
-            layer_spikes += torch.tensor([float(s) for s in result.layer_spikes], dtype=torch.float64)
-            layer_elements += torch.tensor([n * setup.steps for n in result.layer_neurons], dtype=torch.float64)
+            spikes, elements = layer_counts(result, setup.steps)
+            layer_spikes += spikes
+            layer_elements += elements
         return {
             "loss": total_loss / len(split),
             "acc": correct / len(split),
