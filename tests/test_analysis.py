@@ -1,6 +1,9 @@
 """Merging per-run outputs, statistics over seeds, and the explanations of what never learned."""
 
+import base64
+import html
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +14,9 @@ from scipy import stats
 from conftest import SCHEMA
 from helpers import config_for, example_summary, grid_run, write_run
 from spikebench.report.findings import study_findings
-from spikebench.report.registry import TABLES
+from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.report.statistics import COMPARISON_COLUMNS, study_comparisons
+from spikebench.report.table_page import render_table_page
 from spikebench.report.tables import (
     MISSING,
     RunFiles,
@@ -255,3 +259,44 @@ def test_three_seeds_give_adjusted_comparisons_against_the_configured_baseline(t
     assert sorted(comparisons["level"]) == ["fast_sigmoid", "sigmoid"] and (comparisons["n_pairs"] == 3).all()
     assert comparisons["p_adjusted"].notna().all() and (comparisons["p_adjusted"] >= comparisons["p_value"]).all()
     assert pd.read_csv(out["omnibus"])["test"].tolist() == ["Friedman"]
+
+
+def _page_rows(page: str, name: str) -> int:
+    body = page.split(f'id="{name}-table"', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return body.count("<tr")
+
+
+def test_a_table_page_shows_the_table_and_carries_its_csv(tmp_path):
+    csv = tmp_path / "runs.csv"
+    pd.DataFrame(
+        {"run_id": ["a<b", "c", "d"], "test_acc": [0.98765, np.nan, 0.1], "status": ["ok", "silent", "diverged"]}
+    ).to_csv(csv, index=False)
+    out = tmp_path / "runs.html"
+    render_table_page(csv, "runs", TABLES["runs"].caption, out)
+    page = out.read_text()
+    assert _page_rows(page, "runs") == 3 and "all 3 rows" in page
+    assert "a&lt;b" in page and "0.9877" in page, "cells are escaped and rounded as on the summary page"
+    assert html.escape(TABLES["runs"].caption) in page
+    link = re.search(r"href='data:text/csv;base64,([^']+)'", page)
+    assert base64.b64decode(link.group(1)) == csv.read_bytes(), "the download is the CSV, byte for byte"
+
+
+def test_a_long_table_page_says_how_much_it_shows(tmp_path):
+    csv = tmp_path / "epochs.csv"
+    pd.DataFrame({"epoch": range(10)}).to_csv(csv, index=False)
+    render_table_page(csv, "epochs", "", tmp_path / "epochs.html", max_rows=4)
+    page = (tmp_path / "epochs.html").read_text()
+    assert _page_rows(page, "epochs") == 4 and "the first 4 of 10 rows (the CSV has them all)" in page
+
+
+def test_an_empty_table_page_says_so(tmp_path):
+    csv = tmp_path / "never_learned.csv"
+    pd.DataFrame(columns=["neuron", "reason"]).to_csv(csv, index=False)
+    render_table_page(csv, "never_learned", "", tmp_path / "never_learned.html")
+    page = (tmp_path / "never_learned.html").read_text()
+    assert "no rows for this config" in page and "2 columns; all 0 rows" in page
+
+
+def test_every_table_and_figure_has_a_caption():
+    for entry in [*TABLES.values(), *STUDY_FIGURES.values()]:
+        assert len(entry.caption) > 40, entry.name

@@ -16,7 +16,7 @@ import yaml
 from conftest import REPO, SCHEMA, SHARED_MNIST, load_yaml
 from helpers import snakemake
 from spikebench.model.registry import NEURON_MODELS
-from spikebench.report.registry import STUDY_FIGURES
+from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.report.simulation import SIMULATION_FIGURES, TRACE_COLUMNS
 from spikebench.run.contract import EPOCH_COLUMNS, STATUSES
 from spikebench.study.config import expand_runs, validate_config
@@ -144,6 +144,9 @@ def test_quick_config_end_to_end(quick_run):
     for plot in STUDY_FIGURES:
         assert (results / f"figures/{plot}.png").stat().st_size > 10_000
         assert (results / f"figures/{plot}.svg").is_file()
+    for name in TABLES:
+        rows = len(pd.read_csv(results / f"tables/{name}.csv"))
+        assert f"all {rows:,} rows" in (results / f"tables/{name}.html").read_text(), name
 
 
 @pytest.mark.workflow
@@ -222,6 +225,15 @@ def test_report_reads_well_in_a_browser(quick_run, tmp_path):
                 shown += driver.execute_script("return document.images.length")
                 driver.back()
         assert shown >= len(STUDY_FIGURES) + len(SIMULATION_FIGURES)
+
+        driver.get((workdir / "results/quick/report.html").as_uri())
+        open_category("Training")
+        click(lambda page: page.find_element(By.XPATH, "//tr[td[normalize-space()='runs']]//a[@iconname='eye']"))
+        driver.switch_to.frame(wait.until(lambda page: page.find_element(By.TAG_NAME, "iframe")))
+        rows = wait.until(lambda page: page.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr"))
+        assert len(rows) == len(pd.read_csv(workdir / "results/quick/tables/runs.csv")), "the report shows the table"
+        assert driver.find_element(By.ID, "download").get_attribute("href").startswith("data:text/csv;base64,")
+        driver.switch_to.default_content()
         driver.save_screenshot(str(tmp_path / "report.png"))
         assert (tmp_path / "report.png").stat().st_size > 10_000
     finally:
@@ -244,6 +256,7 @@ def test_deleting_one_runs_epochs_reruns_only_it_and_the_aggregates(quick_run):
         "train": "1",
         "workload": "1",
         "merge_runs": "1",
+        "table_page": str(len(TABLES)),
         "plot_study": str(len(STUDY_FIGURES)),
         "summary_page": "1",
         "all": "1",

@@ -27,7 +27,7 @@ rule merge_runs:
         summaries=run_outputs(TRAINING_OUTPUTS["summary"]),
         workloads=run_outputs(WORKLOAD_FILE),
     output:
-        **table_outputs(),
+        **TABLE_FILES,
     log:
         results("logs/analysis/merge_runs.log"),
     benchmark:
@@ -49,7 +49,7 @@ rule plot_study:
     output:
         png=report(
             results("figures/{plot}.png"),
-            caption="../../report/study_figures.rst",
+            caption="../../report/caption.rst",
             category=study_figure_category,
             labels={"figure": "{plot}"},
         ),
@@ -64,6 +64,28 @@ rule plot_study:
         caption=study_figure_caption,
     script:
         "../scripts/plot_study.py"
+
+
+rule table_page:
+    input:
+        results("tables/{table}.csv"),
+    output:
+        report(
+            results("tables/{table}.html"),
+            caption="../../report/caption.rst",
+            category=table_category,
+            labels={"table": "{table}"},
+        ),
+    log:
+        results("logs/analysis/table_{table}.log"),
+    benchmark:
+        results("benchmarks/analysis/table_{table}.tsv")
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        caption=table_caption,
+    script:
+        "../scripts/table_page.py"
 
 
 rule summary_page:

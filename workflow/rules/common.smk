@@ -53,6 +53,7 @@ wildcard_constraints:
     figure="|".join(FIGURES),
     run_id="|".join(RUNS),
     plot="|".join(STUDY_FIGURES),
+    table="|".join(TABLES),
 
 
 def dataset_sources(wildcards):
@@ -76,19 +77,15 @@ def simulation_parameters(wildcards):
 
 
 TABLE_FILES = {name: results(f"tables/{name}.csv") for name in TABLES}
+TABLE_PAGES = [results(f"tables/{name}.html") for name in TABLES]
 
 
-def table_outputs():
-    """The merge's outputs, one report entry per table of the registry."""
-    return {
-        name: report(
-            path,
-            caption="../../report/tables.rst",
-            category=TABLES[name].category,
-            labels={"table": name},
-        )
-        for name, path in TABLE_FILES.items()
-    }
+def table_category(wildcards):
+    return TABLES[wildcards.table].category
+
+
+def table_caption(wildcards):
+    return TABLES[wildcards.table].caption
 
 
 RUNS_DIRECTORY = results("runs")
@@ -166,6 +163,7 @@ def final_targets():
     # run (and the aggregates) to be rebuilt.
     targets = [
         results("summary.html"),
+        *TABLE_PAGES,
         *(path for name in RUN_OUTPUTS for path in run_outputs(name)),
     ]
     if config["benchmark_engines"]:

@@ -7,7 +7,7 @@ Read by the workflow, which imports neither pandas' plotting nor matplotlib: fun
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from spikebench.utils.registry import by_name, resolve
 
@@ -16,34 +16,121 @@ FIGURES_MODULE = "spikebench.report.study_figures"
 
 @dataclass(frozen=True)
 class ReportEntry:
-    """A table or figure of the report: its name, and the HTML report's category that files it."""
+    """A table or figure of the report: its name, the HTML report's category that files it, and its caption."""
 
     name: str
     category: str
+    caption: str = field(default="", kw_only=True)
+    """What it shows and how to read it: in the HTML report, on the summary page and on the table's own page."""
 
 
 @dataclass(frozen=True)
 class StudyFigureSpec(ReportEntry):
     draw: str
     """Function of ``spikebench.report.study_figures``: tables -> figure."""
-    caption: str = ""
-    """What the figure shows and how to read it: under it in the HTML report and on the summary page."""
 
     def drawer(self) -> Callable:
         return resolve(FIGURES_MODULE, self.draw)
 
 
 TABLES: dict[str, ReportEntry] = by_name(
-    ReportEntry("studies", "Comparison"),
-    ReportEntry("epochs", "Training"),
-    ReportEntry("runs", "Training"),
-    ReportEntry("summary", "Comparison"),
-    ReportEntry("comparisons", "Comparison"),
-    ReportEntry("omnibus", "Comparison"),
-    ReportEntry("never_learned", "Comparison"),
-    ReportEntry("initialisation", "Initialisation"),
-    ReportEntry("initial_gradients", "Initialisation"),
-    ReportEntry("neuron_gains", "Initialisation"),
+    ReportEntry(
+        "studies",
+        "Comparison",
+        caption=(
+            "Per study of the config: its runs, the factors it compares, whether it sweeps the surrogate scale, and "
+            "its pre-specified baseline."
+        ),
+    ),
+    ReportEntry(
+        "epochs",
+        "Training",
+        caption=(
+            "Every run's epochs stacked: one row per run and epoch, with the columns of the per-run epochs.csv. "
+            "Epoch 0 is the untrained network (validation and test accuracy and loss, spike rates; no training "
+            "columns). Then training loss and accuracy from the training pass, validation loss and accuracy, test "
+            "accuracy, spike rates per layer, output spikes, epoch seconds and throughput."
+        ),
+    ),
+    ReportEntry(
+        "runs",
+        "Training",
+        caption=(
+            "One row per run of the grid, every run whatever became of it: its axes, status (ok, diverged, "
+            "no_gradient, silent, or missing when the run wrote nothing), where and how it diverged, the untrained "
+            "network's accuracy, spike rates and first gradient's norm, outcome (learned, or at_chance when a "
+            "finished run's test accuracy does not beat guessing in a one-sided binomial test at 5%, or the failed "
+            "status), optimizer updates per epoch, best epoch, best validation accuracy, test accuracy at the best "
+            "epoch, epochs run, early stop, wall time, spike rates at the best epoch, and the NeuroBench workload "
+            "metrics on the test set with the best weights (activation sparsity, effective MACs and ACs per sample, "
+            "dense operations, footprint in bytes, connection sparsity)."
+        ),
+    ),
+    ReportEntry(
+        "summary",
+        "Comparison",
+        caption=(
+            "Per dataset x neuron x surrogate x scale x backprop: runs, runs that learned, failures and the failure "
+            "rate with its Wilson 95% interval, failures by kind (at chance, silent, no gradient, diverged, "
+            "missing), and over the runs that learned only: mean, standard deviation and 95% t interval of the test "
+            "accuracy, mean epochs to the best validation epoch; mean seconds and optimizer updates per epoch."
+        ),
+    ),
+    ReportEntry(
+        "comparisons",
+        "Comparison",
+        caption=(
+            "Every level of every factor a study varies against the study's pre-specified baseline (the config's "
+            "baseline), within each combination of the other factors (context), paired by seed: pairs, means, the "
+            "mean difference with its 95% t interval, the paired t-test p-value (reported), the Wilcoxon "
+            "signed-rank p-value (a check), and the p-value adjusted by Holm over all comparisons of the study; "
+            "significant means adjusted p below 0.05. 'not testable' (fewer than two pairs, or no spread) gives "
+            "no p-value."
+        ),
+    ),
+    ReportEntry(
+        "omnibus",
+        "Comparison",
+        caption=(
+            "Per study, factor and context: Friedman's test over the levels with seeds as blocks (three or more "
+            "levels), before the pairwise comparisons."
+        ),
+    ),
+    ReportEntry(
+        "never_learned",
+        "Comparison",
+        caption=(
+            "Combinations whose mean test accuracy stayed at chance, and why, as far as the runs recorded it "
+            "(diverged, silent output layer, a silent hidden layer, or spiking without learning)."
+        ),
+    ),
+    ReportEntry(
+        "initialisation",
+        "Initialisation",
+        caption=(
+            "Per combination, the untrained network before its first update: validation accuracy, the spike rate "
+            "of every layer on the validation split, the first gradient's norm over all weights (minimum, median "
+            "and maximum over the seeds), the runs whose first gradient was exactly zero (status no_gradient), and "
+            "the runs that learned."
+        ),
+    ),
+    ReportEntry(
+        "initial_gradients",
+        "Initialisation",
+        caption=(
+            "Per run and parameter tensor, the L2 norm of the gradient of the first optimizer step, taken on the "
+            "untrained weights (summary.json's initial_gradient_norms)."
+        ),
+    ),
+    ReportEntry(
+        "neuron_gains",
+        "Initialisation",
+        caption=(
+            "Per neuron model: its steady-state gain U / I (the membrane a constant unit input settles at without "
+            "spiking) and the mean and largest spike rate per layer of its untrained networks on the validation "
+            "split."
+        ),
+    ),
 )
 
 STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(

@@ -95,7 +95,8 @@ def lif_vs_abss(lif: dict, abss: dict, figure: dict) -> pd.DataFrame:
 
 
 class SimulationFigure(NamedTuple):
-    """A figure's traces (simulation parameters -> tidy table) and its plot (table, threshold -> figure)."""
+    """A figure's traces (simulation parameters -> tidy table) and its plot (table, LIF threshold, ABSS
+    threshold -> figure)."""
 
     traces: Callable[[dict, dict, dict], pd.DataFrame]
     plot: Callable[..., plt.Figure]
@@ -119,5 +120,5 @@ def simulate_figure(
     table = spec.traces(lif, abss, figure)
     Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(csv_path, index=False)
-    save_figure(spec.plot(table, threshold=lif["threshold"]), png_path, svg_path)
+    save_figure(spec.plot(table, lif["threshold"], abss["threshold"]), png_path, svg_path)
     return table

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import base64
 import html
 import logging
 import time
@@ -13,27 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from spikebench.report import html_page
 from spikebench.report.findings import study_findings
 from spikebench.report.registry import STUDY_FIGURES
 from spikebench.report.tables import GROUP, read_tables
 from spikebench.utils.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
-
-
-def _image(path: str | Path, alt: str) -> str:
-    encoded = base64.b64encode(Path(path).read_bytes()).decode()
-    return f'<img src="data:image/png;base64,{encoded}" alt="{html.escape(alt)}">'
-
-
-def _table(frame: pd.DataFrame, table_id: str) -> str:
-    """``frame`` as an HTML table in a box that scrolls sideways rather than overflow the page."""
-    table = frame.to_html(index=False, table_id=table_id, na_rep="", float_format=lambda x: f"{x:.4g}", border=0)
-    return f"<div class='scroll'>{table}</div>"
-
-
-def _figure(path: str | Path, name: str, caption: str) -> str:
-    return f"<figure>{_image(path, name)}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
 SIGNIFICANT_COLUMNS = {
@@ -46,18 +31,6 @@ SIGNIFICANT_COLUMNS = {
     "difference": "difference, points (95% CI)",
     "p_adjusted": "p (Holm)",
 }
-
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; }
-.scroll { overflow-x: auto; max-width: 100%; }
-table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0 1.5rem; }
-th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #ddd; text-align: right; }
-th { background: #f3f3f3; white-space: normal; vertical-align: bottom; } td:nth-child(-n+5) { text-align: left; }
-table.context td, table.context th { text-align: left; } table.context th { background: none; width: 14rem; }
-img { max-width: 100%; margin: 0.5rem 0 0.2rem; border: 1px solid #eee; }
-figure { margin: 0 0 1.8rem; } figcaption { font-size: 0.9rem; color: #444; max-width: 60rem; }
-.note { background: #fff8e1; padding: 0.6rem 1rem; border-left: 4px solid #f0ad4e; }
-"""
 
 READABLE = {
     "dataset": "data set",
@@ -186,7 +159,7 @@ def _initialisation_section(tables: dict[str, pd.DataFrame]) -> list[str]:
         "<p>Each neuron model's steady-state gain U / I (the membrane potential a constant unit input settles at)"
         " and the spike rates its untrained networks fired at on the validation set. The models start from the"
         " same weights in different regimes: a learning difference between them can be one of initial activity.</p>",
-        _table(_readable(_in_percent(gains, "initial_spike_rate")), "gains-table"),
+        html_page.table(_readable(_in_percent(gains, "initial_spike_rate")), "gains-table"),
     ]
     dead = initial[initial["zero_gradient_runs"] > 0]
     if not dead.empty:
@@ -196,7 +169,7 @@ def _initialisation_section(tables: dict[str, pd.DataFrame]) -> list[str]:
             " (status no_gradient). Their accuracy says nothing about the neuron model or the surrogate's shape.</p>"
         )
         dead = dead[[*GROUP, "runs", "zero_gradient_runs", "initial_gradient_norm_median"]]
-        parts.append(_table(_readable(dead), "dead-table"))
+        parts.append(html_page.table(_readable(dead), "dead-table"))
     return parts
 
 
@@ -225,8 +198,6 @@ def render_summary_page(
     summary, runs = tables["summary"], tables["runs"]
     outcome_counts = runs["outcome"].value_counts().to_dict()
     parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>spikebench summary</title>",
-        f"<style>{STYLE}</style></head><body>",
         "<h1>spikebench: study summary</h1>",
         _context_block(context, runs),
         f"<p>{_count(len(runs), 'run')}: "
@@ -238,7 +209,7 @@ def render_summary_page(
         " Wilson 95% interval. Test accuracy (at each run's best validation epoch, in %) is averaged over the runs"
         " that learned only, with a 95% t interval where two or more learned; no run is left out of the counts."
         " Scale k is the surrogate's slope (atan: alpha).</p>",
-        _table(headline_table(summary), "summary-table"),
+        html_page.table(headline_table(summary), "summary-table"),
     ]
     never = tables["never_learned"]
     parts.append("<h2>Combinations that never learned</h2>")
@@ -246,7 +217,7 @@ def render_summary_page(
         parts.append("<p>Every combination has at least one run that learned.</p>")
     else:
         parts.append("<p class='note'>No run of these learned; the reason is what the runs recorded.</p>")
-        parts.append(_table(_readable(never), "never-learned-table"))
+        parts.append(html_page.table(_readable(never), "never-learned-table"))
     if skipped:
         neurons = sorted({row["neuron"] for row in skipped})
         parts.append(
@@ -267,15 +238,14 @@ def render_summary_page(
         parts.append("</ul>")
     significant = _significant_table(tables["comparisons"])
     if not significant.empty:
-        parts.append(_table(significant, "significant-table"))
+        parts.append(html_page.table(significant, "significant-table"))
     parts.append("<h2>Figures</h2>")
     for name, path in figure_paths.items():
         parts.append(
-            f"<h3>{html.escape(name.replace('_', ' '))}</h3>{_figure(path, name, STUDY_FIGURES[name].caption)}"
+            f"<h3>{html.escape(name.replace('_', ' '))}</h3>{html_page.figure(path, name, STUDY_FIGURES[name].caption)}"
         )
     parts.append("<h2>Neuron simulation</h2>")
     for name, path in simulation_paths.items():
         caption = "Potentials before each step's reset; parameters from the config's simulation section."
-        parts.append(f"<h3>{html.escape(name.replace('_', ' '))}</h3>{_figure(path, name, caption)}")
-    parts.append("</body></html>")
-    atomic_write_text(out_path, "\n".join(parts))
+        parts.append(f"<h3>{html.escape(name.replace('_', ' '))}</h3>{html_page.figure(path, name, caption)}")
+    atomic_write_text(out_path, html_page.page("spikebench summary", parts))

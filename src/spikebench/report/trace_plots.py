@@ -63,11 +63,16 @@ def _threshold_line(axis: plt.Axes, threshold: float) -> None:
     axis.axhline(threshold, color="black", linestyle="--", linewidth=1.0, label=f"threshold V_th = {threshold:g}")
 
 
-def plot_lif_single(table: pd.DataFrame, threshold: float) -> plt.Figure:
+def _escape_threshold_line(axis: plt.Axes, threshold: float) -> None:
+    """ABSS has no hard threshold: V_th is where its firing probability sigmoid((V - V_th) / T) is one half."""
+    axis.axhline(threshold, color="black", linestyle=":", linewidth=1.0, label=f"V_th = {threshold:g}: p = 1/2")
+
+
+def plot_lif_single(table: pd.DataFrame, lif_threshold: float, abss_threshold: float) -> plt.Figure:
     figure, (potential_axis, spike_axis) = _stacked_axes([3.2, 0.9])
     current = table["input"].iloc[0]
     potential_axis.plot(table["time_step"], table["potential"], color=MODEL_COLORS["LIF"], label="V (before reset)")
-    _threshold_line(potential_axis, threshold)
+    _threshold_line(potential_axis, lif_threshold)
     potential_axis.set_ylabel(POTENTIAL_LABEL)
     potential_axis.set_title(f"One LIF neuron, constant input I = {current:g}")
     potential_axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
@@ -76,7 +81,7 @@ def plot_lif_single(table: pd.DataFrame, threshold: float) -> plt.Figure:
     return figure
 
 
-def plot_lif_relu(table: pd.DataFrame, threshold: float) -> plt.Figure:
+def plot_lif_relu(table: pd.DataFrame, lif_threshold: float, abss_threshold: float) -> plt.Figure:
     figure, (input_axis, potential_axis, spike_axis) = _stacked_axes([2.0, 2.6, 0.9])
     input_axis.plot(table["time_step"], table["ramp"], color="grey", linestyle=":", label="ramp x")
     input_axis.plot(table["time_step"], table["input"], color="black", label="ReLU(x) = input I")
@@ -84,7 +89,7 @@ def plot_lif_relu(table: pd.DataFrame, threshold: float) -> plt.Figure:
     input_axis.legend(loc="upper left")
     input_axis.set_title("LIF neuron driven by the ReLU of a ramp")
     potential_axis.plot(table["time_step"], table["potential"], color=MODEL_COLORS["LIF"], label="V (before reset)")
-    _threshold_line(potential_axis, threshold)
+    _threshold_line(potential_axis, lif_threshold)
     potential_axis.set_ylabel(POTENTIAL_LABEL)
     potential_axis.legend(loc="upper left")
     _spike_train(spike_axis, table, MODEL_COLORS["LIF"])
@@ -92,7 +97,7 @@ def plot_lif_relu(table: pd.DataFrame, threshold: float) -> plt.Figure:
     return figure
 
 
-def _population(table: pd.DataFrame, label: str, threshold: float | None) -> plt.Figure:
+def _population(table: pd.DataFrame, label: str, threshold: float, threshold_name: str) -> plt.Figure:
     """Potentials coloured by each neuron's constant input (colour bar), and a raster with one row per neuron
     in order of input, labelled with its input and its firing rate."""
     figure, (potential_axis, raster_axis) = _stacked_axes([3.2, 2.6])
@@ -102,18 +107,17 @@ def _population(table: pd.DataFrame, label: str, threshold: float | None) -> plt
     for neuron, current in inputs.items():
         trace = table[table["neuron"] == neuron]
         potential_axis.plot(trace["time_step"], trace["potential"], color=colormap(norm(current)), linewidth=1.0)
-    if threshold is not None:
-        _threshold_line(potential_axis, threshold)
-        potential_axis.annotate(
-            f"threshold V_th = {threshold:g}",
-            (1.0, threshold),
-            xycoords=("axes fraction", "data"),
-            xytext=(0, 3),
-            textcoords="offset points",
-            ha="right",
-            va="bottom",
-            fontsize="small",
-        )
+    (_escape_threshold_line if label == "ABSS" else _threshold_line)(potential_axis, threshold)
+    potential_axis.annotate(
+        f"{threshold_name} V_th = {threshold:g}",
+        (1.0, threshold),
+        xycoords=("axes fraction", "data"),
+        xytext=(0, 3),
+        textcoords="offset points",
+        ha="right",
+        va="bottom",
+        fontsize="small",
+    )
     potential_axis.set_ylabel(POTENTIAL_LABEL)
     potential_axis.set_title(f"{len(inputs)} {label} neurons, constant inputs {inputs.min():.2f} to {inputs.max():.2f}")
     figure.colorbar(ScalarMappable(norm, colormap), ax=[potential_axis, raster_axis], label=INPUT_LABEL, pad=0.02)
@@ -137,15 +141,15 @@ def _population(table: pd.DataFrame, label: str, threshold: float | None) -> plt
     return figure
 
 
-def plot_lif_population(table: pd.DataFrame, threshold: float) -> plt.Figure:
-    return _population(table, "LIF", threshold)
+def plot_lif_population(table: pd.DataFrame, lif_threshold: float, abss_threshold: float) -> plt.Figure:
+    return _population(table, "LIF", lif_threshold, "threshold")
 
 
-def plot_abss_population(table: pd.DataFrame, threshold: float) -> plt.Figure:
-    return _population(table, "ABSS", None)
+def plot_abss_population(table: pd.DataFrame, lif_threshold: float, abss_threshold: float) -> plt.Figure:
+    return _population(table, "ABSS", abss_threshold, "firing probability 1/2 at")
 
 
-def plot_lif_vs_abss(table: pd.DataFrame, threshold: float) -> plt.Figure:
+def plot_lif_vs_abss(table: pd.DataFrame, lif_threshold: float, abss_threshold: float) -> plt.Figure:
     lif, abss = table[table["model"] == "LIF"], table[table["model"] == "ABSS"]
     figure, axes = _stacked_axes([1.8, 2.4, 2.4, 1.6, 1.6], width=9.5)
     input_axis, lif_axis, abss_axis, lif_raster, abss_raster = axes
@@ -153,11 +157,13 @@ def plot_lif_vs_abss(table: pd.DataFrame, threshold: float) -> plt.Figure:
     input_axis.set_ylabel("ReLU input I")
     input_axis.set_title("The same ReLU input drives LIF (blue) and ABSS (red) neurons")
     _potentials(lif_axis, lif, "LIF", legend=False)
-    _threshold_line(lif_axis, threshold)
+    _threshold_line(lif_axis, lif_threshold)
     lif_axis.set_ylabel("LIF V")
     lif_axis.legend(loc="upper left", fontsize="small")
     _potentials(abss_axis, abss, "ABSS", legend=False)
+    _escape_threshold_line(abss_axis, abss_threshold)
     abss_axis.set_ylabel("ABSS V")
+    abss_axis.legend(loc="upper left", fontsize="small")
     _raster(lif_raster, lif, MODEL_COLORS["LIF"], "LIF")
     _raster(abss_raster, abss, MODEL_COLORS["ABSS"], "ABSS")
     abss_raster.set_xlabel(TIME_LABEL)
