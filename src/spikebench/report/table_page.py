@@ -8,6 +8,7 @@ The page carries the CSV it was made from, byte for byte, as a download link, an
 from __future__ import annotations
 
 import html
+import io
 import logging
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def render_table_page(
     csv_path: str | Path, name: str, caption: str, out_path: str | Path, max_rows: int = TABLE_PAGE_ROWS
 ) -> None:
     content = Path(csv_path).read_bytes()
-    frame = pd.read_csv(csv_path)
+    frame = pd.read_csv(io.BytesIO(content))
     title = name.replace("_", " ")
     shown = (
         f"all {len(frame):,} rows"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
@@ -97,7 +99,13 @@ def plot_lif_relu(table: pd.DataFrame, lif_threshold: float, abss_threshold: flo
     return figure
 
 
-def _population(table: pd.DataFrame, label: str, threshold: float, threshold_name: str) -> plt.Figure:
+def _population(
+    table: pd.DataFrame,
+    label: str,
+    threshold: float,
+    threshold_line: Callable[[plt.Axes, float], None],
+    threshold_name: str,
+) -> plt.Figure:
     """Potentials coloured by each neuron's constant input (colour bar), and a raster with one row per neuron
     in order of input, labelled with its input and its firing rate."""
     figure, (potential_axis, raster_axis) = _stacked_axes([3.2, 2.6])
@@ -107,7 +115,7 @@ def _population(table: pd.DataFrame, label: str, threshold: float, threshold_nam
     for neuron, current in inputs.items():
         trace = table[table["neuron"] == neuron]
         potential_axis.plot(trace["time_step"], trace["potential"], color=colormap(norm(current)), linewidth=1.0)
-    (_escape_threshold_line if label == "ABSS" else _threshold_line)(potential_axis, threshold)
+    threshold_line(potential_axis, threshold)
     potential_axis.annotate(
         f"{threshold_name} V_th = {threshold:g}",
         (1.0, threshold),
@@ -142,11 +150,11 @@ def _population(table: pd.DataFrame, label: str, threshold: float, threshold_nam
 
 
 def plot_lif_population(table: pd.DataFrame, lif_threshold: float, abss_threshold: float) -> plt.Figure:
-    return _population(table, "LIF", lif_threshold, "threshold")
+    return _population(table, "LIF", lif_threshold, _threshold_line, "threshold")
 
 
 def plot_abss_population(table: pd.DataFrame, lif_threshold: float, abss_threshold: float) -> plt.Figure:
-    return _population(table, "ABSS", abss_threshold, "firing probability 1/2 at")
+    return _population(table, "ABSS", abss_threshold, _escape_threshold_line, "firing probability 1/2 at")
 
 
 def plot_lif_vs_abss(table: pd.DataFrame, lif_threshold: float, abss_threshold: float) -> plt.Figure:
