@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from spikebench.neurons.surrogates import SURROGATES, make_spike_function
+from spikebench.neurons.surrogate_widths import SCALES_FOR_WIDTH, WIDTHS, WidthError
+from spikebench.neurons.surrogates import SURROGATES, make_spike_function, scale_at_width, surrogate_width
 
 X = torch.linspace(-3, 3, 1201, dtype=torch.float64)
 """Membrane minus threshold; the grid holds 0 and +-1 exactly, where several surrogates change their rule."""
@@ -86,3 +87,57 @@ def test_stochastic_spike_operator_passes_one_where_it_spiked_and_bounded_noise_
     assert ((mean - 0.5) * variance <= below).all() and (below <= (mean + 0.5) * variance).all()
     if variance:
         assert below.std() > 0.2 * variance, "uniform noise below the threshold"
+
+
+def measured_width(name, params):
+    """The full width at half maximum of the backward pass, read off a fine grid around its peak."""
+    peak_x = {"spike_rate_escape": 1.0, "sparse_fast_sigmoid": params.get("B", 0.0)}.get(name, 0.0)
+    x = torch.linspace(peak_x - 8, peak_x + 8, 1_600_001, dtype=torch.float64)
+    grad = gradient(name, params, "stable", x=x).abs()
+    above = x[grad >= grad.max() / 2]
+    return float(above.max() - above.min())
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [(name, params) for name, cases in SCALES.items() if name in WIDTHS for params in cases],
+    ids=str,
+)
+def test_the_closed_form_width_is_the_backward_pass_width(name, params):
+    assert surrogate_width(name, params) == pytest.approx(measured_width(name, params), abs=4e-5, rel=1e-3)
+
+
+def test_surrogates_without_a_half_maximum_have_no_width():
+    assert {name for name in SURROGATES if surrogate_width(name) is None} == {
+        "triangular",
+        "straight_through_estimator",
+        "stochastic_spike_operator",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(SCALES_FOR_WIDTH))
+@pytest.mark.parametrize("width", [0.01, 0.05, 0.64, 2.0])
+def test_the_scale_at_a_width_gives_that_width(name, width):
+    if name == "sparse_fast_sigmoid" and width <= 0.5:
+        with pytest.raises(WidthError, match="at least 0.414"):
+            scale_at_width(name, width)
+        return
+    scale = scale_at_width(name, width)
+    assert surrogate_width(name, scale=scale) == pytest.approx(width, rel=1e-5)
+    assert measured_width(name, {**SURROGATES[name].defaults, SURROGATES[name].scale: scale}) == pytest.approx(
+        width, rel=1e-3, abs=4e-5
+    )
+
+
+def test_the_study_widths_at_slope_50_and_alpha_2():
+    assert surrogate_width("fast_sigmoid", scale=50) == pytest.approx(0.016569, abs=1e-6)
+    assert surrogate_width("atan", scale=2) == pytest.approx(0.63662, abs=1e-5)
+
+
+@pytest.mark.parametrize("name", ["spike_rate_escape", "triangular", "straight_through_estimator"])
+def test_a_width_no_scale_can_give_is_refused_with_the_reason(name):
+    if SURROGATES[name].scale is None:
+        assert scale_at_width(name, 0.1) is None, "runs once, at its fixed width"
+        return
+    with pytest.raises(WidthError, match="only the height"):
+        scale_at_width(name, 0.1)

@@ -11,6 +11,8 @@ Both engines share the weights and the cells (``spikebench.model.cells``) and di
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
@@ -80,6 +82,17 @@ class ConvSNN(nn.Module):
         for cell, state in zip(self.cells, states, strict=True):
             if state is not None:
                 cell.generator.set_state(state)
+
+    @contextmanager
+    def separate_draws(self, seed: int, device: torch.device | str = "cpu") -> Iterator[None]:
+        """Inside the block the stochastic layers draw from generators seeded with ``seed``; after it they go on
+        from where they were, as if the block had drawn nothing."""
+        before = self.generator_states()
+        self.seed_generators(seed, device)
+        try:
+            yield
+        finally:
+            self.set_generator_states(before)
 
     def forward(
         self,

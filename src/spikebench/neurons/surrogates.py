@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from spikebench.neurons.surrogate_widths import derivative_width, scale_for_width
 from spikebench.utils.registry import by_name, resolve
 
 SpikeFunction = Callable[["torch.Tensor"], "torch.Tensor"]  # noqa: F821 (torch is imported lazily)
@@ -115,3 +116,25 @@ def make_spike_function(name: str, params: dict[str, Any] | None = None, numeric
     if unknown:
         raise ValueError(f"surrogate {name!r} takes parameters {sorted(spec.defaults)}, got unknown {sorted(unknown)}")
     return spec.factory(numerics, **{**spec.defaults, **params})
+
+
+def full_params(name: str, params: dict[str, Any] | None = None, scale: float | None = None) -> dict[str, Any]:
+    """Every parameter of surrogate ``name``: its defaults, overridden by ``params``, then by ``scale``."""
+    return {**SURROGATES[name].defaults, **with_scale(name, params, scale)}
+
+
+def surrogate_width(name: str, params: dict[str, Any] | None = None, scale: float | None = None) -> float | None:
+    """Full width at half maximum of the surrogate's derivative (``spikebench.neurons.surrogate_widths``) with
+    ``params`` and ``scale``; None where it has none (and for the label ``none`` of models without surrogate)."""
+    if name not in SURROGATES:
+        return None
+    return derivative_width(name, full_params(name, params, scale))
+
+
+def scale_at_width(name: str, width: float, params: dict[str, Any] | None = None) -> float | None:
+    """The scale at which surrogate ``name`` (other parameters from ``params``) is ``width`` wide, to six
+    significant digits so that the run id (``-k<scale>``) names it exactly; None for a surrogate without a
+    scale, which runs once at its fixed width. ``WidthError`` where no scale gives that width."""
+    if SURROGATES[name].scale is None:
+        return None
+    return float(f"{scale_for_width(name, width, full_params(name, params)):.6g}")

@@ -1,74 +1,132 @@
-"""The comparisons said in words: per study and factor, the omnibus result and the comparisons that survive
-Holm's correction, with n and the correction named, generated from ``comparisons.csv`` and ``omnibus.csv``.
-Where nothing is testable the sentence says so and draws no conclusion."""
+"""The comparisons said in words, from ``comparisons.csv`` and ``omnibus.csv``: per study, the primary family
+factor by factor (failures, then accuracy: each level different by d [CI], equivalent within +-m, or
+inconclusive with the smallest difference the design could have seen), then what the exploratory family found.
+Where nothing is testable the sentence says why and draws no conclusion."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from spikebench.report.statistics import ALPHA, NOT_TESTABLE, PAIRED_TEST
-
-
-def _points(value: float) -> str:
-    return f"{100 * value:+.1f}"
-
-
-def _where(row: pd.Series) -> str:
-    return f"{row['dataset']}, {row['context']}" if row["context"] else row["dataset"]
-
+from spikebench.report.statistics import ALPHA, EXPLORATORY, NOT_TESTABLE, POWER, PRIMARY
 
 FACTOR_NOUNS = {
     "neuron": "neuron models",
     "surrogate": "surrogate gradients",
     "scale": "surrogate scales",
+    "width": "surrogate widths",
     "backprop": "backprop methods",
 }
 
 
-def omnibus_sentences(factor: str, rows: pd.DataFrame) -> list[str]:
-    """Friedman's result per context where it ran; one sentence for the contexts where it could not."""
-    sentences = [
-        f"Friedman test over {int(row['levels'])} {FACTOR_NOUNS[factor]} ({_where(row)}, {int(row['n_blocks'])}"
-        f" seeds as blocks): chi-square {row['statistic']:.2f}, p = {row['p_value']:.3g}."
-        for _, row in rows[rows["test"] == "Friedman"].iterrows()
-    ]
-    untestable = rows[rows["test"].str.startswith(NOT_TESTABLE)]
-    if len(untestable):
-        reason = untestable["test"].iloc[0].removeprefix(f"{NOT_TESTABLE}: ")
+def _points(value: float, sign: bool = True) -> str:
+    return f"{100 * value:+.2f}" if sign else f"{100 * value:.2f}"
+
+
+def _reason(test: str) -> str:
+    return test.removeprefix(f"{NOT_TESTABLE}: ")
+
+
+def omnibus_sentences(rows: pd.DataFrame) -> list[str]:
+    """The primary family's omnibus tests, one sentence per outcome, with the Holm-adjusted p-value."""
+    sentences = []
+    for _, row in rows.iterrows():
+        what = "failure rates" if row["outcome"] == "failure" else "accuracy of runs that learned"
+        if row["test"].startswith(NOT_TESTABLE):
+            sentences.append(f"Omnibus test of the {what}: not testable ({_reason(row['test'])}).")
+            continue
+        if row["test"].startswith("none"):
+            continue
         sentences.append(
-            f"Friedman test over the {FACTOR_NOUNS[factor]}: not testable in {len(untestable)} context(s) ({reason})."
+            f"{row['test']} over {int(row['levels'])} levels, {what} ({int(row['n_blocks'])} blocks): statistic"
+            f" {row['statistic']:.2f}, p = {row['p_value']:.3g} (Holm-adjusted {row['p_adjusted']:.3g})."
         )
     return sentences
 
 
-def pairwise_sentence(factor: str, rows: pd.DataFrame, family: int) -> str:
-    baseline = rows["baseline"].iloc[0]
-    testable = rows[rows["test"] == PAIRED_TEST]
-    if testable.empty:
-        pairs = int(rows["n_pairs"].max()) if len(rows) else 0
-        return (
-            f"{FACTOR_NOUNS[factor].capitalize()}: not testable; at most {pairs} seed(s) pair a level with the"
-            f" baseline {baseline}, and at least 2 are needed. These results draw no conclusion about the"
-            f" {FACTOR_NOUNS[factor]}."
-        )
-    significant = testable[testable["significant"].astype(bool)]
-    counts = sorted(set(testable["n_pairs"].astype(int)))
-    n = f"n = {counts[0]} pairs" if len(counts) == 1 else f"n = {counts[0]} to {counts[-1]} pairs"
+def failure_sentence(rows: pd.DataFrame) -> str:
+    """Which levels fail more or less often than the baseline (exact McNemar, Holm within the family)."""
+    ran = rows[rows["n_blocks"] > 0]
+    if ran.empty:
+        return "Failures: no block holds a run of both a level and the baseline, so failure rates are not compared."
+    differing = ran[ran["failure_differs"].astype(bool)]
+    counts = "; ".join(
+        f"{row['level']} {int(row['level_failures'])} of {int(row['n_blocks'])}" for _, row in ran.iterrows()
+    )
+    baseline = ran.iloc[0]
     head = (
-        f"{FACTOR_NOUNS[factor].capitalize()}, each against the baseline {baseline} (paired t-test by seed, {n}; Holm"
-        f" correction over the study's {family} testable comparisons):"
+        f"Failures (exact McNemar test, Holm within the family): the baseline failed in"
+        f" {int(baseline['baseline_failures'])} of {int(baseline['n_blocks'])} blocks; {counts}."
     )
-    if significant.empty:
-        return (
-            f"{head} none of the {len(testable)} comparisons differs at {ALPHA:.0%}. This is an absence of"
-            " evidence at this number of seeds, not evidence that the levels perform alike."
-        )
+    if differing.empty:
+        return f"{head} No level's failure rate differs from the baseline's at {ALPHA:.0%}."
     found = "; ".join(
-        f"{row['level']} ({_where(row)}) {_points(row['mean_difference'])} points"
-        f" (95% CI {_points(row['ci95_low'])} to {_points(row['ci95_high'])}, adjusted p = {row['p_adjusted']:.3g})"
-        for _, row in significant.iterrows()
+        f"{row['level']} fails {'more' if row['failure_difference'] > 0 else 'less'} often"
+        f" ({_points(row['failure_difference'])} points of failure rate, adjusted p = {row['p_failure_adjusted']:.3g})"
+        for _, row in differing.iterrows()
     )
-    return f"{head} {len(significant)} of {len(testable)} differ at {ALPHA:.0%}: {found}."
+    return f"{head} Differing at {ALPHA:.0%}: {found}."
+
+
+def level_phrase(row: pd.Series) -> str:
+    """One level's accuracy verdict in words."""
+    pairs = f"{int(row['n_pairs'])} pairs"
+    if row["verdict"] == NOT_TESTABLE:
+        return f"{row['level']}: not testable ({_reason(row['test'])})"
+    if row["verdict"] == "different":
+        return (
+            f"{row['level']}: different, {_points(row['mean_difference'])} points (95% CI"
+            f" {_points(row['ci95_low'])} to {_points(row['ci95_high'])}; {pairs},"
+            f" adjusted p = {row['p_adjusted']:.3g})"
+        )
+    if row["verdict"] == "equivalent":
+        return (
+            f"{row['level']}: equivalent within +-{_points(row['equivalence_margin'], False)} points"
+            f" ({_points(row['mean_difference'])} points; {pairs},"
+            f" TOST adjusted p = {row['p_equivalence_adjusted']:.3g})"
+        )
+    return (
+        f"{row['level']}: inconclusive ({_points(row['mean_difference'])} points, {pairs}; the smallest difference"
+        f" this design detects with {POWER:.0%} power is {_points(row['detectable_difference'], False)} points)"
+    )
+
+
+def accuracy_sentence(rows: pd.DataFrame) -> str:
+    baseline = rows["baseline"].iloc[0]
+    return (
+        f"Accuracy of runs that learned, against {baseline} (pairs where both learned; paired t-test, TOST and"
+        f" Holm within the family): " + "; ".join(level_phrase(row) for _, row in rows.iterrows()) + "."
+    )
+
+
+def primary_sentences(factor: str, rows: pd.DataFrame, omnibus: pd.DataFrame) -> list[str]:
+    head = rows.iloc[0]
+    intro = (
+        f"Primary: {FACTOR_NOUNS[factor]} against the baseline {head['baseline']} ({head['dataset']},"
+        f" {head['context']}; {len(rows)} comparison(s))."
+    )
+    return [intro, *omnibus_sentences(omnibus), failure_sentence(rows), accuracy_sentence(rows)]
+
+
+def exploratory_sentence(rows: pd.DataFrame) -> str:
+    """How the study's exploratory comparisons came out, naming the ones that differ."""
+    counts = rows["verdict"].value_counts()
+    summary = ", ".join(f"{int(counts[verdict])} {verdict}" for verdict in counts.index)
+    different = rows[rows["verdict"] == "different"]
+    failing = rows[rows["failure_differs"].astype(bool)]
+    sentence = (
+        f"Exploratory (each level against the baseline within each context, seeds as blocks; Holm over the study's"
+        f" {len(rows)} exploratory comparisons): accuracy {summary}"
+    )
+    if len(different):
+        sentence += "; differing: " + "; ".join(
+            f"{row['factor']} {row['level']} ({row['context']}) {_points(row['mean_difference'])} points"
+            for _, row in different.iterrows()
+        )
+    if len(failing):
+        sentence += "; failure rate differs: " + "; ".join(
+            f"{row['factor']} {row['level']} ({row['context']})" for _, row in failing.iterrows()
+        )
+    return sentence + ". Hypotheses for a next study, not conclusions."
 
 
 def study_findings(comparisons: pd.DataFrame, omnibus: pd.DataFrame) -> dict[str, list[str]]:
@@ -77,12 +135,16 @@ def study_findings(comparisons: pd.DataFrame, omnibus: pd.DataFrame) -> dict[str
     findings = {}
     for study in studies:
         pairwise, overall = comparisons[comparisons["study"] == study], omnibus[omnibus["study"] == study]
-        family = int((pairwise["test"] == PAIRED_TEST).sum())
+        primary = pairwise[pairwise["family"] == PRIMARY]
         sentences = []
-        for factor in dict.fromkeys([*overall["factor"], *pairwise["factor"]]):
-            sentences += omnibus_sentences(factor, overall[overall["factor"] == factor])
-            rows = pairwise[pairwise["factor"] == factor]
-            if len(rows):
-                sentences.append(pairwise_sentence(factor, rows, family))
+        for (factor, dataset), rows in primary.groupby(["factor", "dataset"], sort=False):
+            tests = overall[
+                (overall["family"] == PRIMARY) & (overall["factor"] == factor) & (overall["dataset"] == dataset)
+            ]
+            for context, context_rows in rows.groupby("context", sort=False):
+                sentences += primary_sentences(factor, context_rows, tests[tests["context"] == context])
+        exploratory = pairwise[pairwise["family"] == EXPLORATORY]
+        if len(exploratory):
+            sentences.append(exploratory_sentence(exploratory))
         findings[study] = sentences
     return findings

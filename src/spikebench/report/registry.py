@@ -58,9 +58,10 @@ TABLES: dict[str, ReportEntry] = by_name(
         caption=(
             "One row per run of the grid, every run whatever became of it: its axes, status (ok, diverged, "
             "no_gradient, silent, or missing when the run wrote nothing), where and how it diverged, the untrained "
-            "network's accuracy, spike rates and first gradient's norm, outcome (learned, or at_chance when a "
-            "finished run's test accuracy does not beat guessing in a one-sided binomial test at 5%, or the failed "
-            "status), optimizer updates per epoch, best epoch, best validation accuracy, test accuracy at the best "
+            "network's accuracy, spike rates and first gradient's norm, outcome (learned when its best validation "
+            "accuracy beats the validation split's majority-class share in a one-sided binomial test at 5% over the "
+            "epochs evaluated; else at_chance, diverged, diverged_after_learning, silent, no_gradient or missing), "
+            "the surrogate's derivative width at half maximum, optimizer updates per epoch, best epoch, best validation accuracy, test accuracy at the best "
             "epoch, epochs run, early stop, wall time, spike rates at the best epoch, and the NeuroBench workload "
             "metrics on the test set with the best weights (activation sparsity, effective MACs and ACs per sample, "
             "dense operations, footprint in bytes, connection sparsity)."
@@ -70,9 +71,9 @@ TABLES: dict[str, ReportEntry] = by_name(
         "summary",
         "Comparison",
         caption=(
-            "Per dataset x neuron x surrogate x scale x backprop: runs, runs that learned, failures and the failure "
-            "rate with its Wilson 95% interval, failures by kind (at chance, silent, no gradient, diverged, "
-            "missing), and over the runs that learned only: mean, standard deviation and 95% t interval of the test "
+            "Per dataset x neuron x surrogate x scale x backprop (with the surrogate's width): runs, runs that "
+            "learned, failures and the failure rate with its Wilson 95% interval, failures by kind (at chance, "
+            "silent, no gradient, diverged, diverged after learning, missing), and over the runs that learned only: mean, standard deviation and 95% t interval of the test "
             "accuracy, mean epochs to the best validation epoch; mean seconds and optimizer updates per epoch."
         ),
     ),
@@ -80,20 +81,24 @@ TABLES: dict[str, ReportEntry] = by_name(
         "comparisons",
         "Comparison",
         caption=(
-            "Every level of every factor a study varies against the study's pre-specified baseline (the config's "
-            "baseline), within each combination of the other factors (context), paired by seed: pairs, means, the "
-            "mean difference with its 95% t interval, the paired t-test p-value (reported), the Wilcoxon "
-            "signed-rank p-value (a check), and the p-value adjusted by Holm over all comparisons of the study; "
-            "significant means adjusted p below 0.05. 'not testable' (fewer than two pairs, or no spread) gives "
-            "no p-value."
+            "Every level of every factor a study varies against the study's pre-specified baseline, in two "
+            "families: primary (pooled over the other factors: blocks are other factors x seed; Holm over the "
+            "factor's levels) and exploratory (within each context, seeds as blocks; Holm over the study's "
+            "exploratory comparisons). Failures: blocks where both ran, failures of each, exact McNemar p-value and "
+            "its Holm adjustment. Accuracy, over the pairs where both runs learned only: means, the mean difference "
+            "with its 95% t interval (within +-1), the paired t-test p-value, the Wilcoxon signed-rank p-value (a "
+            "check), Holm-adjusted p, the TOST p-value for equivalence within the study's margin (raw and adjusted), "
+            "the minimum detectable difference at 80% power at the family's Bonferroni level, and the verdict: "
+            "different, equivalent, inconclusive or not testable (fewer than two pairs, or no spread)."
         ),
     ),
     ReportEntry(
         "omnibus",
         "Comparison",
         caption=(
-            "Per study, factor and context: Friedman's test over the levels with seeds as blocks (three or more "
-            "levels), before the pairwise comparisons."
+            "Per study, family, factor and context, the omnibus tests over the levels (three or more): Cochran's Q "
+            "on failures (blocks where every level ran) and Friedman's test on the accuracy (blocks where every "
+            "level learned), with p-values Holm-adjusted within the family and outcome."
         ),
     ),
     ReportEntry(
@@ -140,8 +145,9 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
         "accuracy_heatmap",
         caption=(
             "Test accuracy (at each run's best validation epoch) of every neuron model x surrogate gradient, mean "
-            "over seeds, trained with BPTT. Empty cells are combinations the config does not run (ABSS has no "
-            "surrogate)."
+            "over the seeds whose run learned, trained with BPTT; each cell counts the runs that failed, which the "
+            "mean leaves out (as summary.csv does). Empty cells are combinations the config does not run (ABSS has "
+            "no surrogate)."
         ),
     ),
     StudyFigureSpec(
@@ -168,10 +174,11 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
         "Comparison",
         "baseline_comparisons",
         caption=(
-            "Each level minus its study's pre-specified baseline, paired by seed, with the 95% t interval "
-            "(percentage points of test accuracy), one panel per study and factor. Red: significant after Holm's "
-            "correction over the study's comparisons; grey: not; hollow: not testable (fewer than two pairs). n "
-            "is the number of seed pairs."
+            "The primary family: each level minus its study's pre-specified baseline over the blocks where both "
+            "runs learned, with the 95% t interval (percentage points of test accuracy), one panel per study and "
+            "factor; the shaded band is the equivalence margin. Red: different after Holm; blue: equivalent (TOST); "
+            "grey: inconclusive; hollow: not testable. Each label counts the pairs that learned and the failures "
+            "of the level and the baseline, which are compared apart."
         ),
     ),
     StudyFigureSpec(

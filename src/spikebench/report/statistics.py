@@ -1,20 +1,28 @@
-"""Statistics a reviewer accepts: every level against its study's pre-specified baseline, paired by seed,
-corrected for multiplicity; omnibus tests per factor; failure rates apart from the accuracy of runs that learned.
+"""Statistics a reviewer accepts: two outcomes analysed apart, every level against its study's pre-specified
+baseline, a primary family with power and an exploratory one, equivalence and the smallest difference the
+design could have seen.
 
-- **Pairs.** The same seed gives the same initial weights and batch order at every level, so a level is
-  compared with the baseline seed by seed: the test accuracies at the best validation epoch of the two runs
-  with that seed. A run without an accuracy (missing, or diverged in its first epoch) leaves its pair; the
-  failure table counts it.
-- **Test.** The paired t-test (``scipy.stats.ttest_rel``) is reported, with its 95% interval of the mean
-  difference; the Wilcoxon signed-rank p-value is given beside it as a check that does not assume normal
-  differences. The t-test is the one reported because with five seeds the signed-rank test cannot reach 5%
-  (its smallest two-sided p-value is 2 / 2^5 = 0.0625), so it could never find a difference.
-- **Correction.** Holm's step-down method (``statsmodels``) over every pairwise comparison of a study keeps
-  the chance of any false finding in that study at 5% or less.
-- **Omnibus.** Per factor and context, Friedman's test over the levels with seeds as blocks (three or more
-  levels; with two the pairwise test is the omnibus test).
-- **Not testable.** Fewer than two pairs, or differences without spread, give no p-value and the words
-  ``not testable``, never "no difference".
+- **Two outcomes.** Whether a run *failed* (any outcome but ``learned``: at chance, silent, no gradient,
+  diverged, diverged after learning) is one outcome; the test *accuracy* of runs that learned is the other.
+  Failures never enter an accuracy difference: an accuracy pair needs both runs to have learned, and the table
+  says how many pairs that left. Missing runs enter neither (they say nothing about the level) and are counted.
+- **Blocks.** The same seed gives the same initial weights and batch order at every level, so a level is
+  compared with the baseline block by block: runs that share everything but the factor compared.
+- **Primary family: main effects.** For each factor a study varies, every level against the baseline over all
+  blocks of the data set that share the other factors and the seed (the surrogates study: every neuron model x
+  seed is a block, 30 pairs instead of 5), Holm over that factor's levels.
+- **Exploratory family: per context.** The same comparison within each combination of the other factors (seeds
+  as blocks), Holm over all the study's exploratory comparisons. Only where a study varies other factors.
+- **Tests.** Failures: the exact McNemar test on the paired failed/learned table (``statsmodels``), Cochran's Q
+  as the omnibus. Accuracy: the paired t-test (``scipy.stats.ttest_rel``) with its 95% interval, clipped to
+  the +-100 points the metric allows; the Wilcoxon signed-rank p-value beside it; Friedman as the omnibus.
+  With five seeds the signed-rank test cannot reach 5% (its smallest two-sided p-value is 2 / 2^5), so the
+  t-test is the one reported. Omnibus p-values are Holm-adjusted within their family and outcome.
+- **Equivalence and power.** TOST (``statsmodels.stats.weightstats.ttost_paired``) for a difference within
+  the study's ``equivalence_margin``, Holm-adjusted like the difference test; the minimum detectable difference
+  at 80% power (``statsmodels.stats.power.TTestPower``) at the family's Bonferroni level (Holm's first step),
+  from the observed spread of the differences. Each comparison's verdict is ``different``, ``equivalent``,
+  ``inconclusive`` or ``not testable`` (fewer than two pairs, or no spread: no p-value, never "no difference").
 """
 
 from __future__ import annotations
@@ -25,96 +33,199 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.stats.contingency_tables import cochrans_q, mcnemar
 from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
 from statsmodels.stats.proportion import proportion_confint
+from statsmodels.stats.weightstats import ttost_paired
 
 from spikebench.model.registry import NEURON_MODELS, NO_SURROGATE
-from spikebench.study.config import format_scale
+from spikebench.study.config import format_level
 
 ALPHA = 0.05
+POWER = 0.8
+DEFAULT_EQUIVALENCE_MARGIN = 0.005
 PAIRED_TEST = "paired t"
 NOT_TESTABLE = "not testable"
 ACCURACY = "test_acc_at_best"
+LEARNED = "learned"
+MISSING = "missing"
+PRIMARY, EXPLORATORY = "primary", "exploratory"
+FAMILIES = (PRIMARY, EXPLORATORY)
+VERDICTS = ("different", "equivalent", "inconclusive", NOT_TESTABLE)
+NO_LEVEL = "none"
+"""How a missing scale or width (a surrogate without one, or no surrogate) is written as a level."""
 COMPARISON_COLUMNS = [
     "study",
     "dataset",
+    "family",
     "factor",
     "context",
     "level",
     "baseline",
+    "n_blocks",
+    "baseline_failures",
+    "level_failures",
+    "failure_difference",
+    "p_failure",
+    "p_failure_adjusted",
+    "failure_differs",
     "n_pairs",
     "baseline_mean",
     "level_mean",
     "mean_difference",
     "ci95_low",
     "ci95_high",
+    "sd_difference",
     "test",
     "p_value",
     "p_wilcoxon",
     "p_adjusted",
     "significant",
+    "equivalence_margin",
+    "p_equivalence",
+    "p_equivalence_adjusted",
+    "detectable_difference",
+    "verdict",
     "note",
 ]
-OMNIBUS_COLUMNS = ["study", "dataset", "factor", "context", "levels", "n_blocks", "test", "statistic", "p_value"]
+OMNIBUS_COLUMNS = [
+    "study",
+    "dataset",
+    "family",
+    "factor",
+    "context",
+    "outcome",
+    "levels",
+    "n_blocks",
+    "test",
+    "statistic",
+    "p_value",
+    "p_adjusted",
+]
 
 
-def paired_comparison(baseline: pd.Series, level: pd.Series) -> dict:
-    """``level`` minus ``baseline`` over the seeds both have an accuracy for (Series indexed by seed)."""
-    seeds = sorted(set(baseline.dropna().index) & set(level.dropna().index))
-    first, second = baseline.loc[seeds].to_numpy(float), level.loc[seeds].to_numpy(float)
+def paired_comparison(baseline: pd.Series, level: pd.Series, margin: float = DEFAULT_EQUIVALENCE_MARGIN) -> dict:
+    """``level`` minus ``baseline`` accuracy over the blocks both have a value for (Series indexed by block):
+    the paired t-test, its interval within +-1, Wilcoxon beside it, and TOST within +-``margin``."""
+    blocks = baseline.dropna().index.intersection(level.dropna().index)
+    first, second = baseline.loc[blocks].to_numpy(float), level.loc[blocks].to_numpy(float)
     differences = second - first
     result = {
-        "n_pairs": len(seeds),
-        "baseline_mean": float(first.mean()) if seeds else np.nan,
-        "level_mean": float(second.mean()) if seeds else np.nan,
-        "mean_difference": float(differences.mean()) if seeds else np.nan,
+        "n_pairs": len(blocks),
+        "baseline_mean": float(first.mean()) if len(blocks) else np.nan,
+        "level_mean": float(second.mean()) if len(blocks) else np.nan,
+        "mean_difference": float(differences.mean()) if len(blocks) else np.nan,
+        "sd_difference": float(differences.std(ddof=1)) if len(blocks) > 1 else np.nan,
         "ci95_low": np.nan,
         "ci95_high": np.nan,
         "p_value": np.nan,
         "p_wilcoxon": np.nan,
+        "p_equivalence": np.nan,
     }
-    if len(seeds) < 2:
-        return {**result, "test": f"{NOT_TESTABLE}: {len(seeds)} pair(s), at least 2 needed"}
+    if len(blocks) < 2:
+        return {**result, "test": f"{NOT_TESTABLE}: {len(blocks)} pair(s) where both runs learned, at least 2 needed"}
     if np.ptp(differences) == 0:
-        return {**result, "test": f"{NOT_TESTABLE}: every pair differs by the same amount"}
+        return {
+            **result,
+            "test": f"{NOT_TESTABLE}: all {len(blocks)} pairs differ by exactly {100 * differences[0]:+.2f} points,"
+            " so there is no spread to test against",
+        }
     t_test = stats.ttest_rel(second, first)
     interval = t_test.confidence_interval(0.95)
     nonzero = differences[differences != 0]
-    wilcoxon = stats.wilcoxon(nonzero).pvalue if len(nonzero) else np.nan
     return {
         **result,
-        "ci95_low": float(interval.low),
-        "ci95_high": float(interval.high),
+        "ci95_low": max(float(interval.low), -1.0),
+        "ci95_high": min(float(interval.high), 1.0),
         "test": PAIRED_TEST,
         "p_value": float(t_test.pvalue),
-        "p_wilcoxon": float(wilcoxon),
+        "p_wilcoxon": float(stats.wilcoxon(nonzero).pvalue) if len(nonzero) else np.nan,
+        "p_equivalence": float(ttost_paired(second, first, -margin, margin)[0]),
+    }
+
+
+def failure_comparison(baseline: pd.Series, level: pd.Series) -> dict:
+    """Failure (any outcome but learned) of ``level`` against ``baseline`` over the blocks where both ran
+    (Series of outcomes indexed by block): counts and the exact McNemar test on the discordant pairs."""
+    ran = baseline.index[baseline != MISSING].intersection(level.index[level != MISSING])
+    first, second = baseline.loc[ran] != LEARNED, level.loc[ran] != LEARNED
+    table = [
+        [int((~first & ~second).sum()), int((~first & second).sum())],
+        [int((first & ~second).sum()), int((first & second).sum())],
+    ]
+    return {
+        "n_blocks": len(ran),
+        "baseline_failures": int(first.sum()),
+        "level_failures": int(second.sum()),
+        "failure_difference": float(second.mean() - first.mean()) if len(ran) else np.nan,
+        "p_failure": float(mcnemar(table, exact=True).pvalue) if len(ran) else np.nan,
     }
 
 
 def friedman(table: pd.DataFrame) -> dict:
-    """Friedman's test over the columns (levels) of a seed x level table, on the seeds that have every level."""
+    """Friedman's test over the columns (levels) of a block x level accuracy table, on the blocks that have
+    every level."""
     blocks = table.dropna()
     levels = table.shape[1]
     result = {"levels": levels, "n_blocks": len(blocks), "statistic": np.nan, "p_value": np.nan}
     if levels < 3:
         return {**result, "test": "none: two levels, the pairwise comparison is the test"}
     if len(blocks) < 2:
-        return {**result, "test": f"{NOT_TESTABLE}: {len(blocks)} seed(s) with every level, at least 2 needed"}
+        return {
+            **result,
+            "test": f"{NOT_TESTABLE}: {len(blocks)} block(s) where every level learned, at least 2 needed",
+        }
     if (blocks.nunique(axis=1) == 1).all():
-        return {**result, "test": f"{NOT_TESTABLE}: every level has the same accuracy"}
+        return {**result, "test": f"{NOT_TESTABLE}: every level has the same accuracy in every block"}
     test = stats.friedmanchisquare(*(blocks[column].to_numpy(float) for column in blocks))
     return {**result, "test": "Friedman", "statistic": float(test.statistic), "p_value": float(test.pvalue)}
+
+
+def cochran(failed: pd.DataFrame) -> dict:
+    """Cochran's Q over the columns (levels) of a block x level table of failures (True / False), on the
+    blocks where every level ran."""
+    blocks = failed.dropna().astype(int)
+    levels = failed.shape[1]
+    result = {"levels": levels, "n_blocks": len(blocks), "statistic": np.nan, "p_value": np.nan}
+    if levels < 3:
+        return {**result, "test": "none: two levels, the pairwise comparison is the test"}
+    if len(blocks) < 2:
+        return {**result, "test": f"{NOT_TESTABLE}: {len(blocks)} block(s) where every level ran, at least 2 needed"}
+    if (blocks.nunique(axis=1) == 1).all():
+        every = "failed" if blocks.to_numpy().all() else "learned" if not blocks.to_numpy().any() else "agreed"
+        return {**result, "test": f"{NOT_TESTABLE}: within every block, every level {every}"}
+    test = cochrans_q(blocks.to_numpy())
+    return {**result, "test": "Cochran's Q", "statistic": float(test.statistic), "p_value": float(test.pvalue)}
+
+
+def detectable_difference(sd_difference: float, pairs: int, alpha: float, power: float = POWER) -> float:
+    """The smallest true mean difference a two-sided paired t-test on ``pairs`` pairs with this spread finds
+    with probability ``power`` at level ``alpha``; NaN where it is undefined."""
+    if pairs < 2 or not math.isfinite(sd_difference) or sd_difference == 0:
+        return np.nan
+    effect = TTestPower().solve_power(nobs=pairs, alpha=alpha, power=power, alternative="two-sided")
+    return float(effect * sd_difference)
+
+
+def _levels_as_text(runs: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
+    """The factor columns as their level names, so that blocks and levels key alike (a missing scale is
+    ``none``, scales and widths as the run ids and tables write them)."""
+    runs = runs.copy()
+    for factor in factors:
+        runs[factor] = [NO_LEVEL if pd.isna(value) else format_level(factor, value) for value in runs[factor]]
+    return runs
 
 
 def _factor_frames(runs: pd.DataFrame, factor: str, baseline: dict) -> Iterator[tuple[pd.DataFrame, str]]:
     """The study's runs as the comparison of ``factor`` sees them, with a note per frame.
 
     Neuron models without a surrogate (ABSS: surrogate ``none``) enter the neuron comparison at the baseline
-    neuron's surrogate; they have no place in the surrogate comparison.
+    neuron's surrogate; they have no place in the surrogate, scale or width comparison.
     """
     own_estimator = runs["surrogate"] == NO_SURROGATE
-    if factor == "scale":
-        yield runs[runs["scale"].notna()], ""
+    if factor in ("scale", "width"):
+        yield runs[runs[factor] != NO_LEVEL], ""
         return
     if factor == "surrogate":
         yield runs[~own_estimator], ""
@@ -132,53 +243,137 @@ def _factor_frames(runs: pd.DataFrame, factor: str, baseline: dict) -> Iterator[
     )
 
 
-def _level(column: str, value) -> str:
-    if column != "scale":
-        return str(value)
-    return "none" if pd.isna(value) else format_scale(value)
+def _groups(frame: pd.DataFrame, factor: str, others: list[str], family: str) -> Iterator[tuple[dict, str, list]]:
+    """Per family, the groups of runs compared and what makes a block: the primary family pools every
+    combination of the other factors (blocks: other factors x seed) per data set; the exploratory family takes
+    each combination apart (blocks: seeds)."""
+    by = ["dataset"] if family == PRIMARY else ["dataset", *others]
+    blocks = [*others, "seed"] if family == PRIMARY else ["seed"]
+    for key, group in frame.groupby(by, sort=True):
+        values = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
+        if family == PRIMARY:
+            varying = [other for other in others if group[other].nunique() > 1]
+            context = f"pooled over {', '.join(varying)} and seed" if varying else "seeds as blocks"
+        else:
+            context = ", ".join(f"{column}={values[column]}" for column in others)
+        yield group, {"dataset": values["dataset"], "context": context}, blocks
+
+
+def _has_exploratory_family(frame: pd.DataFrame, others: list[str]) -> bool:
+    """Per-context comparisons add something only where the other factors take more than one value."""
+    return any(frame[other].nunique() > 1 for other in others)
+
+
+def _level_note(factor: str, level: str, note: str, comparison: dict, accuracy: dict) -> str:
+    parts = [note] if note and factor == "neuron" and not NEURON_MODELS[level].uses_surrogate else []
+    dropped = comparison["n_blocks"] - accuracy["n_pairs"]
+    if dropped:
+        parts.append(f"{dropped} of {comparison['n_blocks']} pairs left out of the accuracy: a run did not learn")
+    return "; ".join(parts)
+
+
+def _compare_group(group: pd.DataFrame, factor: str, blocks: list[str], reference: str, margin: float) -> Iterator:
+    """Per level, its failure and accuracy comparison with ``reference`` over ``blocks``; then (level None) the
+    omnibus tests over all levels."""
+    keyed = group.set_index([*blocks, factor])
+    outcomes = keyed["outcome"].unstack(factor)
+    learned_accuracy = keyed[ACCURACY].where(keyed["outcome"] == LEARNED).unstack(factor)
+    for level in sorted(outcomes.columns):
+        if level == reference:
+            continue
+        failures = failure_comparison(outcomes[reference].dropna(), outcomes[level].dropna())
+        accuracy = paired_comparison(learned_accuracy[reference], learned_accuracy[level], margin)
+        yield level, failures, accuracy
+    ran = outcomes.where(outcomes != MISSING)
+    yield None, cochran((ran != LEARNED).where(ran.notna())), friedman(learned_accuracy)
 
 
 def study_comparisons(
-    runs: pd.DataFrame, study: str, baseline: dict, factors: list[str]
+    runs: pd.DataFrame, study: str, baseline: dict, factors: list[str], margin: float = DEFAULT_EQUIVALENCE_MARGIN
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Pairwise comparisons against the baseline (Holm-adjusted over the study) and omnibus tests, for every
-    factor of ``factors`` (``spikebench.study.config.study_factors``) with a baseline; ``runs`` holds the
-    study's runs (the merged runs table)."""
+    """Comparisons against the baseline in the primary and exploratory families, and the omnibus tests, for
+    every factor of ``factors`` (``spikebench.study.config.study_factors``) with a baseline. ``runs`` holds the
+    study's runs (the merged runs table: factors, ``seed``, ``outcome``, ``test_acc_at_best``); ``margin`` is
+    the equivalence margin as a fraction (0.005 = 0.5 points)."""
+    runs = _levels_as_text(runs, factors)
     rows, omnibus = [], []
     for factor in factors:
         if factor not in baseline:
             continue
-        reference = baseline[factor]
-        context_columns = ["dataset", *(other for other in factors if other != factor)]
-        for frame, note in _factor_frames(runs, factor, baseline):
-            for key, group in frame.groupby(context_columns, sort=True, dropna=False):
-                values = dict(zip(context_columns, key, strict=True))
-                table = group.pivot_table(index="seed", columns=factor, values=ACCURACY, aggfunc="first", dropna=False)
-                table = table.reindex(columns=sorted(group[factor].unique()))
-                if reference not in table or table.shape[1] < 2:
+        reference = format_level(factor, baseline[factor])
+        others = [other for other in factors if other != factor]
+        for frame, note in _factor_frames(runs, factor, {**baseline, factor: reference}):
+            for family in FAMILIES:
+                if family == EXPLORATORY and not _has_exploratory_family(frame, others):
                     continue
-                context = ", ".join(f"{column}={_level(column, values[column])}" for column in context_columns[1:])
-                where = {"study": study, "dataset": values["dataset"], "factor": factor, "context": context}
-                if not note:
-                    omnibus.append({**where, **friedman(table)})
-                for level in table.columns:
-                    if level == reference:
+                for group, where, blocks in _groups(frame, factor, others, family):
+                    if reference not in set(group[factor]) or group[factor].nunique() < 2:
                         continue
-                    comparison = paired_comparison(table[reference], table[level])
-                    level_note = note if note and not NEURON_MODELS[level].uses_surrogate else ""
-                    rows.append(
-                        {
-                            **where,
-                            "level": _level(factor, level),
-                            "baseline": _level(factor, reference),
-                            **comparison,
-                            "note": level_note,
-                        }
-                    )
-    comparisons = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
-    comparisons["p_adjusted"] = holm(comparisons["p_value"])
+                    where = {
+                        "study": study,
+                        "dataset": where["dataset"],
+                        "family": family,
+                        "factor": factor,
+                        "context": where["context"],
+                    }
+                    for level, failures, accuracy in _compare_group(group, factor, blocks, reference, margin):
+                        if level is None:
+                            if not note:
+                                omnibus.append({**where, "outcome": "failure", **failures})
+                                omnibus.append({**where, "outcome": "accuracy", **accuracy})
+                            continue
+                        rows.append(
+                            {
+                                **where,
+                                "level": level,
+                                "baseline": reference,
+                                **failures,
+                                **accuracy,
+                                "equivalence_margin": margin,
+                                "note": _level_note(factor, level, note, failures, accuracy),
+                            }
+                        )
+    comparisons = adjust_families(pd.DataFrame(rows, columns=COMPARISON_COLUMNS))
+    overall = pd.DataFrame(omnibus, columns=OMNIBUS_COLUMNS)
+    if len(overall):
+        overall["p_adjusted"] = overall.groupby(["study", "family", "factor", "outcome"])["p_value"].transform(holm)
+    return comparisons, overall
+
+
+def family_keys(comparisons: pd.DataFrame) -> list[pd.Series]:
+    """What makes a Holm family: a study's factor in the primary family, the whole study in the exploratory."""
+    factor = comparisons["factor"].where(comparisons["family"] == PRIMARY, "")
+    return [comparisons["study"], comparisons["family"], factor]
+
+
+def adjust_families(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """Holm within each family for the difference, equivalence and failure p-values; the detectable
+    difference at the family's Bonferroni level; the verdict."""
+    if comparisons.empty:
+        return comparisons
+    grouped = comparisons.groupby(family_keys(comparisons))
+    comparisons["p_adjusted"] = grouped["p_value"].transform(holm)
+    comparisons["p_equivalence_adjusted"] = grouped["p_equivalence"].transform(holm)
+    comparisons["p_failure_adjusted"] = grouped["p_failure"].transform(holm)
+    testable = grouped["p_value"].transform(lambda p_values: max(int(p_values.notna().sum()), 1))
+    comparisons["detectable_difference"] = [
+        detectable_difference(sd, int(pairs), ALPHA / family)
+        for sd, pairs, family in zip(comparisons["sd_difference"], comparisons["n_pairs"], testable, strict=True)
+    ]
     comparisons["significant"] = comparisons["p_adjusted"] < ALPHA
-    return comparisons, pd.DataFrame(omnibus, columns=OMNIBUS_COLUMNS)
+    comparisons["failure_differs"] = comparisons["p_failure_adjusted"] < ALPHA
+    comparisons["verdict"] = [verdict(row) for row in comparisons.to_dict("records")]
+    return comparisons
+
+
+def verdict(row: dict) -> str:
+    if row["test"] != PAIRED_TEST:
+        return NOT_TESTABLE
+    if row["p_adjusted"] < ALPHA:
+        return "different"
+    if row["p_equivalence_adjusted"] < ALPHA:
+        return "equivalent"
+    return "inconclusive"
 
 
 def holm(p_values: pd.Series) -> pd.Series:
@@ -190,13 +385,15 @@ def holm(p_values: pd.Series) -> pd.Series:
     return adjusted
 
 
-def at_chance(accuracy: float, samples: int, num_classes: int) -> bool:
-    """Whether a test accuracy is consistent with guessing: a one-sided binomial test against 1 / classes
-    does not reject at 5%."""
-    if not samples or not math.isfinite(accuracy):
-        return True
+def beats_chance(accuracy: float, samples: int, chance: float, evaluations: int = 1) -> bool:
+    """Whether an accuracy on ``samples`` images beats ``chance`` (the majority class's share: what a constant
+    answer scores) by a one-sided binomial test at 5% / ``evaluations``, since the best of that many evaluated
+    epochs was picked."""
+    if not samples or not math.isfinite(accuracy) or not math.isfinite(chance):
+        return False
     correct = round(accuracy * samples)
-    return bool(stats.binomtest(correct, samples, 1 / num_classes, alternative="greater").pvalue >= ALPHA)
+    test = stats.binomtest(correct, samples, min(chance, 1.0), alternative="greater")
+    return bool(test.pvalue < ALPHA / max(evaluations, 1))
 
 
 def wilson_interval(count: int, total: int) -> tuple[float, float]:

@@ -17,6 +17,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from spikebench.model.backprop import BACKPROP_METHODS, backprop_label
 from spikebench.report.registry import STUDY_FIGURES
+from spikebench.report.statistics import LEARNED, NOT_TESTABLE, PRIMARY
 from spikebench.report.style import apply_style, save_figure
 from spikebench.report.tables import MISSING, read_tables
 
@@ -71,13 +72,16 @@ def accuracy_heatmap(tables: Tables) -> plt.Figure:
         squeeze=False,
     )
     for axis, dataset in zip(axes[0], datasets, strict=True):
-        grid = data[data["dataset"] == dataset].pivot_table(
-            index="neuron", columns="surrogate", values="test_acc_at_best", aggfunc="mean"
-        )
+        runs = data[data["dataset"] == dataset].assign(failed=lambda frame: frame["outcome"] != LEARNED)
+        learned = runs.assign(test_acc_at_best=runs["test_acc_at_best"].where(~runs["failed"]))
+        grid = learned.pivot_table(index="neuron", columns="surrogate", values="test_acc_at_best", aggfunc="mean")
+        counts = runs.pivot_table(index="neuron", columns="surrogate", values="failed", aggfunc=["sum", "count"])
+        grid = grid.reindex(index=counts.index, columns=counts["sum"].columns)
+        notes = _heatmap_notes(grid, counts["sum"], counts["count"])
         sns.heatmap(
             grid * 100,
-            annot=True,
-            fmt=".1f",
+            annot=notes,
+            fmt="",
             cmap="viridis",
             vmin=0,
             vmax=100,
@@ -86,7 +90,7 @@ def accuracy_heatmap(tables: Tables) -> plt.Figure:
             linewidths=0.5,
         )
         fewest, most = _seed_counts(data[data["dataset"] == dataset], ["neuron", "surrogate"])
-        axis.set_title(f"{dataset}: mean test accuracy over seeds, {_n(fewest, most)} (BPTT)")
+        axis.set_title(f"{dataset}: mean test accuracy of runs that learned, {_n(fewest, most)} (BPTT)")
         axis.set_xlabel("surrogate gradient")
         axis.set_ylabel("neuron model")
         axis.grid(False)
@@ -95,6 +99,18 @@ def accuracy_heatmap(tables: Tables) -> plt.Figure:
         for label in axis.get_xticklabels():
             label.set_horizontalalignment("right")
     return figure
+
+
+def _heatmap_notes(accuracy: pd.DataFrame, failed: pd.DataFrame, runs: pd.DataFrame) -> np.ndarray:
+    """Per cell the mean accuracy of runs that learned, in %, and how many runs failed."""
+    notes = np.full(accuracy.shape, "", dtype=object)
+    for (row, column), value in np.ndenumerate(accuracy.to_numpy()):
+        total, failures = runs.iat[row, column], failed.iat[row, column]
+        if pd.isna(total):
+            continue
+        mean = "none learned" if pd.isna(value) else f"{100 * value:.1f}"
+        notes[row, column] = mean + (f"\n{int(failures)}/{int(total)} failed" if failures else "")
+    return notes
 
 
 def learning_curves(tables: Tables) -> plt.Figure:
@@ -261,40 +277,58 @@ def seconds_per_epoch(tables: Tables) -> plt.Figure:
     return figure
 
 
+VERDICT_COLORS = {"different": "#d62728", "equivalent": "#1f77b4", "inconclusive": "#7f7f7f", NOT_TESTABLE: "#7f7f7f"}
+
+
+def _comparison_label(row) -> str:
+    own = "no surrogate; " if row.note.startswith("has its own") else ""
+    failed = f"failed {row.level_failures}/{row.n_blocks} vs {row.baseline_failures}/{row.n_blocks}"
+    return f"{backprop_label(row.level)} ({own}{row.n_pairs} pairs learned; {failed})"
+
+
 def baseline_comparisons(tables: Tables) -> plt.Figure:
-    """Each level minus its study's baseline, paired by seed, with the 95% t interval: one panel per study and
-    factor. Red: significant after Holm's correction over the study; grey: not; hollow: not testable."""
+    """The primary family: each level minus its study's baseline over the blocks where both runs learned, with
+    the 95% t interval and the equivalence margin shaded, one panel per study and factor; colour by verdict,
+    hollow where not testable; each label counts the pairs and the failures apart."""
     data = tables["comparisons"]
+    data = data[data["family"] == PRIMARY].assign(note=data["note"].fillna(""))
     if data.empty:
         return _placeholder("No study varies a factor: nothing to compare with a baseline.")
-    panels = list(data.groupby(["study", "factor"], sort=False))
+    panels = list(data.groupby(["study", "dataset", "factor", "context"], sort=False))
     heights = [0.9 + 0.3 * len(rows) for _, rows in panels]
     figure, axes = plt.subplots(
         len(panels), 1, figsize=(9.5, 0.6 + sum(heights)), squeeze=False, gridspec_kw={"height_ratios": heights}
     )
-    for axis, ((study, factor), rows) in zip(axes[:, 0], panels, strict=True):
+    for axis, ((study, _, factor, context), rows) in zip(axes[:, 0], panels, strict=True):
         rows = rows.reset_index(drop=True)
         positions = np.arange(len(rows))
-        testable = rows["p_value"].notna()
-        colors = np.where(rows["significant"].astype(bool), "#d62728", "#7f7f7f")
+        testable = (rows["verdict"] != NOT_TESTABLE).to_numpy()
+        colors = rows["verdict"].map(VERDICT_COLORS).to_numpy()
         difference = rows["mean_difference"] * 100
         low = (rows["mean_difference"] - rows["ci95_low"]).fillna(0) * 100
         high = (rows["ci95_high"] - rows["mean_difference"]).fillna(0) * 100
+        margin = 100 * rows["equivalence_margin"].iloc[0]
+        axis.axvspan(-margin, margin, color="#1f77b4", alpha=0.08, linewidth=0)
         axis.errorbar(difference, positions, xerr=[low, high], fmt="none", ecolor=colors)
         axis.scatter(difference[testable], positions[testable], c=colors[testable], zorder=3)
         axis.scatter(
             difference[~testable], positions[~testable], facecolors="white", edgecolors=colors[~testable], zorder=3
         )
-        labels = [
-            f"{backprop_label(row.level)} ({'no surrogate; ' if row.note else ''}{row.context}, n={row.n_pairs})"
-            for row in rows.itertuples()
-        ]
-        axis.set_yticks(positions, labels, fontsize="small")
+        axis.set_yticks(positions, [_comparison_label(row) for row in rows.itertuples()], fontsize="small")
         axis.set_ylim(len(rows) - 0.4, -0.6)
         axis.axvline(0, color="black", linewidth=0.8)
-        axis.set_title(f"study {study}: each {factor} minus the baseline {rows['baseline'].iloc[0]}", fontsize="medium")
-    axes[-1, 0].set_xlabel("paired difference in test accuracy (percentage points, 95% t interval)")
-    figure.suptitle("Comparisons with the baselines; red: significant after Holm, hollow: not testable", y=1.0)
+        axis.set_title(
+            f"study {study}: each {factor} minus the baseline {rows['baseline'].iloc[0]} ({context})",
+            fontsize="medium",
+        )
+    axes[-1, 0].set_xlabel(
+        "paired difference in test accuracy of runs that learned (percentage points, 95% t interval)"
+    )
+    figure.suptitle(
+        "Primary comparisons; red: different, blue: equivalent (shaded: margin), grey: inconclusive,"
+        " hollow: not testable",
+        y=1.0,
+    )
     return figure
 
 

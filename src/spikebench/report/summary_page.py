@@ -15,22 +15,38 @@ import pandas as pd
 from spikebench.report import html_page
 from spikebench.report.findings import study_findings
 from spikebench.report.registry import STUDY_FIGURES
+from spikebench.report.statistics import PRIMARY
 from spikebench.report.tables import GROUP, read_tables
 from spikebench.utils.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 
 
-SIGNIFICANT_COLUMNS = {
+PRIMARY_COLUMNS = {
     "study": "study",
     "factor": "factor",
-    "context": "where",
     "level": "level",
     "baseline": "baseline",
-    "n_pairs": "seed pairs",
-    "difference": "difference, points (95% CI)",
+    "failures": "failed: level / baseline, of blocks",
+    "p_failure_adjusted": "failure p (McNemar, Holm)",
+    "n_pairs": "pairs where both learned",
+    "difference": "accuracy difference, points (95% CI)",
     "p_adjusted": "p (Holm)",
+    "verdict": "verdict",
+    "detectable": "detectable difference, points",
 }
+ANALYSIS = (
+    "Two outcomes are analysed apart. <b>Failure</b>: a run failed unless its best validation accuracy beats the"
+    " validation split's majority-class share (what a constant answer scores) in a one-sided binomial test at 5%"
+    " divided by the epochs it was picked from; its failure kind is recorded. Failure rates are compared with the"
+    " baseline's by the exact McNemar test on blocks (runs sharing everything but the factor compared, seed"
+    " included). <b>Accuracy</b> (test, at the best validation epoch) is compared only over blocks where both runs"
+    " learned, by the paired t-test, with TOST for equivalence within the study's margin. The <b>primary</b> family"
+    " answers each factor's question pooled over the other factors (Holm over the factor's levels); the"
+    " <b>exploratory</b> family repeats it within every context (Holm over the study's exploratory comparisons) and"
+    " suggests rather than concludes. Each accuracy verdict is <i>different</i>, <i>equivalent</i>, or"
+    " <i>inconclusive</i> with the smallest difference the design detects with 80% power."
+)
 
 READABLE = {
     "dataset": "data set",
@@ -62,7 +78,7 @@ def _interval(mean: float, low: float, high: float, n: int) -> str:
     return f"{_percent(mean)} ({_percent(low)}-{_percent(high)})"
 
 
-FAILURE_KINDS = ("at_chance", "silent", "no_gradient", "diverged", "missing")
+FAILURE_KINDS = ("at_chance", "silent", "no_gradient", "diverged", "diverged_after_learning", "missing")
 
 
 def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -75,6 +91,7 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
             {
                 **{READABLE.get(column, column): row[column] for column in GROUP if column != "scale"},
                 "scale k": "" if pd.isna(row["scale"]) else f"{row['scale']:g}",
+                "width": "" if pd.isna(row["width"]) else f"{row['width']:.4g}",
                 "runs": row["runs"],
                 "failed (kinds)": f"{row['failures']}" + (f" ({kinds})" if kinds else ""),
                 "failure rate, % (95% CI)": (
@@ -173,15 +190,29 @@ def _initialisation_section(tables: dict[str, pd.DataFrame]) -> list[str]:
     return parts
 
 
-def _significant_table(comparisons: pd.DataFrame) -> pd.DataFrame:
-    significant = comparisons[comparisons["significant"].astype(bool)]
+def _difference(row: dict) -> str:
+    if pd.isna(row["mean_difference"]):
+        return ""
+    if pd.isna(row["ci95_low"]):
+        return f"{100 * row['mean_difference']:+.2f}"
+    return f"{100 * row['mean_difference']:+.2f} ({100 * row['ci95_low']:+.2f} to {100 * row['ci95_high']:+.2f})"
+
+
+def primary_table(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """The primary family, one readable row per level: failures, then the accuracy verdict."""
     rows = []
-    for row in significant.to_dict("records"):
-        difference = (
-            f"{100 * row['mean_difference']:+.1f} ({100 * row['ci95_low']:+.1f} to {100 * row['ci95_high']:+.1f})"
+    for row in comparisons[comparisons["family"] == PRIMARY].to_dict("records"):
+        rows.append(
+            {
+                **{column: row.get(column) for column in PRIMARY_COLUMNS},
+                "failures": f"{row['level_failures']} / {row['baseline_failures']}, of {row['n_blocks']}",
+                "difference": _difference(row),
+                "detectable": ""
+                if pd.isna(row["detectable_difference"])
+                else f"{100 * row['detectable_difference']:.2f}",
+            }
         )
-        rows.append({**{column: row.get(column) for column in SIGNIFICANT_COLUMNS}, "difference": difference})
-    return pd.DataFrame(rows, columns=list(SIGNIFICANT_COLUMNS)).rename(columns=SIGNIFICANT_COLUMNS)
+    return pd.DataFrame(rows, columns=list(PRIMARY_COLUMNS)).rename(columns=PRIMARY_COLUMNS)
 
 
 def render_summary_page(
@@ -204,11 +235,12 @@ def render_summary_page(
         + ", ".join(f"{count} {outcome.replace('_', ' ')}" for outcome, count in outcome_counts.items())
         + ".</p>",
         "<h2>Failures and test accuracy per combination</h2>",
-        "<p>A run failed if it diverged, never had a gradient, stayed silent, is missing, or finished at chance"
-        " (its test accuracy does not beat guessing in a one-sided binomial test at 5%); the failure rate has a"
-        " Wilson 95% interval. Test accuracy (at each run's best validation epoch, in %) is averaged over the runs"
-        " that learned only, with a 95% t interval where two or more learned; no run is left out of the counts."
-        " Scale k is the surrogate's slope (atan: alpha).</p>",
+        "<p>A run failed if it diverged (before or after learning), never had a gradient, stayed silent, is"
+        " missing, or finished at chance (its best validation accuracy does not beat the validation split's"
+        " majority-class share); the failure rate has a Wilson 95% interval. Test accuracy (at each run's best"
+        " validation epoch, in %) is averaged over the runs that learned only, with a 95% t interval where two or"
+        " more learned; no run is left out of the counts. Scale k is the surrogate's slope (atan: alpha); width is"
+        " its derivative's full width at half maximum, in units of V - V_th.</p>",
         html_page.table(headline_table(summary), "summary-table"),
     ]
     never = tables["never_learned"]
@@ -229,6 +261,7 @@ def render_summary_page(
         )
     parts.extend(_initialisation_section(tables))
     parts.append("<h2>Comparisons with the pre-specified baselines</h2>")
+    parts.append(f"<p>{ANALYSIS}</p>")
     findings = study_findings(tables["comparisons"], tables["omnibus"])
     if not findings:
         parts.append("<p>No study varies a factor, so there is nothing to compare.</p>")
@@ -236,9 +269,9 @@ def render_summary_page(
         parts.append(f"<h3>Study {html.escape(study)}</h3><ul>")
         parts.extend(f"<li>{html.escape(sentence)}</li>" for sentence in sentences)
         parts.append("</ul>")
-    significant = _significant_table(tables["comparisons"])
-    if not significant.empty:
-        parts.append(html_page.table(significant, "significant-table"))
+    primary = primary_table(tables["comparisons"])
+    if not primary.empty:
+        parts.append(html_page.table(primary, "primary-table"))
     parts.append("<h2>Figures</h2>")
     for name, path in figure_paths.items():
         parts.append(

@@ -17,11 +17,13 @@ from scipy import stats
 
 from spikebench.model.gains import neuron_gains
 from spikebench.model.topology import LAYER_NAMES
+from spikebench.neurons.surrogates import surrogate_width
 from spikebench.report.registry import TABLES
 from spikebench.report.statistics import (
     COMPARISON_COLUMNS,
+    MISSING,
     OMNIBUS_COLUMNS,
-    at_chance,
+    beats_chance,
     study_comparisons,
     wilson_interval,
 )
@@ -33,12 +35,11 @@ from spikebench.run.contract import (
     read_summary,
     read_workload,
 )
-from spikebench.study.config import AXES, Run
+from spikebench.study.config import AXES, Run, format_width
 from spikebench.utils.atomic import atomic_write
 
 log = logging.getLogger(__name__)
 
-MISSING = "missing"
 GROUP = ["dataset", "neuron", "surrogate", "scale", "backprop"]
 
 
@@ -118,6 +119,7 @@ def merge_runs(runs: list[Run], files: dict[str, RunFiles]) -> tuple[pd.DataFram
             threads=summary["threads"],
             train_samples=summary["train_samples"],
             validation_samples=summary["validation_samples"],
+            validation_majority_rate=summary["validation_majority_rate"],
             **{f"{package}_version": summary["versions"].get(package) for package in VERSIONED},
             **{
                 column: best[column].iloc[0] if len(best) else np.nan
@@ -150,6 +152,7 @@ INITIAL_GRADIENT_COLUMNS = ["run_id", *AXES, "parameter", "gradient_norm"]
 RUN_COLUMNS = [
     "run_id",
     *AXES,
+    "width",
     "status",
     "best_epoch",
     "best_val_acc",
@@ -172,6 +175,7 @@ RUN_COLUMNS = [
     "test_output_spikes",
     "train_samples",
     "validation_samples",
+    "validation_majority_rate",
     "test_samples",
     "num_classes",
     *(f"{package}_version" for package in VERSIONED),
@@ -193,17 +197,36 @@ def t_interval(values: np.ndarray) -> tuple[float, float]:
     return float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))), mean
 
 
-OUTCOMES = ("learned", "at_chance", "silent", "no_gradient", "diverged", MISSING)
-"""What became of a run, for the failure counts: ``learned`` (finished, and its test accuracy beats guessing
-by a one-sided binomial test at 5%), or the way it failed."""
+OUTCOMES = ("learned", "at_chance", "silent", "no_gradient", "diverged", "diverged_after_learning", MISSING)
+"""What became of a run: ``learned`` (finished, and its best validation accuracy beats the validation split's
+majority-class share, what a constant answer scores, by a one-sided binomial test at 5% divided by the epochs
+it was picked from), or the way it failed. ``diverged_after_learning``: it learned, then something became NaN
+or infinite; a failure like the others (its training did not finish), its accuracy used nowhere. The test set
+decides nothing here."""
 
 
 def run_outcome(row: pd.Series) -> str:
-    if row["status"] != "ok":
+    if row["status"] in (MISSING, "no_gradient", "silent"):
         return row["status"]
-    if at_chance(row["test_acc_at_best"], int(row["test_samples"]), int(row["num_classes"])):
-        return "at_chance"
-    return "learned"
+    learned = beats_chance(
+        row["best_val_acc"],
+        int(row["validation_samples"]),
+        row["validation_majority_rate"],
+        evaluations=int(row["epochs_run"]) + 1,
+    )
+    if row["status"] == "diverged":
+        return "diverged_after_learning" if learned and row["best_epoch"] >= 1 else "diverged"
+    return "learned" if learned else "at_chance"
+
+
+def width_column(runs: pd.DataFrame, surrogate_params: dict[str, dict]) -> list[float]:
+    """Each run's surrogate derivative width at half maximum (``spikebench.neurons.surrogate_widths``) to four
+    significant digits, as a width study's levels; NaN where it has none."""
+    widths = []
+    for surrogate, scale in zip(runs["surrogate"], runs["scale"], strict=True):
+        width = surrogate_width(surrogate, surrogate_params.get(surrogate), None if pd.isna(scale) else scale)
+        widths.append(np.nan if width is None else float(format_width(width)))
+    return widths
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
@@ -220,6 +243,7 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             {
                 **dict(zip(GROUP, key, strict=True)),
+                "width": group["width"].iloc[0],
                 "runs": len(group),
                 "learned_runs": len(learned),
                 "failures": failures,
@@ -280,7 +304,10 @@ def _reason(group: pd.DataFrame) -> str:
         return "the output layer never spiked, so every prediction is class 0"
     if (group["spike_rate_output"] == 0).all():
         return "the output layer never spiked during training, so no gradient reached the weights"
-    return "the output layer spiked but the test accuracy stayed at chance (one-sided binomial test, 5%)"
+    return (
+        "the output layer spiked but the best validation accuracy did not beat the majority class's share"
+        " (one-sided binomial test)"
+    )
 
 
 INITIAL_RATES = [f"initial_spike_rate_{layer}" for layer in LAYER_NAMES]
@@ -342,7 +369,7 @@ def study_table(studies: dict[str, dict]) -> pd.DataFrame:
                 "study": name,
                 "runs": len(design["runs"]),
                 "factors": ";".join(design["factors"]),
-                "sweeps_scale": "scale" in design["factors"],
+                "sweeps_scale": bool({"scale", "width"} & set(design["factors"])),
                 "baseline": "; ".join(f"{factor}={level}" for factor, level in design["baseline"].items()),
             }
             for name, design in studies.items()
@@ -369,11 +396,16 @@ def build_tables(
         expected, {run.run_id: paths for run, paths in zip(expected, files, strict=True)}
     )
     run_table["studies"] = run_table["run_id"].map(studies_of(studies))
+    run_table["width"] = width_column(run_table, model.get("surrogate_params", {}))
     summary = summarize(run_table)
     comparisons, omnibus = [], []
     for name, design in studies.items():
         pairwise, overall = study_comparisons(
-            run_table[run_table["run_id"].isin(design["runs"])], name, design["baseline"], design["factors"]
+            run_table[run_table["run_id"].isin(design["runs"])],
+            name,
+            design["baseline"],
+            design["factors"],
+            design["equivalence_margin"],
         )
         comparisons.append(pairwise)
         omnibus.append(overall)

@@ -140,6 +140,9 @@ class RunSummary(TypedDict):
     train_samples: int
     validation_samples: int
     test_samples: int
+    validation_majority_rate: float
+    """The validation split's most frequent class's share: the accuracy of a constant answer, against which
+    the merge decides whether the run learned."""
     config: dict[str, Any]
     """The run's ``RunSettings``."""
     data: dict[str, Any]

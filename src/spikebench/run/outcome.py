@@ -51,6 +51,7 @@ def build_summary(setup: RunSetup, state: TrainingState, wall_seconds: float) ->
         train_samples=len(setup.splits["train"]),
         validation_samples=len(setup.splits["validation"]),
         test_samples=len(setup.splits["test"]),
+        validation_majority_rate=setup.splits["validation"].majority_rate,
         config=setup.settings.as_dict(),
         data=setup.data_metadata,
         versions=environment.versions,

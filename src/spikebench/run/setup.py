@@ -46,6 +46,11 @@ class Split:
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.images[index].unsqueeze(1).float().div_(255.0), self.labels[index]
 
+    @property
+    def majority_rate(self) -> float:
+        """The share of the most frequent class: the accuracy of a network that always gives that answer."""
+        return float(torch.bincount(self.labels).max()) / len(self) if len(self) else float("nan")
+
 
 def load_splits(
     data_path: str | Path, dataset: str, data: dict, device: torch.device, names: tuple[str, ...] = tuple(SPLIT_LIMITS)

@@ -103,6 +103,11 @@ def _rates(layer_spikes: torch.Tensor, layer_elements: torch.Tensor) -> dict[str
     return {f"spike_rate_{layer}": rate for layer, rate in zip(LAYER_NAMES, rates, strict=True)}
 
 
+EVALUATED_SPLITS = ("validation", "test")
+EVALUATION_SEED = 1_000_000
+"""Evaluation generators are seeded from here on, apart from training's (``ConvSNN.seed_generators``)."""
+
+
 class Trainer:
     def __init__(self, setup: RunSetup, paths: TrainingPaths):
         self.setup, self.paths = setup, paths
@@ -166,7 +171,13 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self, name: str) -> dict:
         """Loss, accuracy (spike-count argmax; ties and silence go to the lowest class), output spikes, and
-        the spike rate of every spiking layer."""
+        the spike rate of every spiking layer. Stochastic neurons draw from the split's own generators, the same
+        noise at every evaluation, and leave training's draws untouched."""
+        seed = EVALUATION_SEED + 10 * self.setup.run.seed + EVALUATED_SPLITS.index(name)
+        with self.setup.model.separate_draws(seed, self.setup.device):
+            return self._evaluate(name)
+
+    def _evaluate(self, name: str) -> dict:
         setup = self.setup
         setup.model.eval()
         split, batch_size = setup.splits[name], setup.settings.training["eval_batch_size"]

@@ -15,7 +15,8 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 
 from spikebench.data.datasets import DATASETS
 from spikebench.model.registry import NEURON_MODELS, NO_SURROGATE
-from spikebench.neurons.surrogates import SURROGATES, surrogate_scale
+from spikebench.neurons.surrogate_widths import WidthError
+from spikebench.neurons.surrogates import SURROGATES, scale_at_width, surrogate_scale
 
 AXES = ("dataset", "neuron", "surrogate", "scale", "backprop", "seed")
 """What tells one run of the grid from another; ``scale`` is None (NaN in tables) where no scale applies."""
@@ -55,6 +56,8 @@ def describe(error: ValidationError) -> str:
         allowed = ", ".join(sorted(error.schema.get("properties", {})))
         unknown = ", ".join(sorted(set(error.instance) - set(error.schema.get("properties", {}))))
         return f"{where}: unknown key(s) {unknown}; allowed keys: {allowed}"
+    if error.validator == "not" and error.validator_value == {"required": ["scale", "width"]}:
+        return f"{where}: gives both scale and width; a study sweeps one of them (width compares shapes at equal width)"
     return f"{where}: {error.message}"
 
 
@@ -100,8 +103,9 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         problems = (
             surrogate_parameter_errors(config["model"]["surrogate_params"])
             + study_selection_errors(config)
-            + baseline_errors(config["studies"])
+            + sweep_errors(config["studies"], config["model"]["surrogate_params"])
         )
+        problems = problems or baseline_errors(config["studies"])
         problems = problems or cross_key_errors(config)
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
@@ -130,14 +134,57 @@ def study_selection_errors(config: dict) -> list[str]:
     ]
 
 
-FACTORS = ("neuron", "surrogate", "scale", "backprop")
+FACTORS = ("neuron", "surrogate", "scale", "width", "backprop")
 """The grid axes a study can compare (seeds are its replicates, data sets its separate experiments)."""
+SWEEPS = ("scale", "width")
+"""Factors that exist only in a study that sweeps them: otherwise each surrogate keeps its own configured scale,
+and the scale (hence the width) is part of what the surrogate is."""
 
 
 def study_factors(study: dict) -> tuple[str, ...]:
-    """The factors a study compares. ``scale`` is one only where the study sweeps it: otherwise each
-    surrogate keeps its own configured scale, and the scale is part of what the surrogate is."""
-    return tuple(factor for factor in FACTORS if factor != "scale" or "scale" in study)
+    """The factors a study compares: the named axes, and ``scale`` or ``width`` where the study sweeps it."""
+    return tuple(factor for factor in FACTORS if factor not in SWEEPS or factor in study)
+
+
+def format_level(factor: str, value) -> str:
+    """A level as tables and messages write it: scales as run ids do, widths to four significant digits."""
+    if factor == "scale":
+        return format_scale(value)
+    if factor == "width":
+        return format_width(value)
+    return str(value)
+
+
+def format_width(width: float) -> str:
+    return f"{float(width):.4g}"
+
+
+def sweep_errors(studies: dict[str, dict], surrogate_params: dict[str, dict]) -> list[str]:
+    """Scales and widths must be finite, stay distinct once written as run ids or levels, and be reachable by
+    every swept surrogate."""
+    problems = []
+    for name, study in studies.items():
+        for factor in SWEEPS:
+            values = study.get(factor, [])
+            key = f"config key 'studies.{name}.{factor}'"
+            infinite = [value for value in values if not math.isfinite(value)]
+            if infinite:
+                problems.append(f"{key}: {infinite[0]!r} is not a finite number; give positive finite values")
+                continue
+            written = [format_level(factor, value) for value in values]
+            repeated = sorted({text for text in written if written.count(text) > 1})
+            if repeated:
+                clashing = [value for value in values if format_level(factor, value) in repeated]
+                problems.append(
+                    f"{key}: {', '.join(map(repr, clashing))} are one level once written as {', '.join(repeated)}"
+                    f" ({'six' if factor == 'scale' else 'four'} significant digits); keep one of them"
+                )
+        for surrogate, width in itertools.product(study["surrogate"], study.get("width", [])):
+            try:
+                scale_at_width(surrogate, width, surrogate_params.get(surrogate))
+            except WidthError as error:
+                problems.append(f"config key 'studies.{name}.width': {error}")
+    return problems
 
 
 def baseline_errors(studies: dict[str, dict]) -> list[str]:
@@ -146,9 +193,9 @@ def baseline_errors(studies: dict[str, dict]) -> list[str]:
     for name, study in studies.items():
         baseline = study["baseline"]
         for factor in study_factors(study):
-            levels = [format_scale(level) for level in study[factor]] if factor == "scale" else study[factor]
-            if factor == "scale" and factor in baseline:
-                baseline = {**baseline, "scale": format_scale(baseline["scale"])}
+            levels = [format_level(factor, level) for level in study[factor]]
+            if factor in SWEEPS and factor in baseline:
+                baseline = {**baseline, factor: format_level(factor, baseline[factor])}
             key = f"config key 'studies.{name}.baseline.{factor}'"
             if factor in baseline and baseline[factor] not in levels:
                 problems.append(f"{key}: {baseline[factor]!r} is not one of the study's levels {', '.join(levels)}")
@@ -228,18 +275,27 @@ class Run:
 
 def study_runs(study: dict, surrogate_params: dict[str, dict]) -> Iterator[Run]:
     """Every combination of a study's axes. A neuron model without surrogate gets the single label 'none';
-    a surrogate without a scale parameter gets scale None; without a ``scale`` axis each surrogate runs at
-    its configured scale (``model.surrogate_params``, else snnTorch's default)."""
-    scales = study.get("scale") or [None]
-    for dataset, neuron, surrogate, scale, backprop, seed in itertools.product(
-        study["dataset"], study["neuron"], study["surrogate"], scales, study["backprop"], study["seed"]
+    a surrogate without a scale parameter gets scale None; with a ``width`` axis each surrogate runs at the
+    scale that gives that width; without a ``scale`` or ``width`` axis, at its configured scale
+    (``model.surrogate_params``, else snnTorch's default)."""
+    sweep = "width" if "width" in study else "scale"
+    for dataset, neuron, surrogate, value, backprop, seed in itertools.product(
+        study["dataset"],
+        study["neuron"],
+        study["surrogate"],
+        study.get(sweep) or [None],
+        study["backprop"],
+        study["seed"],
     ):
+        params = surrogate_params.get(surrogate)
         if not NEURON_MODELS[neuron].uses_surrogate:
             surrogate, scale = NO_SURROGATE, None
         elif SURROGATES[surrogate].scale is None:
             scale = None
-        elif scale is None:
-            scale = surrogate_scale(surrogate, surrogate_params.get(surrogate))
+        elif value is None:
+            scale = surrogate_scale(surrogate, params)
+        else:
+            scale = scale_at_width(surrogate, value, params) if sweep == "width" else value
         yield Run(dataset, neuron, surrogate, None if scale is None else float(scale), backprop, seed)
 
 
@@ -269,6 +325,7 @@ def study_designs(config: dict) -> dict[str, dict]:
             "runs": _study_run_ids(config, study),
             "factors": list(study_factors(study)),
             "baseline": study["baseline"],
+            "equivalence_margin": study["equivalence_margin"] / 100,
         }
         for name, study in selected_studies(config).items()
     }
