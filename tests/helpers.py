@@ -147,6 +147,7 @@ def example_summary(run: Run, **fields) -> RunSummary:
         train_samples=400,
         validation_samples=100,
         test_samples=100,
+        validation_majority_rate=0.1,
         config=RunSettings(model={}, training={}, data={}, device="cpu", engine="fast").as_dict(),
         data={"dataset": run.dataset},
         versions={"spikebench": "test"},

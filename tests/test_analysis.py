@@ -122,24 +122,31 @@ def test_comparisons_use_the_baseline_and_holm(study):
     runs, dirs = study
     _, table, _ = merge_runs(runs, files_in(dirs))
     comparisons, omnibus = study_comparisons(table, "s", {"surrogate": "fast_sigmoid", "neuron": "leaky"}, FIXED_SCALE)
-    surrogates = comparisons[comparisons["factor"] == "surrogate"].set_index(["context", "level"])
-    atan = surrogates.loc[("neuron=leaky, backprop=bptt", "atan")]
-    assert atan["baseline"] == "fast_sigmoid" and atan["n_pairs"] == 3
+    surrogates = comparisons[(comparisons["factor"] == "surrogate") & (comparisons["family"] == "primary")]
+    atan = surrogates.set_index("level").loc["atan"]
+    assert atan["baseline"] == "fast_sigmoid" and atan["n_pairs"] == 3 and atan["n_blocks"] == 3
+    assert atan["context"] == "pooled over neuron and seed"
     assert atan["mean_difference"] == pytest.approx(0.11)
     expected = stats.ttest_rel([0.90, 0.92, 0.91], [0.80, 0.81, 0.79])
     assert atan["p_value"] == pytest.approx(expected.pvalue) and atan["test"] == "paired t"
     assert atan["ci95_low"] == pytest.approx(expected.confidence_interval().low)
-    testable = comparisons.dropna(subset=["p_value"]).sort_values("p_value")
-    m = len(testable)
-    holm = np.maximum.accumulate([min(1.0, (m - rank) * p) for rank, p in enumerate(testable["p_value"])])
-    np.testing.assert_allclose(testable["p_adjusted"], holm)
-    neurons = comparisons[comparisons["factor"] == "neuron"]
-    assert set(neurons["baseline"]) == {"leaky"} and set(neurons["context"]) == {"surrogate=atan, backprop=bptt"}
+    m = len(surrogates)
+    ordered = surrogates.sort_values("p_value")
+    holm = np.maximum.accumulate([min(1.0, (m - rank) * p) for rank, p in enumerate(ordered["p_value"])])
+    np.testing.assert_allclose(ordered["p_adjusted"], holm)
+    neurons = comparisons[(comparisons["factor"] == "neuron") & (comparisons["family"] == "primary")]
+    assert set(neurons["baseline"]) == {"leaky"}
     lapicque = neurons.set_index("level").loc["lapicque"]
-    assert lapicque["n_pairs"] == 3 and lapicque["mean_difference"] == pytest.approx(0.098 - 0.91)
-    assert neurons.set_index("level").loc["alpha", "test"].startswith("not testable"), "its only run is missing"
-    friedman = omnibus[(omnibus["factor"] == "surrogate")].iloc[0]
+    assert (lapicque["n_blocks"], lapicque["level_failures"], lapicque["baseline_failures"]) == (3, 3, 0)
+    assert lapicque["p_failure"] == pytest.approx(0.25), "exact McNemar: 3 discordant pairs, all one way"
+    assert lapicque["n_pairs"] == 0 and np.isnan(lapicque["mean_difference"]), "no accuracy from failed runs"
+    assert lapicque["verdict"] == "not testable" and "3 of 3 pairs left out" in lapicque["note"]
+    alpha = neurons.set_index("level").loc["alpha"]
+    assert alpha["n_blocks"] == 0 and alpha["test"].startswith("not testable"), "its only run is missing"
+    friedman = omnibus[(omnibus["factor"] == "surrogate") & (omnibus["outcome"] == "accuracy")].iloc[0]
     assert friedman["test"] == "Friedman" and friedman["levels"] == 3 and friedman["n_blocks"] == 3
+    cochran = omnibus[(omnibus["factor"] == "surrogate") & (omnibus["outcome"] == "failure")].iloc[0]
+    assert cochran["test"] == "not testable: within every block, every level learned"
 
 
 def test_a_neuron_without_surrogate_is_compared_at_the_baseline_surrogate(tmp_path):
@@ -155,8 +162,8 @@ def test_a_neuron_without_surrogate_is_compared_at_the_baseline_surrogate(tmp_pa
     _, table, _ = merge_runs(runs, files_in(dirs))
     comparisons, _ = study_comparisons(table, "s", {"neuron": "leaky", "surrogate": "atan"}, FIXED_SCALE)
     (abss,) = comparisons.itertuples()
-    assert abss.level == "abss" and abss.baseline == "leaky" and abss.n_pairs == 3
-    assert abss.context == "surrogate=atan, backprop=bptt" and "own gradient estimator" in abss.note
+    assert abss.level == "abss" and abss.baseline == "leaky" and abss.n_pairs == 3 and abss.family == "primary"
+    assert abss.context == "seeds as blocks" and "own gradient estimator" in abss.note
 
 
 def test_one_seed_is_not_testable_and_the_page_says_so(tmp_path):
@@ -170,8 +177,9 @@ def test_one_seed_is_not_testable_and_the_page_says_so(tmp_path):
     comparisons, omnibus = study_comparisons(table, "quick", {"surrogate": "fast_sigmoid"}, FIXED_SCALE)
     assert comparisons["test"].str.startswith("not testable").all() and comparisons["p_adjusted"].isna().all()
     assert not comparisons["significant"].any()
-    (sentence,) = [s for s in study_findings(comparisons, omnibus)["quick"] if s.startswith("Surrogate")]
-    assert "not testable" in sentence and "draw no conclusion" in sentence and "differ" not in sentence
+    (sentence,) = [s for s in study_findings(comparisons, omnibus)["quick"] if s.startswith("Accuracy")]
+    assert "atan: not testable (1 pair(s) where both runs learned, at least 2 needed)" in sentence
+    assert "different" not in sentence and "equivalent" not in sentence
 
 
 def test_never_learned_says_why(study):
@@ -193,7 +201,7 @@ def test_tables_are_written_even_without_comparisons(tmp_path):
     run = grid_run("abss", "none", "bptt", 0)
     write_run(tmp_path / run.run_id, run, [0.5])
     out = {name: tmp_path / f"{name}.csv" for name in TABLES}
-    studies = {"one": {"runs": [run.run_id], "factors": FIXED_SCALE, "baseline": {}}}
+    studies = {"one": {"runs": [run.run_id], "factors": FIXED_SCALE, "baseline": {}, "equivalence_margin": 0.005}}
     files = list(files_in({run.run_id: tmp_path / run.run_id}).values())
     frames = build_tables([run.as_dict()], files, studies, config_for()["model"], out)
     assert list(frames) == list(TABLES)
@@ -257,8 +265,12 @@ def test_three_seeds_give_adjusted_comparisons_against_the_configured_baseline(t
     comparisons = pd.read_csv(out["comparisons"])
     assert set(COMPARISON_COLUMNS) <= set(comparisons.columns) and set(comparisons["baseline"]) == {"atan"}
     assert sorted(comparisons["level"]) == ["fast_sigmoid", "sigmoid"] and (comparisons["n_pairs"] == 3).all()
+    assert set(comparisons["family"]) == {"primary"}, "one factor varies: the exploratory family would repeat it"
     assert comparisons["p_adjusted"].notna().all() and (comparisons["p_adjusted"] >= comparisons["p_value"]).all()
-    assert pd.read_csv(out["omnibus"])["test"].tolist() == ["Friedman"]
+    assert comparisons.set_index("level").loc["fast_sigmoid", "verdict"] == "different"
+    assert comparisons["detectable_difference"].notna().all() and comparisons["p_equivalence"].notna().all()
+    omnibus = pd.read_csv(out["omnibus"]).set_index("outcome")
+    assert omnibus.loc["accuracy", "test"] == "Friedman" and omnibus.loc["failure", "test"].startswith("not testable")
 
 
 def _page_rows(page: str, name: str) -> int:

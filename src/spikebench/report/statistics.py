@@ -27,6 +27,7 @@ design could have seen.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 
@@ -106,29 +107,31 @@ OMNIBUS_COLUMNS = [
 
 
 def paired_comparison(baseline: pd.Series, level: pd.Series, margin: float = DEFAULT_EQUIVALENCE_MARGIN) -> dict:
-    """``level`` minus ``baseline`` accuracy over the blocks both have a value for (Series indexed by block):
-    the paired t-test, its interval within +-1, Wilcoxon beside it, and TOST within +-``margin``."""
-    blocks = baseline.dropna().index.intersection(level.dropna().index)
-    first, second = baseline.loc[blocks].to_numpy(float), level.loc[blocks].to_numpy(float)
-    differences = second - first
+    """``level`` minus ``baseline`` accuracy over the blocks both have a value for (aligned Series, one entry per
+    block, NaN where the run did not learn or is absent): the paired t-test, its interval within +-1, Wilcoxon
+    beside it, and TOST within +-``margin``."""
+    first, second = baseline.to_numpy(float), level.to_numpy(float)
+    both = ~np.isnan(first) & ~np.isnan(second)
+    first, second = first[both], second[both]
+    differences, pairs = second - first, int(both.sum())
     result = {
-        "n_pairs": len(blocks),
-        "baseline_mean": float(first.mean()) if len(blocks) else np.nan,
-        "level_mean": float(second.mean()) if len(blocks) else np.nan,
-        "mean_difference": float(differences.mean()) if len(blocks) else np.nan,
-        "sd_difference": float(differences.std(ddof=1)) if len(blocks) > 1 else np.nan,
+        "n_pairs": pairs,
+        "baseline_mean": float(first.mean()) if pairs else np.nan,
+        "level_mean": float(second.mean()) if pairs else np.nan,
+        "mean_difference": float(differences.mean()) if pairs else np.nan,
+        "sd_difference": float(differences.std(ddof=1)) if pairs > 1 else np.nan,
         "ci95_low": np.nan,
         "ci95_high": np.nan,
         "p_value": np.nan,
         "p_wilcoxon": np.nan,
         "p_equivalence": np.nan,
     }
-    if len(blocks) < 2:
-        return {**result, "test": f"{NOT_TESTABLE}: {len(blocks)} pair(s) where both runs learned, at least 2 needed"}
+    if pairs < 2:
+        return {**result, "test": f"{NOT_TESTABLE}: {pairs} pair(s) where both runs learned, at least 2 needed"}
     if np.ptp(differences) == 0:
         return {
             **result,
-            "test": f"{NOT_TESTABLE}: all {len(blocks)} pairs differ by exactly {100 * differences[0]:+.2f} points,"
+            "test": f"{NOT_TESTABLE}: all {pairs} pairs differ by exactly {100 * differences[0]:+.2f} points,"
             " so there is no spread to test against",
         }
     t_test = stats.ttest_rel(second, first)
@@ -145,22 +148,29 @@ def paired_comparison(baseline: pd.Series, level: pd.Series, margin: float = DEF
     }
 
 
-def failure_comparison(baseline: pd.Series, level: pd.Series) -> dict:
-    """Failure (any outcome but learned) of ``level`` against ``baseline`` over the blocks where both ran
-    (Series of outcomes indexed by block): counts and the exact McNemar test on the discordant pairs."""
-    ran = baseline.index[baseline != MISSING].intersection(level.index[level != MISSING])
-    first, second = baseline.loc[ran] != LEARNED, level.loc[ran] != LEARNED
+def failure_comparison(baseline: np.ndarray, level: np.ndarray) -> dict:
+    """Failure (any outcome but learned) of ``level`` against ``baseline`` over the blocks where both ran (aligned
+    arrays of outcomes, one per block; NaN where the grid has no such run): counts and the exact McNemar test on
+    the discordant pairs."""
+    ran = _ran(baseline) & _ran(level)
+    first, second = baseline[ran] != LEARNED, level[ran] != LEARNED
     table = [
         [int((~first & ~second).sum()), int((~first & second).sum())],
         [int((first & ~second).sum()), int((first & second).sum())],
     ]
+    blocks = int(ran.sum())
     return {
-        "n_blocks": len(ran),
+        "n_blocks": blocks,
         "baseline_failures": int(first.sum()),
         "level_failures": int(second.sum()),
-        "failure_difference": float(second.mean() - first.mean()) if len(ran) else np.nan,
-        "p_failure": float(mcnemar(table, exact=True).pvalue) if len(ran) else np.nan,
+        "failure_difference": float(second.mean() - first.mean()) if blocks else np.nan,
+        "p_failure": float(mcnemar(table, exact=True).pvalue) if blocks else np.nan,
     }
+
+
+def _ran(outcomes: np.ndarray) -> np.ndarray:
+    """Whether each block holds a run with outputs (not absent from the grid, not missing)."""
+    return np.array([isinstance(outcome, str) and outcome != MISSING for outcome in outcomes], dtype=bool)
 
 
 def friedman(table: pd.DataFrame) -> dict:
@@ -204,8 +214,14 @@ def detectable_difference(sd_difference: float, pairs: int, alpha: float, power:
     with probability ``power`` at level ``alpha``; NaN where it is undefined."""
     if pairs < 2 or not math.isfinite(sd_difference) or sd_difference == 0:
         return np.nan
-    effect = TTestPower().solve_power(nobs=pairs, alpha=alpha, power=power, alternative="two-sided")
-    return float(effect * sd_difference)
+    return detectable_effect(pairs, alpha, power) * sd_difference
+
+
+@functools.cache
+def detectable_effect(pairs: int, alpha: float, power: float = POWER) -> float:
+    """The standardised effect (mean difference / its standard deviation) that a two-sided paired t-test on
+    ``pairs`` pairs detects with probability ``power`` at level ``alpha``."""
+    return float(TTestPower().solve_power(nobs=pairs, alpha=alpha, power=power, alternative="two-sided"))
 
 
 def _levels_as_text(runs: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
@@ -281,7 +297,7 @@ def _compare_group(group: pd.DataFrame, factor: str, blocks: list[str], referenc
     for level in sorted(outcomes.columns):
         if level == reference:
             continue
-        failures = failure_comparison(outcomes[reference].dropna(), outcomes[level].dropna())
+        failures = failure_comparison(outcomes[reference].to_numpy(), outcomes[level].to_numpy())
         accuracy = paired_comparison(learned_accuracy[reference], learned_accuracy[level], margin)
         yield level, failures, accuracy
     ran = outcomes.where(outcomes != MISSING)
