@@ -6,7 +6,7 @@ import torch
 from conftest import REPO, SCHEMA, load_yaml
 from spikebench.model.backprop import BACKPROP_METHODS
 from spikebench.model.registry import NEURON_MODELS, NO_SURROGATE
-from spikebench.neurons.surrogates import SURROGATES, surrogate_scale, with_scale
+from spikebench.neurons.surrogates import SURROGATES, surrogate_scale, surrogate_width, with_scale
 from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.report.simulation import SIMULATION_FIGURES
 from spikebench.run.contract import RunSettings
@@ -25,11 +25,11 @@ from spikebench.study.config import (
 from spikebench.study.resources import BACKPROP_COST
 from spikebench.utils.registry import by_name
 
-FULL_STUDY_RUNS = 349
+FULL_STUDY_RUNS = 367
 """surrogates: 5 surrogate-using neurons x 8 x 5 seeds + abss x 5 seeds = 205; backprop: 4 neurons x 4 methods
 x 3 seeds = 48, of which the 12 BPTT/ATan runs with seeds 0-2 are already in the surrogates study; scale: 2
-neurons x 3 surrogates x 7 scales x 3 seeds = 126, of which the 18 at the surrogates study's scales (slope 50,
-atan's alpha 2) are in it already: 205 + 36 + 108 = 349."""
+neurons x 3 surrogates x 7 widths x 3 seeds = 126, none at the surrogates study's slope 50 or alpha 2:
+205 + 36 + 126 = 367."""
 
 
 def invalid(config):
@@ -125,8 +125,39 @@ def test_full_config_expands_to_the_pinned_number_of_unique_runs(full_config):
     assert len(by_study["backprop"]) == 48
     assert len(by_study["scale"]) == 2 * 3 * 7 * 3
     assert len(set(by_study["surrogates"]) & set(by_study["backprop"])) == 12
-    # The scale study's slope 50 and atan's alpha 2 are the surrogates study's runs, seeds 0-2.
-    assert len(set(by_study["surrogates"]) & set(by_study["scale"])) == 2 * 3 * 3
+    assert not set(by_study["surrogates"]) & set(by_study["scale"]), "no width is slope 50 or alpha 2"
+
+
+def test_the_full_scale_study_sweeps_widths_and_each_surrogate_runs_at_the_scale_of_that_width(full_config):
+    validate_config(full_config, SCHEMA)
+    assert study_designs(full_config)["scale"]["factors"] == ["neuron", "surrogate", "width", "backprop"]
+    runs = [expand_runs(full_config)[run_id] for run_id in runs_by_study(full_config)["scale"]]
+    widths = {(run.surrogate, float(f"{surrogate_width(run.surrogate, scale=run.scale):.4g}")) for run in runs}
+    assert widths == {
+        (surrogate, width)
+        for surrogate in ("fast_sigmoid", "sigmoid", "atan")
+        for width in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+    }
+    assert "mnist-leaky-fast_sigmoid-k41.4214-bptt-s0" in runs_by_study(full_config)["scale"]
+
+
+@pytest.mark.parametrize(
+    ("sweep", "message"),
+    [
+        ({"scale": [float("nan")]}, "nan is not a finite number"),
+        ({"width": [float("nan")]}, "nan is not a finite number"),
+        ({"scale": [50, 50.0000001]}, "50, 50.0000001 are one level once written as 50 (six significant digits)"),
+        ({"width": [0.1, 0.100001]}, "are one level once written as 0.1 (four significant digits)"),
+        ({"width": [0.1], "scale": [5]}, "gives both scale and width"),
+        ({"width": [0.1]}, "surrogate spike_rate_escape cannot be set to a width: its scale (slope) sets only"),
+        ({"width": [0.2]}, "sparse_fast_sigmoid with B = 1 is at least 0.4142 wide at any slope"),
+    ],
+)
+def test_sweeps_that_cannot_name_distinct_runs_are_refused(full_config, sweep, message):
+    surrogates = ["fast_sigmoid", "spike_rate_escape" if "escape" in message else "sparse_fast_sigmoid"]
+    study = {"dataset": ["mnist"], "neuron": ["leaky"], "surrogate": surrogates, "backprop": ["bptt"], "seed": [0]}
+    full_config["studies"] = {"sweep": {**study, **sweep, "baseline": {"surrogate": "fast_sigmoid"}}}
+    assert message in invalid(full_config)
 
 
 def test_run_ids_are_stable_and_readable(full_config):

@@ -16,12 +16,12 @@ from spikebench.report.statistics import (
     EXPLORATORY,
     PRIMARY,
     beats_chance,
-    detectable_difference,
     friedman,
     paired_comparison,
     study_comparisons,
 )
 from spikebench.study.config import FACTORS
+from spikebench.study.power import detectable_difference
 
 NEURONS = ["leaky", "synaptic", "alpha", "lapicque", "lif"]
 SURROGATES = [f"level{index}" for index in range(8)]

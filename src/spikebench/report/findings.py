@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from spikebench.report.statistics import ALPHA, EXPLORATORY, NOT_TESTABLE, POWER, PRIMARY
+from spikebench.report.statistics import ALPHA, EXPLORATORY, NOT_TESTABLE, PRIMARY
+from spikebench.study.power import POWER
 
 FACTOR_NOUNS = {
     "neuron": "neuron models",

@@ -61,8 +61,9 @@ TABLES: dict[str, ReportEntry] = by_name(
             "network's accuracy, spike rates and first gradient's norm, outcome (learned when its best validation "
             "accuracy beats the validation split's majority-class share in a one-sided binomial test at 5% over the "
             "epochs evaluated; else at_chance, diverged, diverged_after_learning, silent, no_gradient or missing), "
-            "the surrogate's derivative width at half maximum, optimizer updates per epoch, best epoch, best validation accuracy, test accuracy at the best "
-            "epoch, epochs run, early stop, wall time, spike rates at the best epoch, and the NeuroBench workload "
+            "the surrogate's derivative width at half maximum, optimizer updates per epoch, best epoch, best "
+            "validation accuracy, test accuracy at the best epoch, epochs run, early stop, wall time, spike rates"
+            " at the best epoch, and the NeuroBench workload "
             "metrics on the test set with the best weights (activation sparsity, effective MACs and ACs per sample, "
             "dense operations, footprint in bytes, connection sparsity)."
         ),
@@ -73,8 +74,9 @@ TABLES: dict[str, ReportEntry] = by_name(
         caption=(
             "Per dataset x neuron x surrogate x scale x backprop (with the surrogate's width): runs, runs that "
             "learned, failures and the failure rate with its Wilson 95% interval, failures by kind (at chance, "
-            "silent, no gradient, diverged, diverged after learning, missing), and over the runs that learned only: mean, standard deviation and 95% t interval of the test "
-            "accuracy, mean epochs to the best validation epoch; mean seconds and optimizer updates per epoch."
+            "silent, no gradient, diverged, diverged after learning, missing), and over the runs that learned "
+            "only: mean, standard deviation and 95% t interval of the test accuracy, mean epochs to the best "
+            "validation epoch; mean seconds and optimizer updates per epoch."
         ),
     ),
     ReportEntry(

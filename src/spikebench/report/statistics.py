@@ -27,7 +27,6 @@ design could have seen.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Iterator
 
@@ -36,15 +35,13 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.contingency_tables import cochrans_q, mcnemar
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import TTestPower
 from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.weightstats import ttost_paired
 
 from spikebench.model.registry import NEURON_MODELS, NO_SURROGATE
 from spikebench.study.config import format_level
+from spikebench.study.power import ALPHA, detectable_difference
 
-ALPHA = 0.05
-POWER = 0.8
 DEFAULT_EQUIVALENCE_MARGIN = 0.005
 PAIRED_TEST = "paired t"
 NOT_TESTABLE = "not testable"
@@ -207,21 +204,6 @@ def cochran(failed: pd.DataFrame) -> dict:
         return {**result, "test": f"{NOT_TESTABLE}: within every block, every level {every}"}
     test = cochrans_q(blocks.to_numpy())
     return {**result, "test": "Cochran's Q", "statistic": float(test.statistic), "p_value": float(test.pvalue)}
-
-
-def detectable_difference(sd_difference: float, pairs: int, alpha: float, power: float = POWER) -> float:
-    """The smallest true mean difference a two-sided paired t-test on ``pairs`` pairs with this spread finds
-    with probability ``power`` at level ``alpha``; NaN where it is undefined."""
-    if pairs < 2 or not math.isfinite(sd_difference) or sd_difference == 0:
-        return np.nan
-    return detectable_effect(pairs, alpha, power) * sd_difference
-
-
-@functools.cache
-def detectable_effect(pairs: int, alpha: float, power: float = POWER) -> float:
-    """The standardised effect (mean difference / its standard deviation) that a two-sided paired t-test on
-    ``pairs`` pairs detects with probability ``power`` at level ``alpha``."""
-    return float(TTestPower().solve_power(nobs=pairs, alpha=alpha, power=power, alternative="two-sided"))
 
 
 def _levels_as_text(runs: pd.DataFrame, factors: list[str]) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import snntorch.functional as SF
 import torch
+import yaml
 
 from spikebench.data.datasets import DATASETS
 from spikebench.model.backprop import BACKPROP_METHODS, update_windows
@@ -32,7 +33,15 @@ from spikebench.report.registry import STUDY_FIGURES
 from spikebench.run.contract import RunSettings
 from spikebench.run.setup import build_model, resolve_device
 from spikebench.run.trainer import train_batch
-from spikebench.study.config import Run, expand_runs, load_config, load_schema, simulation_figure_names
+from spikebench.study.config import (
+    ConfigError,
+    Run,
+    expand_runs,
+    load_config,
+    load_schema,
+    simulation_figure_names,
+)
+from spikebench.study.power import DEFAULT_SEED_SD, design_lines, measured_seed_sd
 
 SCHEMA = Path(__file__).resolve().parents[3] / "workflow/schemas/config.schema.yaml"
 CONVERGED_BEST_EPOCH = 18
@@ -230,15 +239,57 @@ def describe(result: Estimate, cores: int, device: torch.device, config_path: st
     return "\n".join(lines)
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive whole number")
+    return value
+
+
+def positive_points(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of accuracy points")
+    return value
+
+
+def seed_spread(config: dict, given: float | None) -> tuple[float, str]:
+    """The seed-to-seed SD of the test accuracy (a fraction) and where it comes from: the command line, the
+    config's own merged runs, or the documented default."""
+    if given is not None:
+        return given / 100, "given with --seed-sd"
+    runs_csv = Path(config["results"]) / "tables" / "runs.csv"
+    measured = measured_seed_sd(runs_csv)
+    if measured is not None:
+        return measured[0], f"pooled over the learned runs in {runs_csv} ({measured[1]} degrees of freedom)"
+    return DEFAULT_SEED_SD, "assumed: the upper end of converged MNIST CNNs' 0.1-0.2 points; set --seed-sd"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Estimate a config's runs, jobs and wall time before training.")
     parser.add_argument("--config", default="config/config.yaml", help="config file (default: %(default)s)")
-    parser.add_argument("--cores", type=int, default=2, help="cores Snakemake will use (default: %(default)s)")
+    parser.add_argument("--cores", type=positive_int, default=2, help="cores Snakemake will use (default: %(default)s)")
+    parser.add_argument(
+        "--seed-sd",
+        type=positive_points,
+        help="seed-to-seed standard deviation of the test accuracy, in points (default: measured from the"
+        " config's merged runs when there are any, else 0.2)",
+    )
+    parser.add_argument(
+        "--detect", type=positive_points, help="a difference in accuracy points: print the seeds each study needs"
+    )
     parser.add_argument("--schema", default=str(SCHEMA))
     args = parser.parse_args(argv)
-    config = load_config(args.config, args.schema)
+    try:
+        config = load_config(args.config, args.schema)
+    except FileNotFoundError as error:
+        parser.exit(2, f"spikebench-estimate: no config file at {error.filename}\n")
+    except (yaml.YAMLError, ConfigError) as error:
+        parser.exit(2, f"spikebench-estimate: {args.config}: {error}\n")
     device = resolve_device(config["device"])
     training = config["training"]
+    seed_sd, source = seed_spread(config, args.seed_sd)
+    print("\n".join(design_lines(config, seed_sd, source, args.detect)) + "\n")
     print(f"timing {args.config}'s models (batch {training['batch_size']}, {config['model']['steps']} steps) ...")
     print(describe(estimate(config, device), args.cores, device, args.config))
 
