@@ -16,6 +16,9 @@ from spikebench.run.estimate import (
     split_sizes,
 )
 from spikebench.study.config import expand_runs, load_config
+from spikebench.study.power import design_lines, detectable_difference, primary_families
+
+FULL = REPO / "config/config.yaml"
 
 
 def test_makespan_schedules_longest_first():
@@ -77,3 +80,39 @@ def test_the_command_prints_the_estimate(tmp_path, capsys):
     main(["--config", str(config), "--cores", "3"])
     output = capsys.readouterr().out
     assert "1 runs" in output and "wall time, 3 cores (yours)" in output and "CPU time" in output
+
+
+def test_the_design_of_the_full_config_is_planned_before_any_training(capsys):
+    families = {(family.study, family.factor): family for family in primary_families(load_config(FULL, SCHEMA))}
+    surrogates = families[("surrogates", "surrogate")]
+    assert (surrogates.comparisons, surrogates.blocks_per_seed, surrogates.seeds) == (7, 5, 5)
+    assert families[("scale", "width")].comparisons == 6 and families[("scale", "surrogate")].blocks_per_seed == 14
+    detectable = surrogates.detectable(0.002)
+    assert detectable == pytest.approx(detectable_difference(0.002 * 2**0.5, 25, 0.05 / 7))
+    needed = surrogates.seeds_needed(0.001, 0.002)
+    assert surrogates.detectable(0.002, needed) <= 0.001 < surrogates.detectable(0.002, needed - 1)
+    lines = "\n".join(design_lines(load_config(FULL, SCHEMA), 0.002, "given", 0.3))
+    assert "surrogates  surrogate  fast_sigmoid            7     25     0.22 pt                 3" in lines
+
+
+def test_the_command_plans_the_study_and_refuses_bad_arguments_in_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("spikebench.run.estimate.estimate", lambda config, device: None)
+    monkeypatch.setattr("spikebench.run.estimate.describe", lambda *args: "timed")
+    main(["--config", str(FULL), "--seed-sd", "0.2", "--detect", "0.3"])
+    output = capsys.readouterr().out
+    assert "seed-to-seed SD 0.20 points, given with --seed-sd" in output and "seeds for 0.3 pt" in output
+    for arguments, message in [
+        (["--cores", "0"], "0 is not a positive whole number"),
+        (["--cores", "-5"], "-5 is not a positive whole number"),
+        (["--detect", "nan"], "nan is not a positive number"),
+        (["--config", str(tmp_path / "absent.yaml")], f"no config file at {tmp_path / 'absent.yaml'}"),
+    ]:
+        with pytest.raises(SystemExit) as stopped:
+            main(["--config", str(FULL), *arguments] if arguments[0] != "--config" else arguments)
+        assert stopped.value.code == 2 and message in capsys.readouterr().err
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("studies: [unclosed\n")
+    with pytest.raises(SystemExit):
+        main(["--config", str(broken)])
+    error = capsys.readouterr().err
+    assert error.startswith(f"spikebench-estimate: {broken}:") and "Traceback" not in error

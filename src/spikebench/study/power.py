@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from statsmodels.stats.power import TTestPower
 
@@ -33,7 +34,8 @@ MOST_SEEDS = 1000
 def detectable_effect(pairs: int, alpha: float, power: float = POWER) -> float:
     """The standardised effect (mean difference / its standard deviation) that a two-sided paired t-test on
     ``pairs`` pairs detects with probability ``power`` at level ``alpha`` (``statsmodels``' power solver)."""
-    return float(TTestPower().solve_power(nobs=pairs, alpha=alpha, power=power, alternative="two-sided"))
+    effect = TTestPower().solve_power(nobs=pairs, alpha=alpha, power=power, alternative="two-sided")
+    return float(np.ravel(effect)[0])
 
 
 def detectable_difference(sd_difference: float, pairs: int, alpha: float, power: float = POWER) -> float:
@@ -128,24 +130,29 @@ def measured_seed_sd(runs_csv: str | Path) -> tuple[float, int] | None:
 
 def design_lines(config: dict, seed_sd: float, source: str, detect: float | None) -> list[str]:
     """The primary families as a table: comparisons, pairs, what each can detect, and the seeds a wanted
-    difference needs (all in accuracy points)."""
+    difference needs (``detect`` and the printed differences in accuracy points)."""
+    families = primary_families(config)
+    if not families:
+        return ["No study compares levels against a baseline: nothing to plan."]
+    width = max(len(family.study) for family in families) + 2
+    header = f"  {'study':{width}s}{'factor':11s}{'baseline':16s}{'compared':>9s}{'pairs':>7s}{'detectable':>12s}"
     lines = [
-        f"Primary comparisons (80% power, Holm's first step; seed-to-seed SD {100 * seed_sd:.2f} points, {source}):",
-        f"  {'study':12s}{'factor':11s}{'baseline':16s}{'levels':>7s}{'pairs':>7s}{'detectable':>12s}"
-        + (f"{'seeds for ' + format(detect, 'g'):>16s}" if detect is not None else ""),
+        f"Primary comparisons (80% power at Holm's first step; seed-to-seed SD {100 * seed_sd:.2f} points, {source}):",
+        header + (f"{f'seeds for {detect:g} pt':>18s}" if detect is not None else ""),
     ]
-    for family in primary_families(config):
-        detectable = 100 * family.detectable(seed_sd)
+    for family in families:
+        detectable = family.detectable(seed_sd)
+        shown = "too few" if math.isnan(detectable) else f"{100 * detectable:.2f} pt"
         row = (
-            f"  {family.study:12s}{family.factor:11s}{family.baseline:16s}{family.comparisons:>7d}"
-            f"{family.blocks_per_seed * family.seeds:>7d}{detectable:>9.2f} pt"
+            f"  {family.study:{width}s}{family.factor:11s}{family.baseline:16s}{family.comparisons:>9d}"
+            f"{family.blocks_per_seed * family.seeds:>7d}{shown:>12s}"
         )
         if detect is not None:
             needed = family.seeds_needed(detect / 100, seed_sd)
-            row += f"{needed if needed is not None else f'>{MOST_SEEDS}':>16}"
+            row += f"{needed if needed is not None else f'> {MOST_SEEDS}':>18}"
         lines.append(row)
     lines.append(
-        "  pairs = blocks per seed x seeds; detectable: the smallest true difference in test accuracy found with"
-        " 80% power; seeds: how many a difference of that many points needs."
+        "  pairs: blocks per seed x seeds, before failures (a run that does not learn leaves its pair);"
+        " detectable: the smallest true difference in test accuracy found with 80% power."
     )
     return lines
