@@ -312,3 +312,67 @@ def test_an_empty_table_page_says_so(tmp_path):
 def test_every_table_and_figure_has_a_caption():
     for entry in [*TABLES.values(), *STUDY_FIGURES.values()]:
         assert len(entry.caption) > 40, entry.name
+
+
+def test_two_models_by_three_surrogates_pool_six_pairs_and_failed_runs_leave_the_accuracy(tmp_path):
+    """The acceptance design: 2 neuron models x 3 surrogates x 3 seeds, baseline named. The primary surrogate
+    comparisons pair 6 blocks; sigmoid's silent synaptic runs are a failure difference, not an accuracy one."""
+    config = {
+        "studies": {
+            "grid": {
+                "dataset": ["mnist"],
+                "neuron": ["leaky", "synaptic"],
+                "surrogate": ["fast_sigmoid", "atan", "sigmoid"],
+                "backprop": ["bptt"],
+                "seed": [0, 1, 2],
+                "baseline": {"neuron": "leaky", "surrogate": "fast_sigmoid"},
+            }
+        }
+    }
+    validate_config(config, SCHEMA)
+    runs = list(expand_runs(config).values())
+    rng = np.random.default_rng(0)
+    for run in runs:
+        if run.surrogate == "sigmoid" and run.neuron == "synaptic":
+            write_run(tmp_path / run.run_id, run, [0.098], status="silent", output_spikes=0.0, conv2_rate=0.0)
+            continue
+        accuracy = 0.9 + (0.01 if run.surrogate == "atan" else 0) + rng.normal(0, 0.002)
+        write_run(tmp_path / run.run_id, run, [accuracy - 0.2, accuracy])
+    files = list(files_in({run.run_id: tmp_path / run.run_id for run in runs}).values())
+    out = {name: tmp_path / f"{name}.csv" for name in TABLES}
+    build_tables([run.as_dict() for run in runs], files, study_designs(config), config["model"], out)
+    comparisons = pd.read_csv(out["comparisons"])
+    assert {"family", "p_equivalence", "detectable_difference", "verdict"} <= set(comparisons.columns)
+    assert set(comparisons["family"]) == {"primary", "exploratory"}
+    primary = comparisons[(comparisons["family"] == "primary") & (comparisons["factor"] == "surrogate")]
+    primary = primary.set_index("level")
+    assert primary.loc["atan", "n_pairs"] == 6 and pd.isna(primary.loc["atan", "note"])
+    sigmoid = primary.loc["sigmoid"]
+    assert (sigmoid["n_blocks"], sigmoid["n_pairs"], sigmoid["level_failures"]) == (6, 3, 3)
+    assert sigmoid["note"] == "3 of 6 pairs left out of the accuracy: a run did not learn"
+    assert abs(sigmoid["mean_difference"]) < 0.01, "the silent runs' 9.8% never enters the difference"
+    intervals = comparisons[["ci95_low", "ci95_high"]].dropna()
+    assert ((intervals >= -1) & (intervals <= 1)).all().all()
+    summary = pd.read_csv(out["summary"]).set_index(["neuron", "surrogate"])
+    assert summary.loc[("synaptic", "sigmoid"), "learned_runs"] == 0
+    assert np.isnan(summary.loc[("synaptic", "sigmoid"), "test_acc_mean"]), "summary averages learned runs only"
+
+
+def test_a_run_that_diverged_after_learning_is_its_own_failure(tmp_path):
+    run = grid_run("leaky", "atan", "bptt", 0)
+    write_run(tmp_path / run.run_id, run, [0.85, 0.9], status="diverged")
+    _, table, _ = merge_runs([run], files_in({run.run_id: tmp_path / run.run_id}))
+    assert table["outcome"].item() == "diverged_after_learning"
+    summary = summarize(table)
+    assert summary["failures"].item() == 1 and summary["diverged_after_learning"].item() == 1
+    assert np.isnan(summary["test_acc_mean"].item())
+
+
+def test_learning_is_decided_on_validation_against_the_majority_class(tmp_path):
+    run = grid_run("leaky", "atan", "bptt", 0)
+    directory = tmp_path / run.run_id
+    write_run(directory, run, [0.30])
+    summary = json.loads((directory / SUMMARY_FILE).read_text())
+    (directory / SUMMARY_FILE).write_text(json.dumps({**summary, "validation_majority_rate": 0.3}))
+    _, table, _ = merge_runs([run], files_in({run.run_id: directory}))
+    assert table["outcome"].item() == "at_chance", "30% is what always answering the majority class scores"

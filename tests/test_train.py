@@ -262,3 +262,23 @@ def test_one_update_per_batch_is_one_step_on_the_weighted_truncated_gradients():
     adamax = torch.optim.Adamax(model.parameters())
     train_batch(model, adamax, loss_fn, images, labels, windows, update_per_window=False)
     assert all(state["step"] == 1 for state in adamax.state.values())
+
+
+def test_evaluation_leaves_the_training_draws_of_a_stochastic_neuron_untouched(
+    data_file, finished, tmp_path, monkeypatch
+):
+    """ABSS samples its spikes: evaluating (the epoch-0 row, or any extra evaluation) must not move the generators
+    training draws from, so the training trajectory is the same with or without it."""
+    config = config_for("abss", "atan", training={"max_epochs": 2})
+    evaluate = Trainer.evaluate
+
+    def evaluate_twice(self, name):
+        evaluate(self, name)
+        return evaluate(self, name)
+
+    monkeypatch.setattr(Trainer, "evaluate", evaluate_twice)
+    train(config, data_file, tmp_path)
+    monkeypatch.undo()
+    once, twice = without_timing(finished(config) / "epochs.csv"), without_timing(tmp_path / "epochs.csv")
+    pd.testing.assert_frame_equal(once, twice)
+    assert once["train_loss"].iloc[1:].notna().all()
