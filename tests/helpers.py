@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import struct
@@ -19,7 +20,7 @@ from spikebench.model.registry import NO_SURROGATE
 from spikebench.neurons.surrogates import surrogate_scale
 from spikebench.run import checkpoint, trainer
 from spikebench.run.cli import train_run
-from spikebench.run.contract import EPOCH_COLUMNS, RunSettings, RunSummary, TrainingPaths
+from spikebench.run.contract import EPOCH_COLUMNS, RunSettings, RunSummary, TrainingPaths, settings_fingerprint
 from spikebench.study.config import Run, expand_runs, validate_config
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
@@ -127,10 +128,21 @@ def train_until_first_checkpoint(config, data_file, out_dir, monkeypatch):
     monkeypatch.undo()
 
 
+@functools.cache
+def _example_settings_json() -> str:
+    return json.dumps(RunSettings.from_config(config_for()).as_dict())
+
+
+def example_settings() -> dict:
+    """The settings the example runs were made with (``config_for``'s), as the merge expects them."""
+    return json.loads(_example_settings_json())
+
+
 def example_summary(run: Run, **fields) -> RunSummary:
     """A complete ``summary.json`` record of ``run``, as a finished run of one epoch writes it."""
     summary = RunSummary(
         **run.as_dict(),
+        settings_hash=settings_fingerprint(run.as_dict(), example_settings()),
         status="ok",
         best_epoch=1,
         best_val_acc=0.5,
@@ -148,7 +160,7 @@ def example_summary(run: Run, **fields) -> RunSummary:
         validation_samples=100,
         test_samples=100,
         validation_majority_rate=0.1,
-        config=RunSettings(model={}, training={}, data={}, device="cpu", engine="fast").as_dict(),
+        config=example_settings(),
         data={"dataset": run.dataset},
         versions={"spikebench": "test"},
         threads=1,

@@ -4,6 +4,7 @@ import base64
 import html
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from scipy import stats
 
 from conftest import SCHEMA
-from helpers import config_for, example_summary, grid_run, write_run
+from helpers import example_settings, example_summary, grid_run, write_run
 from spikebench.report.findings import study_findings
 from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.report.statistics import COMPARISON_COLUMNS, study_comparisons
@@ -26,7 +27,7 @@ from spikebench.report.tables import (
     summarize,
     t_interval,
 )
-from spikebench.run.contract import EPOCHS_FILE, SUMMARY_FILE, WORKLOAD_FILE, RunOutputError
+from spikebench.run.contract import EPOCHS_FILE, SUMMARY_FILE, WORKLOAD_FILE, RunOutputError, settings_fingerprint
 from spikebench.study.config import expand_runs, study_designs, validate_config
 
 FIXED_SCALE = ["neuron", "surrogate", "backprop"]
@@ -67,7 +68,7 @@ def study(tmp_path):
 
 def test_merge_keeps_every_run_and_marks_missing_ones(study):
     runs, dirs = study
-    epochs, table, _ = merge_runs(runs, files_in(dirs))
+    epochs, table, _ = merge_runs(runs, files_in(dirs), example_settings())
     assert len(table) == len(runs)
     assert table.set_index("run_id").loc["mnist-alpha-atan-k2-bptt-s0", "status"] == MISSING
     assert set(table["status"]) == {"ok", "silent", "diverged", MISSING}
@@ -84,15 +85,15 @@ def test_merge_rejects_wrong_columns_and_types(study, tmp_path):
     frame = pd.read_csv(path)
     frame.drop(columns=["val_acc"]).to_csv(path, index=False)
     with pytest.raises(RunOutputError, match="missing \\['val_acc'\\]"):
-        merge_runs(runs, files_in(dirs))
+        merge_runs(runs, files_in(dirs), example_settings())
     frame.assign(epoch="first").to_csv(path, index=False)
     with pytest.raises(RunOutputError, match="wrong type"):
-        merge_runs(runs, files_in(dirs))
+        merge_runs(runs, files_in(dirs), example_settings())
 
 
 def test_summary_separates_failures_from_the_accuracy_of_runs_that_learned(study):
     runs, dirs = study
-    _, table, _ = merge_runs(runs, files_in(dirs))
+    _, table, _ = merge_runs(runs, files_in(dirs), example_settings())
     assert table.set_index("run_id")["outcome"].to_dict()["mnist-synaptic-atan-k2-bptt-s0"] == "diverged"
     summary = summarize(table).set_index(["neuron", "surrogate"])
     atan = summary.loc[("leaky", "atan")]
@@ -113,14 +114,14 @@ def test_summary_separates_failures_from_the_accuracy_of_runs_that_learned(study
 def test_a_finished_run_at_chance_counts_as_a_failure(tmp_path):
     run = grid_run("leaky", "atan", "bptt", 0)
     write_run(tmp_path / run.run_id, run, [0.13])
-    _, table, _ = merge_runs([run], files_in({run.run_id: tmp_path / run.run_id}))
+    _, table, _ = merge_runs([run], files_in({run.run_id: tmp_path / run.run_id}), example_settings())
     assert table["status"].item() == "ok" and table["outcome"].item() == "at_chance", "13 of 100 is chance at 5%"
     assert summarize(table)["at_chance"].item() == 1
 
 
 def test_comparisons_use_the_baseline_and_holm(study):
     runs, dirs = study
-    _, table, _ = merge_runs(runs, files_in(dirs))
+    _, table, _ = merge_runs(runs, files_in(dirs), example_settings())
     comparisons, omnibus = study_comparisons(table, "s", {"surrogate": "fast_sigmoid", "neuron": "leaky"}, FIXED_SCALE)
     surrogates = comparisons[(comparisons["factor"] == "surrogate") & (comparisons["family"] == "primary")]
     atan = surrogates.set_index("level").loc["atan"]
@@ -159,7 +160,7 @@ def test_a_neuron_without_surrogate_is_compared_at_the_baseline_surrogate(tmp_pa
             runs.append(run)
             dirs[run.run_id] = tmp_path / run.run_id
             write_run(dirs[run.run_id], run, [accuracy])
-    _, table, _ = merge_runs(runs, files_in(dirs))
+    _, table, _ = merge_runs(runs, files_in(dirs), example_settings())
     comparisons, _ = study_comparisons(table, "s", {"neuron": "leaky", "surrogate": "atan"}, FIXED_SCALE)
     (abss,) = comparisons.itertuples()
     assert abss.level == "abss" and abss.baseline == "leaky" and abss.n_pairs == 3 and abss.family == "primary"
@@ -173,7 +174,7 @@ def test_one_seed_is_not_testable_and_the_page_says_so(tmp_path):
         runs.append(run)
         dirs[run.run_id] = tmp_path / run.run_id
         write_run(dirs[run.run_id], run, [accuracy])
-    _, table, _ = merge_runs(runs, files_in(dirs))
+    _, table, _ = merge_runs(runs, files_in(dirs), example_settings())
     comparisons, omnibus = study_comparisons(table, "quick", {"surrogate": "fast_sigmoid"}, FIXED_SCALE)
     assert comparisons["test"].str.startswith("not testable").all() and comparisons["p_adjusted"].isna().all()
     assert not comparisons["significant"].any()
@@ -184,7 +185,7 @@ def test_one_seed_is_not_testable_and_the_page_says_so(tmp_path):
 
 def test_never_learned_says_why(study):
     runs, dirs = study
-    _, table, _ = merge_runs(runs, files_in(dirs))
+    _, table, _ = merge_runs(runs, files_in(dirs), example_settings())
     reasons = never_learned(summarize(table), table).set_index("neuron")["reason"]
     assert "second spiking layer never fired" in reasons["lapicque"]
     assert "the weights became NaN or infinite in epoch 2, batch 3" in reasons["synaptic"]
@@ -203,7 +204,7 @@ def test_tables_are_written_even_without_comparisons(tmp_path):
     out = {name: tmp_path / f"{name}.csv" for name in TABLES}
     studies = {"one": {"runs": [run.run_id], "factors": FIXED_SCALE, "baseline": {}, "equivalence_margin": 0.005}}
     files = list(files_in({run.run_id: tmp_path / run.run_id}).values())
-    frames = build_tables([run.as_dict()], files, studies, config_for()["model"], out)
+    frames = build_tables([run.as_dict()], files, studies, example_settings(), out)
     assert list(frames) == list(TABLES)
     assert list(pd.read_csv(out["comparisons"]).columns) == COMPARISON_COLUMNS
     assert len(pd.read_csv(out["runs"])) == 1
@@ -223,7 +224,7 @@ def test_a_malformed_summary_names_its_file_and_field(study, change, message):
     path = dirs[runs[0].run_id] / SUMMARY_FILE
     path.write_text(json.dumps(example_summary(runs[0], **change)))
     with pytest.raises(RunOutputError, match=f"{path}: {message}"):
-        merge_runs(runs, files_in(dirs))
+        merge_runs(runs, files_in(dirs), example_settings())
 
 
 def test_a_summary_missing_a_field_names_it(study):
@@ -233,10 +234,10 @@ def test_a_summary_missing_a_field_names_it(study):
     del summary["device_name"]
     path.write_text(json.dumps(summary))
     with pytest.raises(RunOutputError, match=f"{path}: field 'device_name' is missing"):
-        merge_runs(runs, files_in(dirs))
+        merge_runs(runs, files_in(dirs), example_settings())
     path.write_text("{not json")
     with pytest.raises(RunOutputError, match=f"{path}: not valid JSON"):
-        merge_runs(runs, files_in(dirs))
+        merge_runs(runs, files_in(dirs), example_settings())
 
 
 def test_three_seeds_give_adjusted_comparisons_against_the_configured_baseline(tmp_path):
@@ -261,7 +262,7 @@ def test_three_seeds_give_adjusted_comparisons_against_the_configured_baseline(t
         write_run(tmp_path / run.run_id, run, [accuracy])
     files = list(files_in({run.run_id: tmp_path / run.run_id for run in runs}).values())
     out = {name: tmp_path / f"{name}.csv" for name in TABLES}
-    build_tables([run.as_dict() for run in runs], files, study_designs(config), config["model"], out)
+    build_tables([run.as_dict() for run in runs], files, study_designs(config), example_settings(), out)
     comparisons = pd.read_csv(out["comparisons"])
     assert set(COMPARISON_COLUMNS) <= set(comparisons.columns) and set(comparisons["baseline"]) == {"atan"}
     assert sorted(comparisons["level"]) == ["fast_sigmoid", "sigmoid"] and (comparisons["n_pairs"] == 3).all()
@@ -340,7 +341,7 @@ def test_two_models_by_three_surrogates_pool_six_pairs_and_failed_runs_leave_the
         write_run(tmp_path / run.run_id, run, [accuracy - 0.2, accuracy])
     files = list(files_in({run.run_id: tmp_path / run.run_id for run in runs}).values())
     out = {name: tmp_path / f"{name}.csv" for name in TABLES}
-    build_tables([run.as_dict() for run in runs], files, study_designs(config), config["model"], out)
+    build_tables([run.as_dict() for run in runs], files, study_designs(config), example_settings(), out)
     comparisons = pd.read_csv(out["comparisons"])
     assert {"family", "p_equivalence", "detectable_difference", "verdict"} <= set(comparisons.columns)
     assert set(comparisons["family"]) == {"primary", "exploratory"}
@@ -361,7 +362,7 @@ def test_two_models_by_three_surrogates_pool_six_pairs_and_failed_runs_leave_the
 def test_a_run_that_diverged_after_learning_is_its_own_failure(tmp_path):
     run = grid_run("leaky", "atan", "bptt", 0)
     write_run(tmp_path / run.run_id, run, [0.85, 0.9], status="diverged")
-    _, table, _ = merge_runs([run], files_in({run.run_id: tmp_path / run.run_id}))
+    _, table, _ = merge_runs([run], files_in({run.run_id: tmp_path / run.run_id}), example_settings())
     assert table["outcome"].item() == "diverged_after_learning"
     summary = summarize(table)
     assert summary["failures"].item() == 1 and summary["diverged_after_learning"].item() == 1
@@ -374,5 +375,69 @@ def test_learning_is_decided_on_validation_against_the_majority_class(tmp_path):
     write_run(directory, run, [0.30])
     summary = json.loads((directory / SUMMARY_FILE).read_text())
     (directory / SUMMARY_FILE).write_text(json.dumps({**summary, "validation_majority_rate": 0.3}))
-    _, table, _ = merge_runs([run], files_in({run.run_id: directory}))
+    _, table, _ = merge_runs([run], files_in({run.run_id: directory}), example_settings())
     assert table["outcome"].item() == "at_chance", "30% is what always answering the majority class scores"
+
+
+def _one_run(tmp_path, surrogate="atan"):
+    run = grid_run("leaky", surrogate, "bptt", 0)
+    write_run(tmp_path / run.run_id, run, [0.8, 0.9])
+    return run, tmp_path / run.run_id
+
+
+def _edit_epochs(directory, change):
+    epochs = pd.read_csv(directory / EPOCHS_FILE)
+    change(epochs).to_csv(directory / EPOCHS_FILE, index=False)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (
+            lambda run, directory, other: shutil.copy(other / SUMMARY_FILE, directory / SUMMARY_FILE),
+            "field 'run_id' is 'mnist-leaky-fast_sigmoid-k25-bptt-s0', but this directory is run mnist-leaky-atan-k2-bptt-s0's",
+        ),
+        (
+            lambda run, directory, other: shutil.copy(other / EPOCHS_FILE, directory / EPOCHS_FILE),
+            "rows of another run (mnist-leaky-fast_sigmoid-k25-bptt-s0), not mnist-leaky-atan-k2-bptt-s0",
+        ),
+        (
+            lambda run, directory, other: _edit_epochs(directory, lambda e: pd.concat([e, e.tail(1)])),
+            "epochs [0, 1, 2, 2], but summary.json says 2 epochs after epoch 0",
+        ),
+        (
+            lambda run, directory, other: _edit_epochs(directory, lambda e: e.head(2)),
+            "epochs [0, 1], but summary.json says 2 epochs after epoch 0",
+        ),
+        (
+            lambda run, directory, other: _edit_epochs(directory, lambda e: e.assign(test_acc=[0.1, 7.5, -3.0])),
+            "test_acc outside [0, 1]",
+        ),
+    ],
+    ids=["summary of another run", "epochs of another run", "duplicate epoch", "missing epoch", "accuracy range"],
+)
+def test_the_merge_refuses_outputs_that_are_not_this_runs(tmp_path, tamper, message):
+    run, directory = _one_run(tmp_path)
+    _, other = _one_run(tmp_path, "fast_sigmoid")
+    tamper(run, directory, other)
+    with pytest.raises(RunOutputError, match=re.escape(message)) as refused:
+        merge_runs([run], files_in({run.run_id: directory}), example_settings())
+    assert str(directory) in str(refused.value) and "rerun" in str(refused.value)
+
+
+def test_the_merge_refuses_a_run_made_with_other_settings_and_names_them(tmp_path):
+    run, directory = _one_run(tmp_path)
+    other = example_settings()
+    other["model"]["steps"] = 25
+    summary = example_summary(run, config=other, settings_hash=settings_fingerprint(run.as_dict(), other))
+    summary = {**json.loads((directory / SUMMARY_FILE).read_text()), **summary}
+    (directory / SUMMARY_FILE).write_text(json.dumps(summary))
+    with pytest.raises(RunOutputError, match=r"made with other settings than this config's \(differing: model.steps\)"):
+        merge_runs([run], files_in({run.run_id: directory}), example_settings())
+
+
+def test_a_truncated_workload_file_names_itself(tmp_path):
+    run, directory = _one_run(tmp_path)
+    (directory / WORKLOAD_FILE).write_text('{"activation_sparsity": 0.9, "effe')
+    with pytest.raises(RunOutputError, match=f"{re.escape(str(directory / WORKLOAD_FILE))}: not valid JSON"):
+        merge_runs([run], files_in({run.run_id: directory}), example_settings())

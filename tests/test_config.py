@@ -247,3 +247,21 @@ def test_every_registry_entry_resolves_to_what_it_names():
         assert isinstance(spec.cell_class(), type), spec.name
     with pytest.raises(ValueError, match="registered twice"):
         by_name(*TABLES.values(), next(iter(TABLES.values())))
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        "results/x</script><img src=x onerror=alert(1)>",
+        "results/rt --bogus||touch PWNED||x",
+        "results/with space",
+        "results/quote'd",
+        "results/$(touch PWNED)",
+        "results/",
+    ],
+)
+def test_a_results_path_that_could_reach_a_shell_or_a_page_is_refused(full_config, results):
+    full_config["results"] = results
+    assert f"config key 'results': {results!r} is not allowed; use letters, digits and _ . + - / only" in invalid(
+        full_config
+    )

@@ -44,9 +44,20 @@ def write_config(tmp_path, config, name="config.yaml"):
     return path
 
 
-def quick_config_for(tmp_path, mnist_source):
+PAYLOADS = (
+    "Raw HTML:\n\n.. raw:: html\n\n   <img src=x onerror=\"document.body.setAttribute('data-pwned', 'raw')\">\n\n"
+    "A link: `x <javascript:document.body.setAttribute('data-pwned','link')>`_ and javascript:alert(1)"
+    " and <script>document.body.setAttribute('data-pwned', 'script')</script>."
+)
+"""What a colleague's config could hide in a study description: none of it may run in a page."""
+
+
+def quick_config_for(tmp_path, mnist_source, description=None):
     config = load_yaml(REPO / "config/quick.yaml")
     config["datasets"]["mnist"]["sources"] = [str(mnist_source)]
+    if description is not None:
+        for study in config["studies"].values():
+            study["description"] = f"{study['description']} {description}"
     return write_config(tmp_path, config)
 
 
@@ -96,7 +107,7 @@ def quick_run(tmp_path_factory, request):
     if not (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"the offline MNIST copy is not at {SHARED_MNIST}")
     workdir = tmp_path_factory.mktemp("quick")
-    config = quick_config_for(workdir, SHARED_MNIST)
+    config = quick_config_for(workdir, SHARED_MNIST, PAYLOADS)
     snakemake("--cores", "2", "--configfile", str(config), workdir=workdir)
     snakemake("--report", str(workdir / "results/quick/report.html"), "--configfile", str(config), workdir=workdir)
     return workdir, config
@@ -138,9 +149,12 @@ def test_quick_config_end_to_end(quick_run):
     assert len(summary) == len(runs) and set(summary["runs"]) == {1}
     comparisons = pd.read_csv(results / "tables/comparisons.csv")
     assert set(comparisons["baseline"]) == {"leaky", "fast_sigmoid", "bptt"}
-    assert comparisons["test"].str.startswith("not testable").all(), "one seed: nothing is testable"
+    exploratory = comparisons[comparisons["family"] == "exploratory"]
+    assert exploratory["test"].str.startswith("not testable").all(), "one seed: no context is testable"
+    pooled = comparisons[(comparisons["family"] == "primary") & (comparisons["factor"] == "surrogate")]
+    assert pooled["n_blocks"].item() == 5, "atan against fast_sigmoid pooled over the five surrogate-taking models"
     page = (results / "summary.html").read_text()
-    assert "not testable" in page and "draw no conclusion" in page and "differ at 5%" not in page
+    assert "not testable" in page and "draw no conclusion" in page and "Primary:" in page
     for plot in STUDY_FIGURES:
         assert (results / f"figures/{plot}.png").stat().st_size > 10_000
         assert (results / f"figures/{plot}.svg").is_file()
@@ -213,6 +227,7 @@ def test_report_reads_well_in_a_browser(quick_run, tmp_path):
         assert driver.execute_script("return document.images.length") == len(STUDY_FIGURES) + len(SIMULATION_FIGURES)
         images_loaded("a broken image in the summary page")
         driver.save_screenshot(str(tmp_path / "summary.png"))
+        assert_no_planted_script_ran(driver, "the summary page")
 
         shown = 0
         for category in ("Neuron simulation", "Training", "Initialisation", "Comparison", "Cost"):
@@ -233,11 +248,25 @@ def test_report_reads_well_in_a_browser(quick_run, tmp_path):
         rows = wait.until(lambda page: page.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr"))
         assert len(rows) == len(pd.read_csv(workdir / "results/quick/tables/runs.csv")), "the report shows the table"
         assert driver.find_element(By.ID, "download").get_attribute("href").startswith("data:text/csv;base64,")
+        assert_no_planted_script_ran(driver, "a table page")
         driver.switch_to.default_content()
+        driver.get((workdir / "results/quick/report.html").as_uri())
+        click(lambda page: page.find_element(By.XPATH, "//*[text()='Workflow']"))
+        wait.until(lambda page: "Every neuron model once" in page.page_source, "the studies' descriptions are shown")
+        assert "document.body.setAttribute" in driver.page_source, "the description is shown as text"
+        assert_no_planted_script_ran(driver, "the report")
         driver.save_screenshot(str(tmp_path / "report.png"))
         assert (tmp_path / "report.png").stat().st_size > 10_000
     finally:
         driver.quit()
+
+
+def assert_no_planted_script_ran(driver, where):
+    from selenium.webdriver.common.by import By
+
+    assert driver.execute_script("return document.body.getAttribute('data-pwned')") is None, f"a script ran in {where}"
+    links = [link.get_attribute("href") or "" for link in driver.find_elements(By.TAG_NAME, "a")]
+    assert not [link for link in links if link.lower().startswith("javascript:")], f"a javascript: link in {where}"
 
 
 @pytest.mark.workflow

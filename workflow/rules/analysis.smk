@@ -37,7 +37,7 @@ rule merge_runs:
     params:
         runs=[run.as_dict() for run in RUNS.values()],
         studies=study_designs(config),
-        model=config["model"],
+        settings=TRAINING_SETTINGS,
         benchmarks=expand(TRAINING_BENCHMARK, run_id=RUNS),
     script:
         "../scripts/merge_runs.py"
@@ -140,5 +140,5 @@ rule engine_throughput:
         steps=config["model"]["steps"],
         batch=config["training"]["batch_size"],
     shell:
-        "python {params.script} --neuron all --steps {params.steps} --batch {params.batch}"
-        " --threads {threads} --csv {output} > {log} 2>&1"
+        "python {params.script:q} --neuron all --steps {params.steps} --batch {params.batch}"
+        " --threads {threads} --csv {output:q} > {log:q} 2>&1"

@@ -16,6 +16,6 @@ with logged(snakemake.log[0]):
             )
         ],
         studies=snakemake.params.studies,
-        model=snakemake.params.model,
+        settings=snakemake.params.settings,
         out={name: getattr(snakemake.output, name) for name in TABLES},
     )

@@ -91,12 +91,15 @@ def level_phrase(row: pd.Series) -> str:
     )
 
 
-def accuracy_sentence(rows: pd.DataFrame) -> str:
+def accuracy_sentence(factor: str, rows: pd.DataFrame) -> str:
     baseline = rows["baseline"].iloc[0]
-    return (
+    sentence = (
         f"Accuracy of runs that learned, against {baseline} (pairs where both learned; paired t-test, TOST and"
         f" Holm within the family): " + "; ".join(level_phrase(row) for _, row in rows.iterrows()) + "."
     )
+    if (rows["verdict"] == NOT_TESTABLE).all():
+        sentence += f" These results draw no conclusion about the accuracy of the {FACTOR_NOUNS[factor]}."
+    return sentence
 
 
 def primary_sentences(factor: str, rows: pd.DataFrame, omnibus: pd.DataFrame) -> list[str]:
@@ -105,7 +108,7 @@ def primary_sentences(factor: str, rows: pd.DataFrame, omnibus: pd.DataFrame) ->
         f"Primary: {FACTOR_NOUNS[factor]} against the baseline {head['baseline']} ({head['dataset']},"
         f" {head['context']}; {len(rows)} comparison(s))."
     )
-    return [intro, *omnibus_sentences(omnibus), failure_sentence(rows), accuracy_sentence(rows)]
+    return [intro, *omnibus_sentences(omnibus), failure_sentence(rows), accuracy_sentence(factor, rows)]
 
 
 def exploratory_sentence(rows: pd.DataFrame) -> str:

@@ -144,7 +144,7 @@ def _context_rows(context: dict, runs: pd.DataFrame) -> list[tuple[str, str]]:
         ),
         ("seeds", seeds),
         ("surrogate scales set", scales),
-        ("engine, device, threads", f"{context['engine']}, {context['device']}, {context['threads']} per job"),
+        ("engine, device, threads", _how_runs_ran(finished, context)),
         (
             "versions",
             "unknown"
@@ -156,6 +156,19 @@ def _context_rows(context: dict, runs: pd.DataFrame) -> list[tuple[str, str]]:
         ("compute", f"{compute:.2f} h of training-job wall time over {len(finished)} finished runs"),
         ("built", time.strftime("%Y-%m-%d %H:%M %Z")),
     ]
+
+
+def _how_runs_ran(finished: pd.DataFrame, context: dict) -> str:
+    """Engine, device and threads as the finished runs recorded them (not as the current config says), every
+    value that occurs; the config's where no run finished."""
+    if finished.empty:
+        return f"{context['engine']}, {context['device']}, {context['threads']} per job (config; no run finished)"
+
+    def values(column: str) -> str:
+        return " / ".join(str(value) for value in sorted(set(finished[column].dropna()), key=str)) or "unknown"
+
+    threads = " / ".join(str(int(value)) for value in sorted(set(finished["threads"].dropna())))
+    return f"{values('engine')}, {values('device')}, {threads or 'unknown'} per job (as the runs recorded them)"
 
 
 def _context_block(context: dict, runs: pd.DataFrame) -> str:

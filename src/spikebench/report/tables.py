@@ -32,8 +32,10 @@ from spikebench.run.contract import (
     EPOCH_TYPES,
     WORKLOAD_COLUMNS,
     RunOutputError,
+    differing_keys,
     read_summary,
     read_workload,
+    settings_fingerprint,
 )
 from spikebench.study.config import AXES, Run, format_width
 from spikebench.utils.atomic import atomic_write
@@ -81,9 +83,12 @@ def total_norm(norms: dict[str, float]) -> float:
     return float(np.sqrt(np.sum(np.square(list(norms.values()))))) if norms else np.nan
 
 
-def merge_runs(runs: list[Run], files: dict[str, RunFiles]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def merge_runs(
+    runs: list[Run], files: dict[str, RunFiles], settings: dict
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Stack every run's epochs, build one row per expected run (absent runs get status ``missing``) and
-    one row per run and parameter tensor of its initial gradient norms."""
+    one row per run and parameter tensor of its initial gradient norms. Each run's files must prove that this
+    run made them with ``settings`` (``RunSettings.as_dict``; ``check_run_outputs``)."""
     epoch_frames, rows, gradient_rows = [], [], []
     for run in runs:
         paths = files[run.run_id]
@@ -94,6 +99,7 @@ def merge_runs(runs: list[Run], files: dict[str, RunFiles]) -> tuple[pd.DataFram
             continue
         epochs = read_epochs(paths.epochs)
         summary = read_summary(paths.summary)
+        check_run_outputs(run, settings, summary, epochs, paths)
         epoch_frames.append(epochs)
         best = epochs[epochs["epoch"] == summary["best_epoch"]]
         initial = epochs[epochs["epoch"] == 0]
@@ -147,6 +153,44 @@ def merge_runs(runs: list[Run], files: dict[str, RunFiles]) -> tuple[pd.DataFram
 
 
 INITIAL_GRADIENT_COLUMNS = ["run_id", *AXES, "parameter", "gradient_norm"]
+FRACTIONS = ["train_acc", "val_acc", "test_acc", *(f"spike_rate_{layer}" for layer in LAYER_NAMES)]
+"""Columns of ``epochs.csv`` that lie in [0, 1]."""
+
+
+def check_run_outputs(run: Run, settings: dict, summary: dict, epochs: pd.DataFrame, paths: RunFiles) -> None:
+    """That ``summary.json`` and ``epochs.csv`` are this run's, made with ``settings``, and consistent: else
+    ``RunOutputError`` naming the file, the field and what to do."""
+    rerun = f"; delete {Path(paths.summary).parent} and rerun to train it again"
+    for axis, expected in run.as_dict().items():
+        if summary[axis] != expected:
+            raise RunOutputError(
+                f"{paths.summary}: field {axis!r} is {summary[axis]!r}, but this directory is run {run.run_id}'s"
+                f" ({axis} {expected!r}){rerun}"
+            )
+    if summary["settings_hash"] != settings_fingerprint(run.as_dict(), settings):
+        changed = differing_keys(settings, summary["config"]) or ["settings_hash"]
+        raise RunOutputError(
+            f"{paths.summary}: made with other settings than this config's (differing: {', '.join(changed)}){rerun}"
+        )
+    strangers = sorted(set(epochs["run_id"]) - {run.run_id})
+    if strangers:
+        raise RunOutputError(f"{paths.epochs}: rows of another run ({', '.join(strangers)}), not {run.run_id}{rerun}")
+    numbers = epochs["epoch"].tolist()
+    if numbers != list(range(summary["epochs_run"] + 1)):
+        raise RunOutputError(
+            f"{paths.epochs}: epochs {numbers}, but summary.json says {summary['epochs_run']} epochs after epoch 0"
+            f" (duplicate, missing or extra rows){rerun}"
+        )
+    outside = [column for column in FRACTIONS if not epochs[column].dropna().between(0, 1).all()]
+    if outside:
+        raise RunOutputError(f"{paths.epochs}: {', '.join(outside)} outside [0, 1]{rerun}")
+    if summary["best_epoch"] is not None:
+        best = epochs[epochs["epoch"] == summary["best_epoch"]]
+        if best.empty or best["val_acc"].item() != summary["best_val_acc"]:
+            raise RunOutputError(
+                f"{paths.summary}: best_epoch {summary['best_epoch']} and best_val_acc {summary['best_val_acc']}"
+                f" do not match {paths.epochs}{rerun}"
+            )
 
 
 RUN_COLUMNS = [
@@ -384,16 +428,18 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
 
 
 def build_tables(
-    runs: list[dict], files: list[RunFiles], studies: dict[str, dict], model: dict, out: dict[str, str]
+    runs: list[dict], files: list[RunFiles], studies: dict[str, dict], settings: dict, out: dict[str, str]
 ) -> dict[str, pd.DataFrame]:
     """Write the tables of ``spikebench.report.registry.TABLES`` (paths in ``out``) from the runs' own
     outputs; ``files`` holds each run's files, in the order of ``runs``; ``studies`` each study's run ids,
-    factors and baseline (``spikebench.study.config.study_designs``); ``model`` the config's model section."""
+    factors and baseline (``spikebench.study.config.study_designs``); ``settings`` the runs' expected
+    ``RunSettings.as_dict``."""
     expected = [Run.from_dict(run) for run in runs]
     if len(files) != len(expected):
         raise ValueError(f"{len(expected)} runs but output files of {len(files)}")
+    model = settings["model"]
     epochs, run_table, gradients = merge_runs(
-        expected, {run.run_id: paths for run, paths in zip(expected, files, strict=True)}
+        expected, {run.run_id: paths for run, paths in zip(expected, files, strict=True)}, settings
     )
     run_table["studies"] = run_table["run_id"].map(studies_of(studies))
     run_table["width"] = width_column(run_table, model.get("surrogate_params", {}))

@@ -6,6 +6,7 @@ rules name them, the merge reads and checks them, the tests check against them. 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import types
 import typing
@@ -68,6 +69,23 @@ class RunSettings:
         return {setting.name: getattr(self, setting.name) for setting in fields(self)}
 
 
+def settings_fingerprint(run: dict[str, Any], settings: dict[str, Any]) -> str:
+    """SHA-256 of a run's grid point and settings (``Run.as_dict``, ``RunSettings.as_dict``) as canonical JSON:
+    what proves that a run's outputs were made by this run with these settings."""
+    canonical = json.dumps({"run": run, "settings": settings}, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def differing_keys(expected: Any, actual: Any, prefix: str = "") -> list[str]:
+    """The dotted keys at which two JSON-like values differ."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        keys = sorted(set(expected) | set(actual))
+        return [
+            key for name in keys for key in differing_keys(expected.get(name), actual.get(name), f"{prefix}{name}.")
+        ]
+    return [] if expected == actual else [prefix.rstrip(".") or "<value>"]
+
+
 AXIS_COLUMNS = ["run_id", *AXES]
 METRIC_COLUMNS = [
     "epoch",
@@ -114,6 +132,8 @@ class RunSummary(TypedDict):
     """The surrogate's scale parameter (``spikebench.study.config.Run``), None where none applies."""
     backprop: str
     seed: int
+    settings_hash: str
+    """``settings_fingerprint`` of the run and the settings it trained with."""
     status: str
     """One of ``STATUSES``."""
     best_epoch: int | None
@@ -203,7 +223,12 @@ def read_summary(path: str | Path) -> RunSummary:
 
 
 def read_workload(path: str | Path) -> dict[str, float]:
-    workload = json.loads(Path(path).read_text())
+    try:
+        workload = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as error:
+        raise RunOutputError(f"{path}: not valid JSON ({error}); rerun the workload job") from error
+    if not isinstance(workload, dict):
+        raise RunOutputError(f"{path}: expected a JSON object, got {type(workload).__name__}")
     missing = [column for column in WORKLOAD_COLUMNS if column not in workload]
     if missing:
         raise RunOutputError(f"{path}: field(s) {', '.join(missing)} missing")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from spikebench.run.checkpoint import TrainingState
-from spikebench.run.contract import RunSummary
+from spikebench.run.contract import RunSummary, settings_fingerprint
 from spikebench.run.setup import RunSetup
 
 OUTPUT_ACTIVITY = ("spike_rate_output", "val_output_spikes", "test_output_spikes")
@@ -35,6 +35,7 @@ def build_summary(setup: RunSetup, state: TrainingState, wall_seconds: float) ->
     environment = setup.environment
     return RunSummary(
         **setup.run.as_dict(),
+        settings_hash=settings_fingerprint(setup.run.as_dict(), setup.settings.as_dict()),
         status=classify(state),
         best_epoch=state.best_epoch if best else None,
         best_val_acc=best["val_acc"] if best else None,

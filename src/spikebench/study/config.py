@@ -58,6 +58,8 @@ def describe(error: ValidationError) -> str:
         return f"{where}: unknown key(s) {unknown}; allowed keys: {allowed}"
     if error.validator == "not" and error.validator_value == {"required": ["scale", "width"]}:
         return f"{where}: gives both scale and width; a study sweeps one of them (width compares shapes at equal width)"
+    if error.validator == "pattern" and "$comment" in error.schema:
+        return f"{where}: {error.instance!r} is not allowed; {error.schema['$comment']}"
     return f"{where}: {error.message}"
 
 
