@@ -395,7 +395,8 @@ def _edit_epochs(directory, change):
     [
         (
             lambda run, directory, other: shutil.copy(other / SUMMARY_FILE, directory / SUMMARY_FILE),
-            "field 'run_id' is 'mnist-leaky-fast_sigmoid-k25-bptt-s0', but this directory is run mnist-leaky-atan-k2-bptt-s0's",
+            "field 'run_id' is 'mnist-leaky-fast_sigmoid-k25-bptt-s0', but this directory is run"
+            " mnist-leaky-atan-k2-bptt-s0's",
         ),
         (
             lambda run, directory, other: shutil.copy(other / EPOCHS_FILE, directory / EPOCHS_FILE),

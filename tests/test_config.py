@@ -265,3 +265,12 @@ def test_a_results_path_that_could_reach_a_shell_or_a_page_is_refused(full_confi
     assert f"config key 'results': {results!r} is not allowed; use letters, digits and _ . + - / only" in invalid(
         full_config
     )
+
+
+def test_a_job_that_would_need_terabytes_is_refused_before_planning(full_config):
+    full_config["training"].update(batch_size=60000)
+    full_config["model"]["steps"] = 1000
+    message = invalid(full_config)
+    assert "needs about 22,501,500 MB, above max_job_memory_mb 64,000" in message and "batch_size 60000" in message
+    full_config["max_job_memory_mb"] = 30_000_000
+    validate_config(full_config, SCHEMA)

@@ -2,8 +2,10 @@
 
 import gzip
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -14,7 +16,7 @@ import pytest
 import yaml
 
 from conftest import REPO, SCHEMA, SHARED_MNIST, load_yaml
-from helpers import snakemake
+from helpers import SNAKEMAKE, snakemake
 from spikebench.model.registry import NEURON_MODELS
 from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.report.simulation import SIMULATION_FIGURES, TRACE_COLUMNS
@@ -290,6 +292,45 @@ def test_deleting_one_runs_epochs_reruns_only_it_and_the_aggregates(quick_run):
         "summary_page": "1",
         "all": "1",
     }
+
+
+@pytest.mark.workflow
+def test_a_merge_killed_mid_run_loses_nothing_and_the_report_still_builds(quick_run):
+    """kill -9 of a forced merge leaves the tables half written or gone; after --unlock a plain rerun rebuilds
+    them (and what depends on them), and the report builds."""
+    workdir, config = quick_run
+    tables = workdir / "results/quick/tables"
+    figure = workdir / "results/quick/figures/baseline_comparisons.png"
+    job = subprocess.Popen(
+        [
+            *SNAKEMAKE,
+            "--directory",
+            str(workdir),
+            "--cores",
+            "1",
+            "--forcerun",
+            "merge_runs",
+            "--configfile",
+            str(config),
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while (tables / "runs.csv").exists() and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    figure.unlink()
+    assert not (tables / "runs.csv").exists(), "the forced merge had removed its outputs when it was killed"
+    snakemake("--unlock", "--configfile", str(config), workdir=workdir)
+    planned = snakemake("-n", "--configfile", str(config), workdir=workdir)
+    assert re.search(r"^merge_runs\s+1$", planned.stdout, flags=re.M), planned.stdout
+    snakemake("--cores", "2", "--configfile", str(config), workdir=workdir)
+    assert all((tables / f"{name}.csv").is_file() for name in TABLES) and figure.is_file()
+    snakemake("--report", str(workdir / "results/quick/report.html"), "--configfile", str(config), workdir=workdir)
 
 
 @pytest.mark.workflow

@@ -158,12 +158,15 @@ def study_context():
 
 
 def final_targets():
-    # Per-run outputs are final targets, not just the merge's inputs: Snakemake ignores a deleted
-    # intermediate file whose downstream results exist, and a user deleting one run's outputs expects that
-    # run (and the aggregates) to be rebuilt.
+    # Everything the report shows and every run's outputs are final targets, not just inputs of later rules:
+    # Snakemake ignores a missing intermediate file whose downstream results exist, so a table or figure
+    # deleted by hand or by a killed job would stay missing and break the report.
     targets = [
         results("summary.html"),
         *TABLE_PAGES,
+        *TABLE_FILES.values(),
+        *(results(f"figures/{plot}.{kind}") for plot in STUDY_FIGURES for kind in ("png", "svg")),
+        *(results(f"simulation/{figure}.{kind}") for figure in FIGURES for kind in ("png", "svg", "csv")),
         *(path for name in RUN_OUTPUTS for path in run_outputs(name)),
     ]
     if config["benchmark_engines"]:

@@ -17,6 +17,7 @@ from spikebench.data.datasets import DATASETS
 from spikebench.model.registry import NEURON_MODELS, NO_SURROGATE
 from spikebench.neurons.surrogate_widths import WidthError
 from spikebench.neurons.surrogates import SURROGATES, scale_at_width, surrogate_scale
+from spikebench.study.resources import training_memory_mb
 
 AXES = ("dataset", "neuron", "surrogate", "scale", "backprop", "seed")
 """What tells one run of the grid from another; ``scale`` is None (NaN in tables) where no scale applies."""
@@ -221,6 +222,15 @@ def cross_key_errors(config: dict) -> list[str]:
                 f"config key 'data.validation_size': {validation_size} leaves no training images of {dataset}'s"
                 f" {train_total}; set it below {train_total} (the shipped configs hold out 5,000 or 200)"
             )
+    memory, limit = training_memory_mb(config), config["max_job_memory_mb"]
+    if memory > limit:
+        training = config["training"]
+        problems.append(
+            f"config key 'training.batch_size': with batch_size {training['batch_size']}, eval_batch_size"
+            f" {training['eval_batch_size']} and model.steps {config['model']['steps']} a training job needs about"
+            f" {memory:,} MB, above max_job_memory_mb {limit:,}; use smaller batches or fewer steps (the full study:"
+            " batch 128, eval batch 1000, 25 steps, 2,700 MB), or raise max_job_memory_mb"
+        )
     steps, window = config["model"]["steps"], config["training"]["tbptt_window"]
     uses_tbptt = any("tbptt" in study["backprop"] for study in selected_studies(config).values())
     if uses_tbptt and window >= steps:
