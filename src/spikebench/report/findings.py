@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from spikebench.report.statistics import ALPHA, EXPLORATORY, NOT_TESTABLE, PRIMARY
+from spikebench.report.statistics import ALPHA, EXPLORATORY, NOT_TESTABLE, PRIMARY, level_name
 from spikebench.study.power import POWER
 
 FACTOR_NOUNS = {
@@ -51,7 +51,7 @@ def failure_sentence(rows: pd.DataFrame) -> str:
         return "Failures: no block holds a run of both a level and the baseline, so failure rates are not compared."
     differing = ran[ran["failure_differs"].astype(bool)]
     counts = "; ".join(
-        f"{row['level']} {int(row['level_failures'])} of {int(row['n_blocks'])}" for _, row in ran.iterrows()
+        f"{_name(row)} {int(row['level_failures'])} of {int(row['n_blocks'])}" for _, row in ran.iterrows()
     )
     baseline = ran.iloc[0]
     head = (
@@ -61,32 +61,36 @@ def failure_sentence(rows: pd.DataFrame) -> str:
     if differing.empty:
         return f"{head} No level's failure rate differs from the baseline's at {ALPHA:.0%}."
     found = "; ".join(
-        f"{row['level']} fails {'more' if row['failure_difference'] > 0 else 'less'} often"
+        f"{_name(row)} fails {'more' if row['failure_difference'] > 0 else 'less'} often"
         f" ({_points(row['failure_difference'])} points of failure rate, adjusted p = {row['p_failure_adjusted']:.3g})"
         for _, row in differing.iterrows()
     )
     return f"{head} Differing at {ALPHA:.0%}: {found}."
 
 
+def _name(row: pd.Series) -> str:
+    return level_name(row["factor"], row["level"])
+
+
 def level_phrase(row: pd.Series) -> str:
     """One level's accuracy verdict in words."""
     pairs = f"{int(row['n_pairs'])} pairs"
     if row["verdict"] == NOT_TESTABLE:
-        return f"{row['level']}: not testable ({_reason(row['test'])})"
+        return f"{_name(row)}: not testable ({_reason(row['test'])})"
     if row["verdict"] == "different":
         return (
-            f"{row['level']}: different, {_points(row['mean_difference'])} points (95% CI"
+            f"{_name(row)}: different, {_points(row['mean_difference'])} points (95% CI"
             f" {_points(row['ci95_low'])} to {_points(row['ci95_high'])}; {pairs},"
             f" adjusted p = {row['p_adjusted']:.3g})"
         )
     if row["verdict"] == "equivalent":
         return (
-            f"{row['level']}: equivalent within +-{_points(row['equivalence_margin'], False)} points"
+            f"{_name(row)}: equivalent within +-{_points(row['equivalence_margin'], False)} points"
             f" ({_points(row['mean_difference'])} points; {pairs},"
             f" TOST adjusted p = {row['p_equivalence_adjusted']:.3g})"
         )
     return (
-        f"{row['level']}: inconclusive ({_points(row['mean_difference'])} points, {pairs}; the smallest difference"
+        f"{_name(row)}: inconclusive ({_points(row['mean_difference'])} points, {pairs}; the smallest difference"
         f" this design detects with {POWER:.0%} power is {_points(row['detectable_difference'], False)} points)"
     )
 
@@ -105,7 +109,8 @@ def accuracy_sentence(factor: str, rows: pd.DataFrame) -> str:
 def primary_sentences(factor: str, rows: pd.DataFrame, omnibus: pd.DataFrame) -> list[str]:
     head = rows.iloc[0]
     intro = (
-        f"Primary: {FACTOR_NOUNS[factor]} against the baseline {head['baseline']} ({head['dataset']},"
+        f"Primary: {FACTOR_NOUNS[factor]} against the baseline {level_name(factor, head['baseline'])}"
+        f" ({head['dataset']},"
         f" {head['context']}; {len(rows)} comparison(s))."
     )
     return [intro, *omnibus_sentences(omnibus), failure_sentence(rows), accuracy_sentence(factor, rows)]
@@ -123,12 +128,12 @@ def exploratory_sentence(rows: pd.DataFrame) -> str:
     )
     if len(different):
         sentence += "; differing: " + "; ".join(
-            f"{row['factor']} {row['level']} ({row['context']}) {_points(row['mean_difference'])} points"
+            f"{_name(row)} ({row['context']}) {_points(row['mean_difference'])} points"
             for _, row in different.iterrows()
         )
     if len(failing):
         sentence += "; failure rate differs: " + "; ".join(
-            f"{row['factor']} {row['level']} ({row['context']})" for _, row in failing.iterrows()
+            f"{_name(row)} ({row['context']})" for _, row in failing.iterrows()
         )
     return sentence + ". Hypotheses for a next study, not conclusions."
 

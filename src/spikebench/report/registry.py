@@ -212,11 +212,12 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
         "Comparison",
         "accuracy_vs_scale",
         caption=(
-            "Test accuracy against each surrogate's scale parameter (the slope k of fast_sigmoid and sigmoid, "
-            "atan's alpha; log axis), one panel per neuron model of the scale study, one line per surrogate "
-            "through the mean over seeds. Each seed is a point whose marker says what became of the run (learned, "
-            "at chance, silent, no gradient, diverged). A surrogate whose accuracy collapses at some scales is "
-            "limited by its scale against the initialisation, not by its shape."
+            "Test accuracy against the width of each surrogate's derivative at half maximum (in units of V - V_th; "
+            "log axis), whether the study swept scales or widths, so that shapes line up at equal width: one panel "
+            "per neuron model of the sweep, one line per surrogate through the mean of the seeds that learned. Each "
+            "seed is a point whose marker says what became of the run (learned, at chance, silent, no gradient, "
+            "diverged, diverged after learning). A surrogate whose accuracy collapses at some widths is limited by "
+            "its width against the initialisation, not by its shape."
         ),
     ),
     StudyFigureSpec(

@@ -364,6 +364,11 @@ def adjust_families(comparisons: pd.DataFrame) -> pd.DataFrame:
     return comparisons
 
 
+def level_name(factor: str, level) -> str:
+    """A level as a sentence names it: swept numbers with their factor (``width 0.1``), names as they are."""
+    return f"{factor} {level}" if factor in ("scale", "width") else str(level)
+
+
 def verdict(row: dict) -> str:
     if row["test"] != PAIRED_TEST:
         return NOT_TESTABLE

@@ -17,7 +17,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from spikebench.model.backprop import BACKPROP_METHODS, backprop_label
 from spikebench.report.registry import STUDY_FIGURES
-from spikebench.report.statistics import LEARNED, NOT_TESTABLE, PRIMARY
+from spikebench.report.statistics import LEARNED, NOT_TESTABLE, PRIMARY, level_name
 from spikebench.report.style import apply_style, save_figure
 from spikebench.report.tables import MISSING, read_tables
 
@@ -89,6 +89,10 @@ def accuracy_heatmap(tables: Tables) -> plt.Figure:
             cbar_kws={"label": "test accuracy (%)"},
             linewidths=0.5,
         )
+        for (row, column), note in np.ndenumerate(notes):
+            if note.startswith("none learned"):
+                axis.add_patch(plt.Rectangle((column, row), 1, 1, color="#d9d9d9", zorder=0))
+                axis.text(column + 0.5, row + 0.5, note, ha="center", va="center", fontsize="small")
         fewest, most = _seed_counts(data[data["dataset"] == dataset], ["neuron", "surrogate"])
         axis.set_title(f"{dataset}: mean test accuracy of runs that learned, {_n(fewest, most)} (BPTT)")
         axis.set_xlabel("surrogate gradient")
@@ -283,7 +287,7 @@ VERDICT_COLORS = {"different": "#d62728", "equivalent": "#1f77b4", "inconclusive
 def _comparison_label(row) -> str:
     own = "no surrogate; " if row.note.startswith("has its own") else ""
     failed = f"failed {row.level_failures}/{row.n_blocks} vs {row.baseline_failures}/{row.n_blocks}"
-    return f"{backprop_label(row.level)} ({own}{row.n_pairs} pairs learned; {failed})"
+    return f"{backprop_label(level_name(row.factor, row.level))} ({own}{row.n_pairs} pairs learned; {failed})"
 
 
 def baseline_comparisons(tables: Tables) -> plt.Figure:
@@ -318,7 +322,8 @@ def baseline_comparisons(tables: Tables) -> plt.Figure:
         axis.set_ylim(len(rows) - 0.4, -0.6)
         axis.axvline(0, color="black", linewidth=0.8)
         axis.set_title(
-            f"study {study}: each {factor} minus the baseline {rows['baseline'].iloc[0]} ({context})",
+            f"study {study}: each {factor} minus the baseline {level_name(factor, rows['baseline'].iloc[0])}"
+            f" ({context})",
             fontsize="medium",
         )
     axes[-1, 0].set_xlabel(
@@ -359,18 +364,26 @@ def accuracy_vs_updates(tables: Tables) -> plt.Figure:
     return figure
 
 
-OUTCOME_MARKERS = {"learned": "o", "at_chance": "X", "silent": "s", "no_gradient": "v", "diverged": "D"}
+OUTCOME_MARKERS = {
+    "learned": "o",
+    "at_chance": "X",
+    "silent": "s",
+    "no_gradient": "v",
+    "diverged": "D",
+    "diverged_after_learning": "P",
+}
 
 
 def accuracy_vs_scale(tables: Tables) -> plt.Figure:
-    """Test accuracy against the surrogate's scale parameter (log axis), per neuron model, one line per
-    surrogate through the seeds' mean; each seed a point whose marker says what became of it."""
+    """Test accuracy against the width of the surrogate's derivative at half maximum (log axis), whether the
+    study swept scales or widths, so that shapes line up at equal width; per neuron model, one line per surrogate
+    through the mean of the seeds that learned; each seed a point whose marker says what became of it."""
     runs = tables["runs"]
     studies = tables["studies"]
     sweeping = set(studies.loc[studies["sweeps_scale"].astype(bool), "study"])
-    data = runs[(runs["status"] != MISSING) & runs["scale"].notna() & _in_studies(runs, sweeping)]
+    data = runs[(runs["status"] != MISSING) & runs["width"].notna() & _in_studies(runs, sweeping)]
     if data.empty:
-        return _placeholder("No study sweeps the surrogate scale (a study's scale axis).")
+        return _placeholder("No study sweeps the surrogate scale or width.")
     data = data.assign(accuracy=data["test_acc_at_best"] * 100)
     neurons = list(dict.fromkeys(data["neuron"]))
     surrogates = sorted(data["surrogate"].unique())
@@ -384,21 +397,26 @@ def accuracy_vs_scale(tables: Tables) -> plt.Figure:
             rows = subset[subset["surrogate"] == surrogate]
             if rows.empty:
                 continue
-            mean = rows.groupby("scale")["accuracy"].mean()
+            mean = rows[rows["outcome"] == LEARNED].groupby("width")["accuracy"].mean()
             axis.plot(mean.index, mean.to_numpy(), color=palette[surrogate], label=surrogate)
             for outcome, marker in OUTCOME_MARKERS.items():
                 points = rows[rows["outcome"] == outcome]
                 axis.scatter(
-                    points["scale"], points["accuracy"], color=palette[surrogate], marker=marker, s=28, zorder=3
+                    points["width"], points["accuracy"], color=palette[surrogate], marker=marker, s=28, zorder=3
                 )
-        seeds = subset.groupby(["surrogate", "scale"])["seed"].nunique()
+        seeds = subset.groupby(["surrogate", "width"])["seed"].nunique()
         axis.set_xscale("log")
         axis.set_title(
             f"{neuron} (n = {seeds.min()}{'' if seeds.min() == seeds.max() else f'-{seeds.max()}'} seeds per point)"
         )
-        axis.set_xlabel("surrogate scale k (slope; atan: alpha), log scale")
+        axis.set_xlabel("")
+        axis.set_xticks(sorted(subset["width"].unique()))
         axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.xaxis.set_minor_formatter(NullFormatter())
     axes[0, 0].set_ylabel(f"{ACCURACY} (%)")
+    figure.supxlabel(
+        "width of the surrogate's derivative at half maximum (units of V - V_th, log scale)", fontsize="medium"
+    )
     handles = [plt.Line2D([], [], color=palette[name], label=name) for name in surrogates]
     handles += [
         plt.Line2D([], [], color="black", marker=marker, linestyle="none", label=outcome.replace("_", " "))
@@ -407,7 +425,8 @@ def accuracy_vs_scale(tables: Tables) -> plt.Figure:
     ]
     axes[0, -1].legend(handles=handles, bbox_to_anchor=(1.01, 1), loc="upper left", fontsize="small")
     figure.suptitle(
-        "Accuracy against surrogate scale (line: mean over seeds; marker: each seed's outcome)", fontsize="medium"
+        "Accuracy against surrogate width (line: mean of the seeds that learned; marker: each seed's outcome)",
+        fontsize="medium",
     )
     return figure
 
