@@ -17,6 +17,7 @@ import yaml
 
 from conftest import REPO, SCHEMA, SHARED_MNIST, load_yaml
 from helpers import SNAKEMAKE, snakemake
+from spikebench.data.datasets import sources_key
 from spikebench.model.registry import NEURON_MODELS
 from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.report.simulation import SIMULATION_FIGURES, TRACE_COLUMNS
@@ -54,13 +55,18 @@ PAYLOADS = (
 """What a colleague's config could hide in a study description: none of it may run in a page."""
 
 
-def quick_config_for(tmp_path, mnist_source, description=None):
+def raw_directory(source):
+    """Where the fetch puts MNIST's raw files taken from the local directory ``source``."""
+    return f"resources/data/mnist/{sources_key([str(source)])}"
+
+
+def quick_config_for(tmp_path, mnist_source, description=None, name="config.yaml"):
     config = load_yaml(REPO / "config/quick.yaml")
     config["datasets"]["mnist"]["sources"] = [str(mnist_source)]
     if description is not None:
         for study in config["studies"].values():
             study["description"] = f"{study['description']} {description}"
-    return write_config(tmp_path, config)
+    return write_config(tmp_path, config, name)
 
 
 def test_dry_run_of_the_full_config(tmp_path):
@@ -120,7 +126,8 @@ def test_quick_config_end_to_end(quick_run):
     workdir, config = quick_run
     results = workdir / "results/quick"
     assert (results / "data/mnist.npz").stat().st_size > 50_000_000
-    assert "taken from" in (results / "logs/data/fetch_mnist.log").read_text()
+    (fetch_log,) = (results / "logs/data").glob("fetch_mnist-*.log")
+    assert "taken from" in fetch_log.read_text()
     for figure in SIMULATION_FIGURES:
         assert (results / f"simulation/{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (results / f"simulation/{figure}.svg").is_file()
@@ -395,6 +402,29 @@ def test_every_fate_is_counted_and_the_report_still_builds(tmp_path, shared_mnis
 
 
 @pytest.mark.workflow
+def test_configs_reading_the_same_data_from_other_paths_leave_each_others_results_alone(tmp_path, shared_mnist):
+    """Config A prepares its data; config B names the same directory another way (shared, nothing fetched) and
+    then a copy of it elsewhere (its own raw files): A has nothing to redo either time."""
+    first = quick_config_for(tmp_path, shared_mnist, name="a.yaml")
+    snakemake("--cores", "1", "results/quick/data/mnist.npz", "--configfile", str(first), workdir=tmp_path)
+    spelled_otherwise = Path(os.path.relpath(shared_mnist.resolve(), tmp_path))
+    second = load_yaml(first)
+    second.update(results="results/other", datasets={"mnist": {"sources": [str(spelled_otherwise)]}})
+    second = write_config(tmp_path, second, "b.yaml")
+    planned = snakemake("-n", "results/other/data/mnist.npz", "--configfile", str(second), workdir=tmp_path)
+    assert "fetch_dataset" not in planned.stdout, "the same directory, another spelling: the same raw files"
+    copy = tmp_path / "mnist-copy"
+    shutil.copytree(shared_mnist, copy)
+    third = load_yaml(second)
+    third["datasets"]["mnist"]["sources"] = [str(copy)]
+    third = write_config(tmp_path, third, "c.yaml")
+    snakemake("--cores", "1", f"{raw_directory(copy)}/provenance.json", "--configfile", str(third), workdir=tmp_path)
+    assert (tmp_path / raw_directory(shared_mnist) / "raw/train-labels-idx1-ubyte.gz").is_file()
+    again = snakemake("-n", "results/quick/data/mnist.npz", "--configfile", str(first), workdir=tmp_path)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.workflow
 def test_corrupt_raw_file_fails_the_data_rule_naming_it(tmp_path, shared_mnist):
     broken = tmp_path / "broken-mnist"
     shutil.copytree(shared_mnist, broken)
@@ -408,7 +438,7 @@ def test_corrupt_raw_file_fails_the_data_rule_naming_it(tmp_path, shared_mnist):
     assert result.returncode != 0
     assert f"{target}: cannot decompress" in output
     assert "--config 'datasets={mnist: {sources: [/path/to/dir]}}'" in output
-    assert not (tmp_path / "resources/data/mnist/raw/train-labels-idx1-ubyte.gz").exists()
+    assert not (tmp_path / raw_directory(broken) / "raw/train-labels-idx1-ubyte.gz").exists()
     assert not (tmp_path / "results/quick/data/mnist.npz").exists()
 
 
@@ -417,8 +447,9 @@ def test_a_changed_source_file_is_fetched_again(tmp_path, shared_mnist):
     source = tmp_path / "mnist-copy"
     shutil.copytree(shared_mnist, source)
     config = quick_config_for(tmp_path, source)
-    snakemake("--cores", "1", "resources/data/mnist/provenance.json", "--configfile", str(config), workdir=tmp_path)
-    unchanged = snakemake("-n", "resources/data/mnist/provenance.json", "--configfile", str(config), workdir=tmp_path)
+    provenance = f"{raw_directory(source)}/provenance.json"
+    snakemake("--cores", "1", provenance, "--configfile", str(config), workdir=tmp_path)
+    unchanged = snakemake("-n", provenance, "--configfile", str(config), workdir=tmp_path)
     assert "fetch_dataset" not in unchanged.stdout + unchanged.stderr
     labels = source / "t10k-labels-idx1-ubyte.gz"
     recompressed = gzip.compress(gzip.decompress(labels.read_bytes()), compresslevel=1, mtime=0)
@@ -426,5 +457,5 @@ def test_a_changed_source_file_is_fetched_again(tmp_path, shared_mnist):
     labels.chmod(0o644)
     time.sleep(1)
     labels.write_bytes(recompressed)
-    changed = snakemake("-n", "resources/data/mnist/provenance.json", "--configfile", str(config), workdir=tmp_path)
+    changed = snakemake("-n", provenance, "--configfile", str(config), workdir=tmp_path)
     assert re.search(r"fetch_dataset\s+1\n", changed.stdout + changed.stderr)

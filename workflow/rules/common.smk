@@ -1,13 +1,21 @@
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
 
 # The workflow reads spikebench's registries and grid from the checkout it belongs to, so that a Snakemake
 # installed on its own (for example beside --sdm conda) can plan the jobs; the jobs' environments install
 # the package itself (envs/*.post-deploy.sh).
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from spikebench.data.datasets import DATASETS, local_source_files, raw_file_names
+from spikebench.data.datasets import (
+    DATASETS,
+    local_source_files,
+    raw_file_names,
+    sources_key,
+)
 from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.run.contract import (
     CHECKPOINT_FILE,
@@ -50,14 +58,32 @@ RAW_FILE_NAMES = raw_file_names()
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    sources_key="[0-9a-f]{12}",
     figure="|".join(FIGURES),
-    run_id="|".join(RUNS),
+    run_id="|".join(map(re.escape, RUNS)),
     plot="|".join(STUDY_FIGURES),
     table="|".join(TABLES),
 
 
 def dataset_sources(wildcards):
-    return config["datasets"][wildcards.dataset]["sources"]
+    sources = config["datasets"][wildcards.dataset]["sources"]
+    if wildcards.sources_key != sources_key(sources):
+        raise WorkflowError(
+            f"resources/data/{wildcards.dataset}/{wildcards.sources_key} holds another config's sources of"
+            f" {wildcards.dataset}; this config's are in {raw_directory(wildcards.dataset)}"
+        )
+    return sources
+
+
+def raw_directory(dataset):
+    """Where this config's raw files of ``dataset`` live: keyed by its sources (``sources_key``)."""
+    return f"resources/data/{dataset}/{sources_key(config['datasets'][dataset]['sources'])}"
+
+
+def raw_files(wildcards):
+    return expand(
+        f"{raw_directory(wildcards.dataset)}/raw/{{name}}", name=RAW_FILE_NAMES
+    )
 
 
 def dataset_local_files(wildcards):
@@ -165,8 +191,16 @@ def final_targets():
         results("summary.html"),
         *TABLE_PAGES,
         *TABLE_FILES.values(),
-        *(results(f"figures/{plot}.{kind}") for plot in STUDY_FIGURES for kind in ("png", "svg")),
-        *(results(f"simulation/{figure}.{kind}") for figure in FIGURES for kind in ("png", "svg", "csv")),
+        *(
+            results(f"figures/{plot}.{kind}")
+            for plot in STUDY_FIGURES
+            for kind in ("png", "svg")
+        ),
+        *(
+            results(f"simulation/{figure}.{kind}")
+            for figure in FIGURES
+            for kind in ("png", "svg", "csv")
+        ),
         *(path for name in RUN_OUTPUTS for path in run_outputs(name)),
     ]
     if config["benchmark_engines"]:

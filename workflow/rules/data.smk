@@ -2,12 +2,15 @@ rule fetch_dataset:
     input:
         local_sources=dataset_local_files,
     output:
-        raw=expand("resources/data/{{dataset}}/raw/{name}", name=RAW_FILE_NAMES),
-        provenance="resources/data/{dataset}/provenance.json",
+        raw=expand(
+            "resources/data/{{dataset}}/{{sources_key}}/raw/{name}",
+            name=RAW_FILE_NAMES,
+        ),
+        provenance="resources/data/{dataset}/{sources_key}/provenance.json",
     log:
-        results("logs/data/fetch_{dataset}.log"),
+        results("logs/data/fetch_{dataset}-{sources_key}.log"),
     benchmark:
-        results("benchmarks/data/fetch_{dataset}.tsv")
+        results("benchmarks/data/fetch_{dataset}-{sources_key}.tsv")
     conda:
         "../../envs/training.yaml"
     resources:
@@ -21,7 +24,7 @@ rule fetch_dataset:
 
 rule prepare_dataset:
     input:
-        raw=rules.fetch_dataset.output.raw,
+        raw=raw_files,
     output:
         results("data/{dataset}.npz"),
     log:

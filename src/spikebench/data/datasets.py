@@ -112,6 +112,15 @@ def raw_file_names() -> list[str]:
     return names
 
 
+def sources_key(sources: list[str]) -> str:
+    """A short digest naming where a data set comes from: local directories by their resolved absolute path (the
+    same directory written two ways is one source), URLs as written. Raw files live under it, so that configs
+    reading the same directory share one copy and a config with other sources gets its own, and neither
+    invalidates the other's runs."""
+    resolved = [source if is_url(source) else os.path.realpath(source) for source in sources]
+    return hashlib.sha256("\n".join(resolved).encode()).hexdigest()[:12]
+
+
 def local_source_files(sources: list[str]) -> list[str]:
     """The raw files present in the local directories among ``sources``: the fetch rule's inputs, so that a
     source file that changes is fetched again."""
