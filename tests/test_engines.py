@@ -65,11 +65,13 @@ def test_engines_give_identical_spikes_and_membranes(neuron, settings):
     assert a.layer_outputs[0].sum() > 0, "the test input must make the first layer spike"
     for layer, (x, y) in enumerate(zip(a.layer_outputs, b.layer_outputs, strict=True)):
         assert torch.equal(x, y), f"layer {layer} spikes differ"
+    # The fast engine sums the second convolution in another order (channels-last): float32 rounding, carried
+    # through 25 steps of membrane recursion, moves single membranes by up to ~5e-6 on some CPUs (AMD EPYC).
     for layer, (x, y) in enumerate(zip(a.membranes, b.membranes, strict=True)):
-        torch.testing.assert_close(x, y, rtol=1e-6, atol=1e-6, msg=f"layer {layer} membranes differ")
+        torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-5, msg=f"layer {layer} membranes differ")
     for x, y in zip(a.state, b.state, strict=True):
         for u, v in zip(x, y, strict=True):
-            torch.testing.assert_close(u, v, rtol=1e-6, atol=1e-6)
+            torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("neuron", ["leaky", "alpha"])

@@ -73,8 +73,8 @@ def test_dry_run_of_the_full_config(tmp_path):
     result = snakemake("-n", "--configfile", str(REPO / "config/config.yaml"), workdir=tmp_path)
     output = result.stdout + result.stderr
     assert re.search(r"fetch_dataset\s+1\n", output) and re.search(r"simulate\s+5\n", output)
-    assert re.search(r"train\s+349\n", output)
-    assert "results/runs/mnist-synaptic-sigmoid-k100-bptt-s2/epochs.csv" in output, "the scale study is planned"
+    assert re.search(r"train\s+367\n", output)
+    assert "results/runs/mnist-synaptic-sigmoid-k35.2549-bptt-s2/epochs.csv" in output, "sigmoid at width 0.1"
 
 
 def test_lint_is_clean():
