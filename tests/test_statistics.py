@@ -100,29 +100,34 @@ def test_each_family_keeps_its_family_wise_error_at_five_percent_on_null_grids()
     assert rates["raw"] > 0.2, "without correction the families would often find something"
 
 
+PLANTED_GRIDS = 60
+
+
+def planted_primary_families(seed: int, **planted) -> list[pd.DataFrame]:
+    """The primary family of simulated grids with something planted (``simulated_runs``' shift or failure)."""
+    rng = np.random.default_rng(seed)
+    families = []
+    for _ in range(PLANTED_GRIDS):
+        comparisons, _ = compare(simulated_runs(rng, **planted))
+        families.append(comparisons[comparisons["family"] == PRIMARY].set_index("level"))
+    return families
+
+
 def test_a_planted_accuracy_difference_is_found_pooled_and_the_null_levels_are_not():
-    rng = np.random.default_rng(1)
-    found, false, repetitions = 0, 0, 60
-    for _ in range(repetitions):
-        comparisons, _ = compare(simulated_runs(rng, shift={"level3": 0.004}))
-        primary = comparisons[comparisons["family"] == PRIMARY].set_index("level")
-        found += primary.loc["level3", "verdict"] == "different"
-        false += (primary.drop(index="level3")["verdict"] == "different").any()
-        assert primary.loc["level3", "mean_difference"] > 0
-    assert found >= 0.9 * repetitions, "0.4 points against a 0.28-point spread of differences, about 16 pairs"
-    assert false <= 0.1 * repetitions
+    families = planted_primary_families(1, shift={"level3": 0.004})
+    assert all(primary.loc["level3", "mean_difference"] > 0 for primary in families)
+    found = sum(primary.loc["level3", "verdict"] == "different" for primary in families)
+    false = sum((primary.drop(index="level3")["verdict"] == "different").any() for primary in families)
+    assert found >= 0.9 * PLANTED_GRIDS, "0.4 points against a 0.28-point spread of differences, about 16 pairs"
+    assert false <= 0.1 * PLANTED_GRIDS
 
 
 def test_a_planted_failure_only_difference_is_a_failure_difference_never_an_accuracy_one():
-    rng = np.random.default_rng(2)
-    found, accuracy_differs, repetitions = 0, 0, 60
-    for _ in range(repetitions):
-        comparisons, _ = compare(simulated_runs(rng, failure={"level5": 0.8}))
-        primary = comparisons[comparisons["family"] == PRIMARY].set_index("level")
-        found += bool(primary.loc["level5", "failure_differs"])
-        accuracy_differs += primary.loc["level5", "verdict"] == "different"
-    assert found >= 0.9 * repetitions
-    assert accuracy_differs <= 0.1 * repetitions, "failed runs must not enter the accuracy comparison"
+    families = planted_primary_families(2, failure={"level5": 0.8})
+    found = sum(bool(primary.loc["level5", "failure_differs"]) for primary in families)
+    accuracy_differs = sum(primary.loc["level5", "verdict"] == "different" for primary in families)
+    assert found >= 0.9 * PLANTED_GRIDS
+    assert accuracy_differs <= 0.1 * PLANTED_GRIDS, "failed runs must not enter the accuracy comparison"
 
 
 def test_a_level_whose_runs_all_fail_has_an_exact_failure_p_value_and_no_accuracy():
