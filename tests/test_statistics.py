@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 
-from spikebench.report.findings import FACTOR_NOUNS, study_findings
+from spikebench.report.findings import FACTOR_NOUNS, blocks_for_a_failure_finding, study_findings
 from spikebench.report.statistics import (
     EXPLORATORY,
     PRIMARY,
@@ -244,3 +244,14 @@ def test_a_width_sweep_compares_widths_within_each_surrogate_and_surrogates_at_e
 
 def test_every_factor_has_words_in_the_findings():
     assert set(FACTOR_NOUNS) == set(FACTORS)
+
+
+def test_too_few_blocks_for_a_failure_finding_are_said_to_be_too_few():
+    for comparisons in (1, 7):
+        needed = blocks_for_a_failure_finding(comparisons)
+        assert mcnemar([[0, needed], [0, 0]], exact=True).pvalue < 0.05 / comparisons
+        assert mcnemar([[0, needed - 1], [0, 0]], exact=True).pvalue >= 0.05 / comparisons
+    runs = simulated_runs(np.random.default_rng(7), neurons=["leaky"], surrogates=SURROGATES[:2], seeds=3)
+    comparisons, omnibus = study_comparisons(runs, "small", {"surrogate": SURROGATES[0]}, ["surrogate"])
+    sentences = " ".join(study_findings(comparisons, omnibus)["small"])
+    assert "with 3 block(s) none could have: the exact test needs at least 6 blocks" in sentences

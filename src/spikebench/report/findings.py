@@ -5,6 +5,8 @@ Where nothing is testable the sentence says why and draws no conclusion."""
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from spikebench.report.statistics import ALPHA, EXPLORATORY, NOT_TESTABLE, PRIMARY, level_name
@@ -59,6 +61,14 @@ def failure_sentence(rows: pd.DataFrame) -> str:
         f" {int(baseline['baseline_failures'])} of {int(baseline['n_blocks'])} blocks; {counts}."
     )
     if differing.empty:
+        needed = blocks_for_a_failure_finding(len(ran))
+        if ran["n_blocks"].max() < needed:
+            return (
+                f"{head} No level's failure rate differs from the baseline's at {ALPHA:.0%}, and with"
+                f" {int(ran['n_blocks'].max())} block(s) none could have: the exact test needs at least {needed}"
+                " blocks, each failing for one of the two, to reach it after Holm. This draws no conclusion about"
+                " the failure rates."
+            )
         return f"{head} No level's failure rate differs from the baseline's at {ALPHA:.0%}."
     found = "; ".join(
         f"{_name(row)} fails {'more' if row['failure_difference'] > 0 else 'less'} often"
@@ -70,6 +80,12 @@ def failure_sentence(rows: pd.DataFrame) -> str:
 
 def _name(row: pd.Series) -> str:
     return level_name(row["factor"], row["level"])
+
+
+def blocks_for_a_failure_finding(comparisons: int) -> int:
+    """The fewest blocks with which the exact McNemar test can reach ``ALPHA`` at Holm's first step over
+    ``comparisons`` levels: its smallest p-value, every block discordant one way, is 2 / 2^blocks."""
+    return math.floor(math.log2(2 * comparisons / ALPHA)) + 1
 
 
 def level_phrase(row: pd.Series) -> str:
