@@ -29,7 +29,7 @@ import yaml
 
 from spikebench.data.datasets import DATASETS
 from spikebench.model.backprop import BACKPROP_METHODS, update_windows
-from spikebench.report.registry import STUDY_FIGURES
+from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.run.contract import RunSettings
 from spikebench.run.setup import build_model, resolve_device
 from spikebench.run.trainer import train_batch
@@ -193,7 +193,7 @@ def estimate(config: dict, device: torch.device, log=print) -> Estimate:
     simulations = len(simulation_figure_names(load_schema(SCHEMA)))
     return Estimate(
         runs=len(runs),
-        jobs=2 * len(runs) + 2 * len(datasets) + simulations + len(STUDY_FIGURES) + 3,
+        jobs=2 * len(runs) + 2 * len(datasets) + simulations + len(STUDY_FIGURES) + len(TABLES) + 3,
         epochs=expected_epochs(training),
         epoch_seconds=epoch_seconds,
         fixed_seconds=fixed_seconds,
