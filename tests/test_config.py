@@ -274,3 +274,8 @@ def test_a_job_that_would_need_terabytes_is_refused_before_planning(full_config)
     assert "needs about 22,501,500 MB, above max_job_memory_mb 64,000" in message and "batch_size 60000" in message
     full_config["max_job_memory_mb"] = 30_000_000
     validate_config(full_config, SCHEMA)
+
+
+def test_a_grid_of_millions_of_runs_is_refused_at_once(full_config):
+    full_config["studies"]["surrogates"]["seed"] = list(range(10_000_000 // 48))
+    assert "its grid has 9,999,984 combinations, more than 100,000" in invalid(full_config)

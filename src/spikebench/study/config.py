@@ -105,6 +105,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         _with_defaults(Draft202012Validator)(schema).validate(config)
         problems = (
             surrogate_parameter_errors(config["model"]["surrogate_params"])
+            + grid_size_errors(config["studies"])
             + study_selection_errors(config)
             + sweep_errors(config["studies"], config["model"]["surrogate_params"])
         )
@@ -207,6 +208,25 @@ def baseline_errors(studies: dict[str, dict]) -> list[str]:
                     f"{key}: the study compares {len(levels)} levels ({', '.join(levels)}); name the one every"
                     f" other level is compared with, for example baseline: {{{factor}: {levels[0]}}}"
                 )
+    return problems
+
+
+MOST_RUNS = 100_000
+"""More runs than any cluster would train (the full study has 367): a grid past it is a typo, refused before
+it is expanded."""
+
+
+def grid_size_errors(studies: dict[str, dict]) -> list[str]:
+    """Studies whose grid would have more than ``MOST_RUNS`` combinations, counted without expanding them."""
+    problems = []
+    for name, study in studies.items():
+        axes = ("dataset", "neuron", "surrogate", *SWEEPS, "backprop", "seed")
+        size = math.prod(len(study.get(axis, [None])) for axis in axes)
+        if size > MOST_RUNS:
+            problems.append(
+                f"config key 'studies.{name}': its grid has {size:,} combinations, more than {MOST_RUNS:,};"
+                " shorten its lists (the full study has 367 runs)"
+            )
     return problems
 
 
