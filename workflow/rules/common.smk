@@ -14,6 +14,7 @@ from spikebench.data.datasets import (
     DATASETS,
     local_source_files,
     raw_file_names,
+    resolved_sources,
     sources_key,
 )
 from spikebench.report.registry import STUDY_FIGURES, TABLES
@@ -72,7 +73,7 @@ def dataset_sources(wildcards):
             f"resources/data/{wildcards.dataset}/{wildcards.sources_key} holds another config's sources of"
             f" {wildcards.dataset}; this config's are in {raw_directory(wildcards.dataset)}"
         )
-    return sources
+    return resolved_sources(sources)
 
 
 def raw_directory(dataset):

@@ -117,8 +117,13 @@ def sources_key(sources: list[str]) -> str:
     same directory written two ways is one source), URLs as written. Raw files live under it, so that configs
     reading the same directory share one copy and a config with other sources gets its own, and neither
     invalidates the other's runs."""
-    resolved = [source if is_url(source) else os.path.realpath(source) for source in sources]
-    return hashlib.sha256("\n".join(resolved).encode()).hexdigest()[:12]
+    return hashlib.sha256("\n".join(resolved_sources(sources)).encode()).hexdigest()[:12]
+
+
+def resolved_sources(sources: list[str]) -> list[str]:
+    """``sources`` with local directories as resolved absolute paths (URLs as written): what the fetch is given,
+    so that the same directory written another way changes neither its parameters nor its inputs."""
+    return [source if is_url(source) else os.path.realpath(source) for source in sources]
 
 
 def local_source_files(sources: list[str]) -> list[str]:

@@ -383,7 +383,10 @@ def accuracy_vs_scale(tables: Tables) -> plt.Figure:
     sweeping = set(studies.loc[studies["sweeps_scale"].astype(bool), "study"])
     data = runs[(runs["status"] != MISSING) & runs["width"].notna() & _in_studies(runs, sweeping)]
     if data.empty:
-        return _placeholder("No study sweeps the surrogate scale or width.")
+        return _placeholder(
+            "No study of this config sweeps the surrogate scale or width (a study's scale: or width: axis),"
+            " so there is no accuracy against the surrogate's width to draw."
+        )
     data = data.assign(accuracy=data["test_acc_at_best"] * 100)
     neurons = list(dict.fromkeys(data["neuron"]))
     surrogates = sorted(data["surrogate"].unique())
