@@ -101,39 +101,7 @@ def merge_runs(
         summary = read_summary(paths.summary)
         check_run_outputs(run, settings, summary, epochs, paths)
         epoch_frames.append(epochs)
-        best = epochs[epochs["epoch"] == summary["best_epoch"]]
-        initial = epochs[epochs["epoch"] == 0]
-        trained = epochs[epochs["epoch"] > 0]
-        row.update(
-            status=summary["status"],
-            best_epoch=summary["best_epoch"],
-            best_val_acc=summary["best_val_acc"],
-            test_acc_at_best=summary["test_acc_at_best"],
-            epochs_run=summary["epochs_run"],
-            stopped_early=summary["stopped_early"],
-            diverged_epoch=summary["diverged_epoch"],
-            diverged_batch=summary["diverged_batch"],
-            divergence=summary["divergence"],
-            wall_seconds=summary["wall_seconds"],
-            mean_epoch_seconds=trained["epoch_seconds"].mean() if len(trained) else np.nan,
-            train_samples_per_second=trained["train_samples_per_second"].mean() if len(trained) else np.nan,
-            engine=summary["config"]["engine"],
-            test_samples=summary["test_samples"],
-            num_classes=summary["data"].get("num_classes", 10),
-            optimizer_updates_per_epoch=summary["optimizer_updates_per_epoch"],
-            device=summary["device"],
-            threads=summary["threads"],
-            train_samples=summary["train_samples"],
-            validation_samples=summary["validation_samples"],
-            validation_majority_rate=summary["validation_majority_rate"],
-            **{f"{package}_version": summary["versions"].get(package) for package in VERSIONED},
-            **{
-                column: best[column].iloc[0] if len(best) else np.nan
-                for column in ("spike_rate_conv1", "spike_rate_conv2", "spike_rate_output", "test_output_spikes")
-            },
-            **{f"initial_{column}": initial[column].iloc[0] if len(initial) else np.nan for column in INITIAL_COLUMNS},
-            initial_gradient_norm=total_norm(summary["initial_gradient_norms"]),
-        )
+        row.update(run_row(summary, epochs))
         gradient_rows.extend(
             {**run.as_dict(), "parameter": name, "gradient_norm": norm}
             for name, norm in summary["initial_gradient_norms"].items()
@@ -150,6 +118,48 @@ def merge_runs(
             table[column] = np.nan
     table["outcome"] = table.apply(run_outcome, axis=1) if len(table) else pd.Series(dtype=str)
     return epochs, table[RUN_COLUMNS], pd.DataFrame(gradient_rows, columns=INITIAL_GRADIENT_COLUMNS)
+
+
+COPIED_FIELDS = (
+    "status",
+    "best_epoch",
+    "best_val_acc",
+    "test_acc_at_best",
+    "epochs_run",
+    "stopped_early",
+    "diverged_epoch",
+    "diverged_batch",
+    "divergence",
+    "wall_seconds",
+    "test_samples",
+    "optimizer_updates_per_epoch",
+    "device",
+    "threads",
+    "train_samples",
+    "validation_samples",
+    "validation_majority_rate",
+)
+"""``summary.json`` fields the runs table keeps as they are."""
+BEST_EPOCH_COLUMNS = ("spike_rate_conv1", "spike_rate_conv2", "spike_rate_output", "test_output_spikes")
+
+
+def run_row(summary: dict, epochs: pd.DataFrame) -> dict:
+    """A finished run's columns of the runs table from its ``summary.json`` and ``epochs.csv`` (the workload
+    and the job's time aside)."""
+    best = epochs[epochs["epoch"] == summary["best_epoch"]]
+    initial = epochs[epochs["epoch"] == 0]
+    trained = epochs[epochs["epoch"] > 0]
+    return {
+        **{field: summary[field] for field in COPIED_FIELDS},
+        "mean_epoch_seconds": trained["epoch_seconds"].mean() if len(trained) else np.nan,
+        "train_samples_per_second": trained["train_samples_per_second"].mean() if len(trained) else np.nan,
+        "engine": summary["config"]["engine"],
+        "num_classes": summary["data"].get("num_classes", 10),
+        **{f"{package}_version": summary["versions"].get(package) for package in VERSIONED},
+        **{column: best[column].iloc[0] if len(best) else np.nan for column in BEST_EPOCH_COLUMNS},
+        **{f"initial_{column}": initial[column].iloc[0] if len(initial) else np.nan for column in INITIAL_COLUMNS},
+        "initial_gradient_norm": total_norm(summary["initial_gradient_norms"]),
+    }
 
 
 INITIAL_GRADIENT_COLUMNS = ["run_id", *AXES, "parameter", "gradient_norm"]
