@@ -228,6 +228,22 @@ def primary_table(comparisons: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(PRIMARY_COLUMNS)).rename(columns=PRIMARY_COLUMNS)
 
 
+def _comparisons_section(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """How the comparisons are made, the findings of every study in words, and the primary family's table."""
+    parts = ["<h2>Comparisons with the pre-specified baselines</h2>", f"<p>{ANALYSIS}</p>"]
+    findings = study_findings(tables["comparisons"], tables["omnibus"])
+    if not findings:
+        parts.append("<p>No study varies a factor, so there is nothing to compare.</p>")
+    for study, sentences in findings.items():
+        parts.append(f"<h3>Study {html.escape(study)}</h3><ul>")
+        parts.extend(f"<li>{html.escape(sentence)}</li>" for sentence in sentences)
+        parts.append("</ul>")
+    primary = primary_table(tables["comparisons"])
+    if not primary.empty:
+        parts.append(html_page.table(primary, "primary-table"))
+    return parts
+
+
 def render_summary_page(
     table_paths: dict[str, str],
     figure_paths: dict[str, str],
@@ -273,18 +289,7 @@ def render_summary_page(
             " surrogate <code>none</code>, instead of as duplicates.</p>"
         )
     parts.extend(_initialisation_section(tables))
-    parts.append("<h2>Comparisons with the pre-specified baselines</h2>")
-    parts.append(f"<p>{ANALYSIS}</p>")
-    findings = study_findings(tables["comparisons"], tables["omnibus"])
-    if not findings:
-        parts.append("<p>No study varies a factor, so there is nothing to compare.</p>")
-    for study, sentences in findings.items():
-        parts.append(f"<h3>Study {html.escape(study)}</h3><ul>")
-        parts.extend(f"<li>{html.escape(sentence)}</li>" for sentence in sentences)
-        parts.append("</ul>")
-    primary = primary_table(tables["comparisons"])
-    if not primary.empty:
-        parts.append(html_page.table(primary, "primary-table"))
+    parts.extend(_comparisons_section(tables))
     parts.append("<h2>Figures</h2>")
     for name, path in figure_paths.items():
         parts.append(
