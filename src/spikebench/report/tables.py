@@ -120,7 +120,7 @@ def merge_runs(
     return epochs, table[RUN_COLUMNS], pd.DataFrame(gradient_rows, columns=INITIAL_GRADIENT_COLUMNS)
 
 
-COPIED_FIELDS = (
+FATE_FIELDS = (
     "status",
     "best_epoch",
     "best_val_acc",
@@ -131,6 +131,10 @@ COPIED_FIELDS = (
     "diverged_batch",
     "divergence",
     "wall_seconds",
+)
+"""What became of a run, as ``summary.json`` says it: copied to the runs table, where they follow the axes."""
+COPIED_FIELDS = (
+    *FATE_FIELDS,
     "test_samples",
     "optimizer_updates_per_epoch",
     "device",
@@ -207,16 +211,7 @@ RUN_COLUMNS = [
     "run_id",
     *AXES,
     "width",
-    "status",
-    "best_epoch",
-    "best_val_acc",
-    "test_acc_at_best",
-    "epochs_run",
-    "stopped_early",
-    "diverged_epoch",
-    "diverged_batch",
-    "divergence",
-    "wall_seconds",
+    *FATE_FIELDS,
     "mean_epoch_seconds",
     "train_samples_per_second",
     "job_seconds",
