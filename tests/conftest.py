@@ -4,7 +4,6 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 SHARED_MNIST = REPO.parent / "shared/data/mnist"
 
 

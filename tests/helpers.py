@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import REPO, SCHEMA
+from conftest import REPO
 from spikebench.data.datasets import DATASETS, prepare
 from spikebench.model.registry import NO_SURROGATE
 from spikebench.neurons.surrogates import surrogate_scale
@@ -105,7 +105,7 @@ def config_for(neuron="leaky", surrogate="atan", backprop="bptt", **overrides):
     }
     for section, values in overrides.items():
         config[section].update(values)
-    validate_config(config, SCHEMA)
+    validate_config(config)
     return config
 
 

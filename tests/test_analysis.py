@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from conftest import SCHEMA
 from helpers import example_settings, example_summary, grid_run, write_run
 from spikebench.report.findings import study_findings
 from spikebench.report.registry import STUDY_FIGURES, TABLES
@@ -253,7 +252,7 @@ def test_three_seeds_give_adjusted_comparisons_against_the_configured_baseline(t
             }
         }
     }
-    validate_config(config, SCHEMA)
+    validate_config(config)
     runs = list(expand_runs(config).values())
     shift = {"fast_sigmoid": -0.05, "atan": 0.0, "sigmoid": 0.001}
     noise = {"fast_sigmoid": [0, 0.003, 0.001], "atan": [0.002, 0, 0.001], "sigmoid": [0.001, 0.002, 0]}
@@ -330,7 +329,7 @@ def test_two_models_by_three_surrogates_pool_six_pairs_and_failed_runs_leave_the
             }
         }
     }
-    validate_config(config, SCHEMA)
+    validate_config(config)
     runs = list(expand_runs(config).values())
     rng = np.random.default_rng(0)
     for run in runs:

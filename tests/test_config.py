@@ -3,7 +3,7 @@ import copy
 import pytest
 import torch
 
-from conftest import REPO, SCHEMA, load_yaml
+from conftest import REPO, load_yaml
 from spikebench.model.backprop import BACKPROP_METHODS
 from spikebench.model.registry import NEURON_MODELS, NO_SURROGATE
 from spikebench.neurons.surrogates import SURROGATES, surrogate_scale, surrogate_width, with_scale
@@ -34,18 +34,18 @@ neurons x 3 surrogates x 7 widths x 3 seeds = 126, none at the surrogates study'
 
 def invalid(config):
     with pytest.raises(ConfigError) as caught:
-        validate_config(config, SCHEMA)
+        validate_config(config)
     return str(caught.value)
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "quick.yaml"])
 def test_shipped_configs_are_valid(name):
     config = load_yaml(REPO / "config" / name)
-    validate_config(config, SCHEMA)
+    validate_config(config)
 
 
 def test_defaults_are_filled(full_config):
-    validate_config(full_config, SCHEMA)
+    validate_config(full_config)
     assert full_config["model"]["lif"] == {"tau": 2.0, "dt": 1.0, "threshold": 1.0, "reset": 0.0}
     assert full_config["data"]["limit_train"] is None
     assert full_config["datasets"]["mnist"]["require_canonical_checksums"] is False
@@ -58,7 +58,7 @@ def test_minimal_config_takes_every_default():
             "one": {"dataset": ["mnist"], "neuron": ["leaky"], "surrogate": ["atan"], "backprop": ["bptt"], "seed": [0]}
         }
     }
-    validate_config(config, SCHEMA)
+    validate_config(config)
     assert config["training"]["batch_size"] == 128
     assert config["model"]["beta"] == 0.5 and config["model"]["alpha"] == 0.9
     assert config["data"]["validation_size"] == 5000
@@ -108,7 +108,7 @@ def test_unknown_surrogate_parameter_is_rejected(full_config):
 
 
 def test_schema_enums_match_the_registries():
-    schema = load_schema(SCHEMA)
+    schema = load_schema()
     assert schema["$defs"]["neuron_name"]["enum"] == list(NEURON_MODELS)
     assert schema["$defs"]["surrogate_name"]["enum"] == list(SURROGATES)
     assert schema["$defs"]["backprop_name"]["enum"] == list(BACKPROP_METHODS) == list(BACKPROP_COST)
@@ -116,7 +116,7 @@ def test_schema_enums_match_the_registries():
 
 
 def test_full_config_expands_to_the_pinned_number_of_unique_runs(full_config):
-    validate_config(full_config, SCHEMA)
+    validate_config(full_config)
     runs = expand_runs(full_config)
     assert len(runs) == FULL_STUDY_RUNS
     assert len(set(runs.values())) == FULL_STUDY_RUNS
@@ -129,7 +129,7 @@ def test_full_config_expands_to_the_pinned_number_of_unique_runs(full_config):
 
 
 def test_the_full_scale_study_sweeps_widths_and_each_surrogate_runs_at_the_scale_of_that_width(full_config):
-    validate_config(full_config, SCHEMA)
+    validate_config(full_config)
     assert study_designs(full_config)["scale"]["factors"] == ["neuron", "surrogate", "width", "backprop"]
     runs = [expand_runs(full_config)[run_id] for run_id in runs_by_study(full_config)["scale"]]
     widths = {(run.surrogate, float(f"{surrogate_width(run.surrogate, scale=run.scale):.4g}")) for run in runs}
@@ -161,7 +161,7 @@ def test_sweeps_that_cannot_name_distinct_runs_are_refused(full_config, sweep, m
 
 
 def test_run_ids_are_stable_and_readable(full_config):
-    validate_config(full_config, SCHEMA)
+    validate_config(full_config)
     runs = expand_runs(full_config)
     assert "mnist-leaky-fast_sigmoid-k50-bptt-s0" in runs
     assert "mnist-lapicque-atan-k2-rtrl-s2" in runs
@@ -182,7 +182,7 @@ def test_run_ids_are_stable_and_readable(full_config):
 
 
 def test_neuron_without_surrogate_runs_once_per_seed(full_config):
-    validate_config(full_config, SCHEMA)
+    validate_config(full_config)
     abss_runs = [run for run in expand_runs(full_config).values() if run.neuron == "abss"]
     assert sorted(run.run_id for run in abss_runs) == [f"mnist-abss-{NO_SURROGATE}-bptt-s{seed}" for seed in range(5)]
     skipped = skipped_combinations(full_config)
@@ -201,7 +201,7 @@ def test_scale_axis_sets_each_surrogates_own_parameter(full_config):
         "baseline": {"neuron": "leaky", "surrogate": "fast_sigmoid", "scale": 100},
     }
     full_config["studies"] = {"sweep": study}
-    validate_config(full_config, SCHEMA)
+    validate_config(full_config)
     assert sorted(expand_runs(full_config)) == [
         "mnist-abss-none-bptt-s0",
         "mnist-leaky-atan-k0.5-bptt-s0",
@@ -225,7 +225,7 @@ def test_scale_axis_sets_each_surrogates_own_parameter(full_config):
 
 
 def test_without_a_scale_axis_each_surrogate_runs_at_its_configured_scale(full_config):
-    validate_config(full_config, SCHEMA)
+    validate_config(full_config)
     runs = expand_runs(full_config)
     assert runs["mnist-leaky-sparse_fast_sigmoid-k50-bptt-s0"].scale == 50.0
     assert runs["mnist-leaky-atan-k2-bptt-s0"].scale == surrogate_scale("atan") == 2.0
@@ -234,7 +234,7 @@ def test_without_a_scale_axis_each_surrogate_runs_at_its_configured_scale(full_c
 
 def test_run_studies_selects_studies(full_config):
     full_config["run_studies"] = ["backprop"]
-    validate_config(full_config, SCHEMA)
+    validate_config(full_config)
     assert len(expand_runs(full_config)) == 48
     full_config["run_studies"] = ["backprop", "nope"]
     assert "run_studies" in invalid(full_config) and "'nope'" in invalid(full_config)
@@ -273,7 +273,7 @@ def test_a_job_that_would_need_terabytes_is_refused_before_planning(full_config)
     message = invalid(full_config)
     assert "needs about 22,501,500 MB, above max_job_memory_mb 64,000" in message and "batch_size 60000" in message
     full_config["max_job_memory_mb"] = 30_000_000
-    validate_config(full_config, SCHEMA)
+    validate_config(full_config)
 
 
 def test_a_grid_of_millions_of_runs_is_refused_at_once(full_config):

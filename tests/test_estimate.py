@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import REPO, SCHEMA
+from conftest import REPO
 from helpers import config_for
 from spikebench.run.estimate import (
     CONVERGED_BEST_EPOCH,
@@ -37,10 +37,10 @@ def test_epochs_follow_patience_the_converged_runs_and_the_limit():
 
 
 def test_split_sizes_apply_the_hold_out_and_the_limits():
-    quick = load_config(REPO / "config/quick.yaml", SCHEMA)
+    quick = load_config(REPO / "config/quick.yaml")
     sizes = split_sizes(quick, "mnist")
     assert (sizes.train, sizes.validation, sizes.test) == (4096, 200, 256)
-    full = load_config(REPO / "config/config.yaml", SCHEMA)
+    full = load_config(REPO / "config/config.yaml")
     sizes = split_sizes(full, "mnist")
     assert (sizes.train, sizes.validation, sizes.test) == (55_000, 5_000, 10_000)
 
@@ -83,7 +83,7 @@ def test_the_command_prints_the_estimate(tmp_path, capsys):
 
 
 def test_the_design_of_the_full_config_is_planned_before_any_training(capsys):
-    families = {(family.study, family.factor): family for family in primary_families(load_config(FULL, SCHEMA))}
+    families = {(family.study, family.factor): family for family in primary_families(load_config(FULL))}
     surrogates = families[("surrogates", "surrogate")]
     assert (surrogates.comparisons, surrogates.blocks_per_seed, surrogates.seeds) == (7, 5, 5)
     assert families[("scale", "width")].comparisons == 6 and families[("scale", "surrogate")].blocks_per_seed == 14
@@ -91,7 +91,7 @@ def test_the_design_of_the_full_config_is_planned_before_any_training(capsys):
     assert detectable == pytest.approx(detectable_difference(0.002 * 2**0.5, 25, 0.05 / 7))
     needed = surrogates.seeds_needed(0.001, 0.002)
     assert surrogates.detectable(0.002, needed) <= 0.001 < surrogates.detectable(0.002, needed - 1)
-    lines = "\n".join(design_lines(load_config(FULL, SCHEMA), 0.002, "given", 0.3))
+    lines = "\n".join(design_lines(load_config(FULL), 0.002, "given", 0.3))
     assert "surrogates  surrogate  fast_sigmoid            7     25     0.22 pt                 3" in lines
 
 

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import SCHEMA
 from helpers import config_for, synthetic_data_file, train, train_until_first_checkpoint, write_idx
 from spikebench.data.datasets import DATASETS, STAGING_PREFIX, DataError, fetch, load_prepared
 from spikebench.run.contract import TIMING_COLUMNS, RunOutputError, RunSettings
@@ -106,7 +105,7 @@ def test_a_missing_data_file_names_itself(tmp_path):
 
 def invalid(config):
     with pytest.raises(ConfigError) as caught:
-        validate_config(config, SCHEMA)
+        validate_config(config)
     return str(caught.value)
 
 

@@ -4,7 +4,6 @@ import copy
 
 import pytest
 
-from conftest import SCHEMA
 from spikebench.model.backprop import BACKPROP_METHODS
 from spikebench.study.config import validate_config
 from spikebench.study.resources import training_runtime_minutes
@@ -14,7 +13,7 @@ DAY_MINUTES = 24 * 60
 
 @pytest.fixture
 def config(full_config):
-    validate_config(full_config, SCHEMA)
+    validate_config(full_config)
     return full_config
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, SCHEMA, SHARED_MNIST, load_yaml
+from conftest import REPO, SHARED_MNIST, load_yaml
 from helpers import SNAKEMAKE, snakemake
 from spikebench.data.datasets import sources_key
 from spikebench.model.registry import NEURON_MODELS
@@ -136,7 +136,7 @@ def test_quick_config_end_to_end(quick_run):
         assert (results / f"logs/simulate/{figure}.log").is_file()
         assert (results / f"benchmarks/simulate/{figure}.tsv").is_file()
     quick = load_yaml(config)
-    validate_config(quick, SCHEMA)
+    validate_config(quick)
     runs = expand_runs(quick)
     assert {run.neuron for run in runs.values()} == set(NEURON_MODELS)
     for run_id in runs:

@@ -1,13 +1,13 @@
 rule workload:
     input:
-        model=results("runs/{run_id}/model.pt"),
+        model=LAYOUT.run_file("{run_id}", "model.pt"),
         data=run_dataset_file,
     output:
-        results("runs/{run_id}/workload.json"),
+        LAYOUT.run_file("{run_id}", "workload.json"),
     log:
-        results("logs/workload/{run_id}.log"),
+        LAYOUT.log("workload", "{run_id}"),
     benchmark:
-        results("benchmarks/workload/{run_id}.tsv")
+        LAYOUT.benchmark("workload", "{run_id}")
     conda:
         "../../envs/training.yaml"
     threads: config["threads"]
@@ -29,9 +29,9 @@ rule merge_runs:
     output:
         **TABLE_FILES,
     log:
-        results("logs/analysis/merge_runs.log"),
+        LAYOUT.log("analysis", "merge_runs"),
     benchmark:
-        results("benchmarks/analysis/merge_runs.tsv")
+        LAYOUT.benchmark("analysis", "merge_runs")
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -48,16 +48,16 @@ rule plot_study:
         **TABLE_FILES,
     output:
         png=report(
-            results("figures/{plot}.png"),
+            LAYOUT.figure("{plot}", "png"),
             caption="../../report/caption.rst",
             category=study_figure_category,
             labels={"figure": "{plot}"},
         ),
-        svg=results("figures/{plot}.svg"),
+        svg=LAYOUT.figure("{plot}", "svg"),
     log:
-        results("logs/analysis/plot_{plot}.log"),
+        LAYOUT.log("analysis", "plot_{plot}"),
     benchmark:
-        results("benchmarks/analysis/plot_{plot}.tsv")
+        LAYOUT.benchmark("analysis", "plot_{plot}")
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -68,18 +68,18 @@ rule plot_study:
 
 rule table_page:
     input:
-        results("tables/{table}.csv"),
+        LAYOUT.table("{table}"),
     output:
         report(
-            results("tables/{table}.html"),
+            LAYOUT.table("{table}", "html"),
             caption="../../report/caption.rst",
             category=table_category,
             labels={"table": "{table}"},
         ),
     log:
-        results("logs/analysis/table_{table}.log"),
+        LAYOUT.log("analysis", "table_{table}"),
     benchmark:
-        results("benchmarks/analysis/table_{table}.tsv")
+        LAYOUT.benchmark("analysis", "table_{table}")
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -91,22 +91,22 @@ rule table_page:
 rule summary_page:
     input:
         **{f"table_{name}": path for name, path in TABLE_FILES.items()},
-        **{f"figure_{plot}": results(f"figures/{plot}.png") for plot in STUDY_FIGURES},
+        **{f"figure_{plot}": LAYOUT.figure(plot, "png") for plot in STUDY_FIGURES},
         **{
-            f"simulation_{figure}": results(f"simulation/{figure}.png")
+            f"simulation_{figure}": LAYOUT.simulation(figure, "png")
             for figure in FIGURES
         },
     output:
         report(
-            results("summary.html"),
+            LAYOUT.summary_page,
             caption="../../report/summary_page.rst",
             category="Comparison",
             labels={"page": "summary page"},
         ),
     log:
-        results("logs/analysis/summary_page.log"),
+        LAYOUT.log("analysis", "summary_page"),
     benchmark:
-        results("benchmarks/analysis/summary_page.tsv")
+        LAYOUT.benchmark("analysis", "summary_page")
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -120,15 +120,15 @@ rule summary_page:
 rule engine_throughput:
     output:
         report(
-            results("performance/train_throughput.csv"),
+            LAYOUT.engine_throughput,
             caption="../../report/throughput.rst",
             category="Cost",
             labels={"table": "engine throughput"},
         ),
     log:
-        results("logs/analysis/engine_throughput.log"),
+        LAYOUT.log("analysis", "engine_throughput"),
     benchmark:
-        results("benchmarks/analysis/engine_throughput.tsv")
+        LAYOUT.benchmark("analysis", "engine_throughput")
     conda:
         "../../envs/training.yaml"
     threads: config["threads"]

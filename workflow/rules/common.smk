@@ -17,6 +17,7 @@ from spikebench.data.datasets import (
     resolved_sources,
     sources_key,
 )
+from spikebench.paths import ResultsLayout, raw_data_directory
 from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.run.contract import (
     CHECKPOINT_FILE,
@@ -24,7 +25,6 @@ from spikebench.run.contract import (
     TRAINING_OUTPUTS,
     WORKLOAD_FILE,
     RunSettings,
-    run_file,
 )
 from spikebench.study.config import (
     ConfigError,
@@ -38,21 +38,17 @@ from spikebench.study.config import (
 )
 from spikebench.study.resources import training_memory_mb, training_runtime_minutes
 
-SCHEMA_PATH = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
 try:
-    validate_config(config, SCHEMA_PATH)
+    validate_config(config)
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 RESULTS = config["results"]
+LAYOUT = ResultsLayout(RESULTS)
+"""This config's results directory (``results:``): two configs never share outputs."""
 
 
-def results(path):
-    """``path`` in this config's results directory (``results:``), so that two configs never share outputs."""
-    return f"{RESULTS}/{path}"
-
-
-FIGURES = simulation_figure_names(load_schema(SCHEMA_PATH))
+FIGURES = simulation_figure_names(load_schema())
 RUNS = expand_runs(config)
 RAW_FILE_NAMES = raw_file_names()
 
@@ -70,7 +66,7 @@ def dataset_sources(wildcards):
     sources = config["datasets"][wildcards.dataset]["sources"]
     if wildcards.sources_key != sources_key(sources):
         raise WorkflowError(
-            f"resources/data/{wildcards.dataset}/{wildcards.sources_key} holds another config's sources of"
+            f"{raw_data_directory(wildcards.dataset, wildcards.sources_key)} holds another config's sources of"
             f" {wildcards.dataset}; this config's are in {raw_directory(wildcards.dataset)}"
         )
     return resolved_sources(sources)
@@ -78,7 +74,9 @@ def dataset_sources(wildcards):
 
 def raw_directory(dataset):
     """Where this config's raw files of ``dataset`` live: keyed by its sources (``sources_key``)."""
-    return f"resources/data/{dataset}/{sources_key(config['datasets'][dataset]['sources'])}"
+    return raw_data_directory(
+        dataset, sources_key(config["datasets"][dataset]["sources"])
+    )
 
 
 def raw_files(wildcards):
@@ -103,8 +101,8 @@ def simulation_parameters(wildcards):
     }
 
 
-TABLE_FILES = {name: results(f"tables/{name}.csv") for name in TABLES}
-TABLE_PAGES = [results(f"tables/{name}.html") for name in TABLES]
+TABLE_FILES = {name: LAYOUT.table(name) for name in TABLES}
+TABLE_PAGES = [LAYOUT.table(name, "html") for name in TABLES]
 
 
 def table_category(wildcards):
@@ -115,23 +113,20 @@ def table_caption(wildcards):
     return TABLES[wildcards.table].caption
 
 
-RUNS_DIRECTORY = results("runs")
-
-
 def training_output(name):
-    return run_file("{run_id}", TRAINING_OUTPUTS[name], RUNS_DIRECTORY)
+    return LAYOUT.run_file("{run_id}", TRAINING_OUTPUTS[name])
 
 
 def run_outputs(name):
     """One output file of every run of the config."""
-    return [run_file(run_id, name, RUNS_DIRECTORY) for run_id in RUNS]
+    return [LAYOUT.run_file(run_id, name) for run_id in RUNS]
 
 
-TRAINING_BENCHMARK = results("benchmarks/train/{run_id}.tsv")
+TRAINING_BENCHMARK = LAYOUT.benchmark("train", "{run_id}")
 
 
 def training_checkpoint(wildcards):
-    return run_file(wildcards.run_id, CHECKPOINT_FILE, RUNS_DIRECTORY)
+    return LAYOUT.run_file(wildcards.run_id, CHECKPOINT_FILE)
 
 
 def study_figure_category(wildcards):
@@ -189,23 +184,23 @@ def final_targets():
     # Snakemake ignores a missing intermediate file whose downstream results exist, so a table or figure
     # deleted by hand or by a killed job would stay missing and break the report.
     targets = [
-        results("summary.html"),
+        LAYOUT.summary_page,
         *TABLE_PAGES,
         *TABLE_FILES.values(),
         *(
-            results(f"figures/{plot}.{kind}")
+            LAYOUT.figure(plot, kind)
             for plot in STUDY_FIGURES
             for kind in ("png", "svg")
         ),
         *(
-            results(f"simulation/{figure}.{kind}")
+            LAYOUT.simulation(figure, kind)
             for figure in FIGURES
             for kind in ("png", "svg", "csv")
         ),
         *(path for name in RUN_OUTPUTS for path in run_outputs(name)),
     ]
     if config["benchmark_engines"]:
-        targets.append(results("performance/train_throughput.csv"))
+        targets.append(LAYOUT.engine_throughput)
     return targets
 
 
@@ -217,7 +212,7 @@ def run_axes(wildcards):
 
 
 def run_dataset_file(wildcards):
-    return results(f"data/{RUNS[wildcards.run_id].dataset}.npz")
+    return LAYOUT.data_file(RUNS[wildcards.run_id].dataset)
 
 
 def training_runtime(wildcards, threads):

@@ -3,14 +3,14 @@ rule fetch_dataset:
         local_sources=dataset_local_files,
     output:
         raw=expand(
-            "resources/data/{{dataset}}/{{sources_key}}/raw/{name}",
+            raw_data_directory("{{dataset}}", "{{sources_key}}") + "/raw/{name}",
             name=RAW_FILE_NAMES,
         ),
-        provenance="resources/data/{dataset}/{sources_key}/provenance.json",
+        provenance=raw_data_directory("{dataset}", "{sources_key}") + "/provenance.json",
     log:
-        results("logs/data/fetch_{dataset}-{sources_key}.log"),
+        LAYOUT.log("data", "fetch_{dataset}-{sources_key}"),
     benchmark:
-        results("benchmarks/data/fetch_{dataset}-{sources_key}.tsv")
+        LAYOUT.benchmark("data", "fetch_{dataset}-{sources_key}")
     conda:
         "../../envs/training.yaml"
     resources:
@@ -26,11 +26,11 @@ rule prepare_dataset:
     input:
         raw=raw_files,
     output:
-        results("data/{dataset}.npz"),
+        LAYOUT.data_file("{dataset}"),
     log:
-        results("logs/data/prepare_{dataset}.log"),
+        LAYOUT.log("data", "prepare_{dataset}"),
     benchmark:
-        results("benchmarks/data/prepare_{dataset}.tsv")
+        LAYOUT.benchmark("data", "prepare_{dataset}")
     conda:
         "../../envs/training.yaml"
     resources:

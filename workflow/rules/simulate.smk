@@ -1,22 +1,22 @@
 rule simulate:
     output:
         png=report(
-            results("simulation/{figure}.png"),
+            LAYOUT.simulation("{figure}", "png"),
             caption="../../report/simulation.rst",
             category="Neuron simulation",
             labels={"figure": "{figure}"},
         ),
-        svg=results("simulation/{figure}.svg"),
+        svg=LAYOUT.simulation("{figure}", "svg"),
         csv=report(
-            results("simulation/{figure}.csv"),
+            LAYOUT.simulation("{figure}", "csv"),
             caption="../../report/simulation_traces.rst",
             category="Neuron simulation",
             labels={"figure": "{figure}", "type": "traces"},
         ),
     log:
-        results("logs/simulate/{figure}.log"),
+        LAYOUT.log("simulate", "{figure}"),
     benchmark:
-        results("benchmarks/simulate/{figure}.tsv")
+        LAYOUT.benchmark("simulate", "{figure}")
     conda:
         "../../envs/training.yaml"
     params:

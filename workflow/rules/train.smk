@@ -11,7 +11,7 @@ rule train:
         summary=training_output("summary"),
         model=training_output("model"),
     log:
-        results("logs/train/{run_id}.log"),
+        LAYOUT.log("train", "{run_id}"),
     benchmark:
         TRAINING_BENCHMARK
     conda:

@@ -13,12 +13,11 @@ import argparse
 import logging
 from pathlib import Path
 
+from spikebench.paths import ResultsLayout
 from spikebench.run.contract import RunSettings, RunSummary, TrainingPaths
 from spikebench.run.setup import set_up
 from spikebench.run.trainer import Trainer
 from spikebench.study.config import Run, expand_runs, load_config
-
-SCHEMA = Path(__file__).resolve().parents[3] / "workflow/schemas/config.schema.yaml"
 
 
 def train_run(run: dict, settings: dict, data_path: str | Path, paths: TrainingPaths, threads: int) -> RunSummary:
@@ -34,18 +33,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", help="compact data file (default: <the config's results>/data/<dataset>.npz)")
     parser.add_argument("--out", help="output directory (default: <the config's results>/runs/<run id>)")
     parser.add_argument("--threads", type=int, help="torch threads (default: the config's threads)")
-    parser.add_argument("--schema", default=str(SCHEMA))
     args = parser.parse_args(argv)
-    config = load_config(args.config, args.schema)
+    config = load_config(args.config)
     runs = expand_runs(config)
     if args.run not in runs:
         parser.error(f"run {args.run!r} is not in {args.config}; its runs include {', '.join(list(runs)[:5])}, ...")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    run = runs[args.run]
+    run, layout = runs[args.run], ResultsLayout(config["results"])
     train_run(
         run.as_dict(),
         RunSettings.from_config(config).as_dict(),
-        args.data or f"{config['results']}/data/{run.dataset}.npz",
-        TrainingPaths.in_directory(args.out or f"{config['results']}/runs/{run.run_id}"),
+        args.data or layout.data_file(run.dataset),
+        TrainingPaths.in_directory(args.out or layout.run_directory(run.run_id)),
         args.threads or config["threads"],
     )

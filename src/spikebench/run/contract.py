@@ -29,10 +29,6 @@ RUN_OUTPUTS = (EPOCHS_FILE, SUMMARY_FILE, WORKLOAD_FILE)
 """What every run leaves for the merge."""
 
 
-def run_file(run_id: str, name: str, runs_directory: str | Path) -> str:
-    return f"{runs_directory}/{run_id}/{name}"
-
-
 class TrainingPaths(NamedTuple):
     """Where one training run writes; the workflow passes the paths its rule declares."""
 

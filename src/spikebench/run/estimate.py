@@ -29,6 +29,7 @@ import yaml
 
 from spikebench.data.datasets import DATASETS
 from spikebench.model.backprop import BACKPROP_METHODS, update_windows
+from spikebench.paths import ResultsLayout
 from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.run.contract import RunSettings
 from spikebench.run.setup import build_model, resolve_device
@@ -43,7 +44,6 @@ from spikebench.study.config import (
 )
 from spikebench.study.power import DEFAULT_SEED_SD, design_lines, measured_seed_sd
 
-SCHEMA = Path(__file__).resolve().parents[3] / "workflow/schemas/config.schema.yaml"
 CONVERGED_BEST_EPOCH = 18
 """Best validation epoch of the converged leaky runs on full MNIST, the mean of fast_sigmoid's 13 and atan's 22
 rounded (README: *Converged numbers*)."""
@@ -190,7 +190,7 @@ def estimate(config: dict, device: torch.device, log=print) -> Estimate:
         epoch_seconds[run.run_id] = batches * bptt_train * ratio + eval_batches * evaluation
         fixed_seconds[run.run_id] = 2 * training_start + (eval_batches + test_batches) * evaluation
     datasets = {run.dataset for run in runs}
-    simulations = len(simulation_figure_names(load_schema(SCHEMA)))
+    simulations = len(simulation_figure_names(load_schema()))
     return Estimate(
         runs=len(runs),
         jobs=2 * len(runs) + 2 * len(datasets) + simulations + len(STUDY_FIGURES) + len(TABLES) + 3,
@@ -258,7 +258,7 @@ def seed_spread(config: dict, given: float | None) -> tuple[float, str]:
     config's own merged runs, or the documented default."""
     if given is not None:
         return given / 100, "given with --seed-sd"
-    runs_csv = Path(config["results"]) / "tables" / "runs.csv"
+    runs_csv = Path(ResultsLayout(config["results"]).table("runs"))
     measured = measured_seed_sd(runs_csv)
     if measured is not None:
         return measured[0], f"pooled over the learned runs in {runs_csv} ({measured[1]} degrees of freedom)"
@@ -278,10 +278,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--detect", type=positive_points, help="a difference in accuracy points: print the seeds each study needs"
     )
-    parser.add_argument("--schema", default=str(SCHEMA))
     args = parser.parse_args(argv)
     try:
-        config = load_config(args.config, args.schema)
+        config = load_config(args.config)
     except FileNotFoundError as error:
         parser.exit(2, f"spikebench-estimate: no config file at {error.filename}\n")
     except (yaml.YAMLError, ConfigError) as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.resources
 import itertools
 import math
 from collections.abc import Iterator
@@ -76,16 +77,20 @@ def schema_errors(config: dict, schema: dict) -> list[str]:
     return messages
 
 
-def load_schema(path: str | Path) -> dict:
-    with open(path) as stream:
-        return yaml.safe_load(stream)
+SCHEMA_FILE = importlib.resources.files("spikebench") / "schemas" / "config.schema.yaml"
+"""The config schema, shipped as package data so that an installed package validates on its own; the
+workflow's ``workflow/schemas/config.schema.yaml`` is a link to it."""
 
 
-def load_config(path: str | Path, schema_path: str | Path) -> dict:
+def load_schema() -> dict:
+    return yaml.safe_load(SCHEMA_FILE.read_text())
+
+
+def load_config(path: str | Path) -> dict:
     """Read a config file and validate it (``validate_config``)."""
     with open(path) as stream:
         config = yaml.safe_load(stream)
-    return validate_config(config, schema_path)
+    return validate_config(config)
 
 
 def simulation_figure_names(schema: dict) -> list[str]:
@@ -94,12 +99,12 @@ def simulation_figure_names(schema: dict) -> list[str]:
     return [name for name, spec in figures.items() if spec["$ref"] == "#/$defs/trace_figure"]
 
 
-def validate_config(config: dict, schema_path: str | Path) -> dict:
+def validate_config(config: dict) -> dict:
     """Validate ``config`` in place against the schema, fill defaults, and check surrogate parameters.
 
     Raises ``ConfigError`` listing every problem, each naming its key and, for names, the allowed values.
     """
-    schema = load_schema(schema_path)
+    schema = load_schema()
     problems = schema_errors(config, schema)
     if not problems:
         _with_defaults(Draft202012Validator)(schema).validate(config)
