@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import snntorch.functional as SF
 import torch
@@ -42,10 +43,16 @@ from spikebench.model.backprop import BACKPROP_METHODS, update_windows
 from spikebench.model.network import ConvSNN
 from spikebench.model.registry import NEURON_MODELS
 from spikebench.model.topology import STAGES, dense_operations_per_step, stage_shapes
+from spikebench.run.setup import make_optimizer
 from spikebench.run.trainer import train_batch
+from spikebench.study.config import load_config
+from spikebench.study.settings import RunSettings
 from spikebench.utils.allocator import keep_freed_memory
 
 ENGINES = ("fast", "reference")
+FULL_STUDY = Path(__file__).resolve().parents[1] / "config/config.yaml"
+STUDY_TRAINING = RunSettings.from_config(load_config(FULL_STUDY)).training
+"""The full study's optimizer settings, which every timed training step uses."""
 
 
 def make_models(neuron: str) -> dict[str, ConvSNN]:
@@ -142,7 +149,7 @@ def without_neuron_dynamics(model: ConvSNN) -> ConvSNN:
 def network_ceiling(args) -> float:
     """Training samples/s of the fast engine without neuron dynamics: no neuron model can train faster."""
     model = without_neuron_dynamics(make_models("leaky")["fast"])
-    optimizer = torch.optim.Adamax(model.parameters(), lr=1e-2, eps=1e-7)
+    optimizer = make_optimizer(model.parameters(), STUDY_TRAINING)
     loss_fn = SF.ce_rate_loss()
     images, labels = batch(args.batch)
 
@@ -167,7 +174,7 @@ def flops_per_sample(steps: int) -> float:
 
 def measure(neuron: str, args) -> dict:
     models = make_models(neuron)
-    optimizers = {e: torch.optim.Adamax(m.parameters(), lr=1e-2, eps=1e-7) for e, m in models.items()}
+    optimizers = {engine: make_optimizer(model.parameters(), STUDY_TRAINING) for engine, model in models.items()}
     loss_fn = SF.ce_rate_loss()
     images, labels = batch(args.batch)
     eval_images, _ = batch(args.eval_batch)
@@ -211,12 +218,13 @@ def training_process(neuron: str, engine: str, threads: str, args) -> str:
     return (
         "import re, sys, time, torch, snntorch.functional as SF\n"
         "sys.path.insert(0, 'benchmarks')\n"
-        "from train_throughput import make_models, batch, keep_freed_memory\n"
+        "from train_throughput import STUDY_TRAINING, make_models, batch, keep_freed_memory\n"
+        "from spikebench.run.setup import make_optimizer\n"
         "from spikebench.run.trainer import train_batch\n"
         "keep_freed_memory()\n"
         f"torch.set_num_threads({threads})\n"
         f"model = make_models({neuron!r})[{engine!r}]\n"
-        "optimizer = torch.optim.Adamax(model.parameters(), lr=1e-2)\n"
+        "optimizer = make_optimizer(model.parameters(), STUDY_TRAINING)\n"
         f"images, labels = batch({args.batch})\n"
         "def train():\n"
         f"    train_batch(model, optimizer, SF.ce_rate_loss(), images, labels, {args.windows},"

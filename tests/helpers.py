@@ -20,8 +20,9 @@ from spikebench.model.registry import NO_SURROGATE
 from spikebench.neurons.surrogates import surrogate_scale
 from spikebench.run import checkpoint, trainer
 from spikebench.run.cli import train_run
-from spikebench.run.contract import EPOCH_COLUMNS, RunSettings, RunSummary, TrainingPaths, settings_fingerprint
+from spikebench.run.contract import EPOCH_COLUMNS, RunSummary, TrainingPaths, settings_fingerprint
 from spikebench.study.config import Run, expand_runs, validate_config
+from spikebench.study.settings import RunSettings
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 

@@ -1,7 +1,6 @@
 """Merging per-run outputs, statistics over seeds, and the explanations of what never learned."""
 
 import base64
-import html
 import json
 import re
 import shutil
@@ -10,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from markupsafe import escape
 from scipy import stats
 
 from helpers import example_settings, example_summary, grid_run, write_run
@@ -288,8 +288,8 @@ def test_a_table_page_shows_the_table_and_carries_its_csv(tmp_path):
     page = out.read_text()
     assert _page_rows(page, "runs") == 3 and "all 3 rows" in page
     assert "a&lt;b" in page and "0.9877" in page, "cells are escaped and rounded as on the summary page"
-    assert html.escape(TABLES["runs"].caption) in page
-    link = re.search(r"href='data:text/csv;base64,([^']+)'", page)
+    assert str(escape(TABLES["runs"].caption)) in page, "escaped as Jinja2 escapes"
+    link = re.search(r"href=\"data:text/csv;base64,([^\"]+)\"", page)
     assert base64.b64decode(link.group(1)) == csv.read_bytes(), "the download is the CSV, byte for byte"
 
 

@@ -11,9 +11,10 @@ import torch
 
 from helpers import config_for, synthetic_data_file, train, train_until_first_checkpoint, write_idx
 from spikebench.data.datasets import DATASETS, STAGING_PREFIX, DataError, fetch, load_prepared
-from spikebench.run.contract import TIMING_COLUMNS, RunOutputError, RunSettings
+from spikebench.run.contract import TIMING_COLUMNS, RunOutputError
 from spikebench.run.workload import run_workload
 from spikebench.study.config import ConfigError, expand_runs, validate_config
+from spikebench.study.settings import RunSettings
 from spikebench.utils.atomic import TEMPORARY_PREFIX, atomic_write_text
 from spikebench.utils.logs import logged
 

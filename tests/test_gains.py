@@ -36,11 +36,13 @@ def stepped_gain(neuron, settings, steps=2000):
 )
 def test_closed_form_gain_is_where_the_cell_settles(neuron, model):
     # The cells hold tau_alpha and 1 / (R C) in float32, as snnTorch does: agreement to float32's precision.
-    assert GAINS[neuron](model) == pytest.approx(stepped_gain(neuron, NeuronSettings(**model)), rel=1e-6)
+    assert GAINS[neuron](NeuronSettings(**model)) == pytest.approx(
+        stepped_gain(neuron, NeuronSettings(**model)), rel=1e-6
+    )
 
 
 def test_the_study_s_gains_as_the_readme_states_them():
-    gains = neuron_gains({"beta": 0.5, "alpha": 0.9, "lapicque_r": 1.0, "lapicque_c": 1.44})
+    gains = neuron_gains(NeuronSettings(beta=0.5, alpha=0.9, lapicque_r=1.0, lapicque_c=1.44))
     assert {neuron: round(gain, 1) for neuron, gain in gains.items()} == {
         "leaky": 2.0,
         "synaptic": 20.0,

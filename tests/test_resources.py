@@ -7,6 +7,7 @@ import pytest
 from spikebench.model.backprop import BACKPROP_METHODS
 from spikebench.study.config import validate_config
 from spikebench.study.resources import training_runtime_minutes
+from spikebench.study.settings import RunSettings
 
 DAY_MINUTES = 24 * 60
 
@@ -26,13 +27,13 @@ def with_setting(config, key, value):
 @pytest.mark.parametrize("backprop", list(BACKPROP_METHODS))
 def test_default_jobs_ask_for_less_than_a_day(config, backprop):
     """Many clusters refuse jobs that ask for more than 24 hours: the full study's jobs must fit as shipped."""
-    minutes = training_runtime_minutes(config, "mnist", backprop, config["threads"])
+    minutes = training_runtime_minutes(RunSettings.from_config(config), "mnist", backprop, config["threads"])
     assert 60 < minutes < DAY_MINUTES
 
 
 def test_runtime_grows_with_the_work_and_shrinks_with_the_resources(config):
     def runtime(changed=config, backprop="bptt", threads=1):
-        return training_runtime_minutes(changed, "mnist", backprop, threads)
+        return training_runtime_minutes(RunSettings.from_config(changed), "mnist", backprop, threads)
 
     assert runtime(backprop="bptt") < runtime(backprop="tbptt") < runtime(backprop="rtrl")
     assert runtime(threads=2) < runtime(threads=1)

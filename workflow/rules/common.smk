@@ -24,7 +24,6 @@ from spikebench.run.contract import (
     RUN_OUTPUTS,
     TRAINING_OUTPUTS,
     WORKLOAD_FILE,
-    RunSettings,
 )
 from spikebench.study.config import (
     ConfigError,
@@ -37,6 +36,7 @@ from spikebench.study.config import (
     validate_config,
 )
 from spikebench.study.resources import training_memory_mb, training_runtime_minutes
+from spikebench.study.settings import RunSettings
 
 try:
     validate_config(config)
@@ -204,7 +204,8 @@ def final_targets():
     return targets
 
 
-TRAINING_SETTINGS = RunSettings.from_config(config).as_dict()
+SETTINGS = RunSettings.from_config(config)
+TRAINING_SETTINGS = SETTINGS.as_dict()
 
 
 def run_axes(wildcards):
@@ -217,11 +218,11 @@ def run_dataset_file(wildcards):
 
 def training_runtime(wildcards, threads):
     run = RUNS[wildcards.run_id]
-    return training_runtime_minutes(config, run.dataset, run.backprop, threads)
+    return training_runtime_minutes(SETTINGS, run.dataset, run.backprop, threads)
 
 
 def training_memory(wildcards):
-    return training_memory_mb(config)
+    return training_memory_mb(SETTINGS)
 
 
 def gpus_per_training_job(wildcards):

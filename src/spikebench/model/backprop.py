@@ -18,19 +18,26 @@ class BackpropSpec(NamedTuple):
     description: str
     window: str
     """The update window: ``all`` steps, the config's ``tbptt_window``, or ``one`` step."""
+    relative_cost: float
+    """An epoch's cost against BPTT's, for the cluster's runtime limits (``spikebench.study.resources``): more
+    weight updates and shorter sequences per call cost more. ``benchmarks/train_throughput.py --backprop``
+    measured 1.2x (tbptt, window 5) and 1.75x (rtrl) for the fast engine and 1.1x for the reference; the
+    margin keeps the limits safe on slower nodes. rtrl_one_update runs rtrl's passes with one optimizer step
+    per batch, so rtrl's bound holds for it."""
     update_per_window: bool = True
     """One optimizer step per window; otherwise the windows' gradients add up to one step per batch."""
 
 
 BACKPROP_METHODS: dict[str, BackpropSpec] = by_name(
-    BackpropSpec("bptt", "BPTT", "backpropagation through time: one update after all steps", "all"),
-    BackpropSpec("tbptt", "TBPTT", "truncated BPTT: one update every tbptt_window steps", "tbptt_window"),
+    BackpropSpec("bptt", "BPTT", "backpropagation through time: one update after all steps", "all", 1.0),
+    BackpropSpec("tbptt", "TBPTT", "truncated BPTT: one update every tbptt_window steps", "tbptt_window", 1.3),
     BackpropSpec(
         "rtrl",
         "snnTorch RTRL (TBPTT, 1-step window)",
         "snnTorch's 'RTRL': TBPTT with a window of one step, one update after every step with the gradient of"
         " that step alone; not real-time recurrent learning, and no credit assignment across steps",
         "one",
+        2.5,
     ),
     BackpropSpec(
         "rtrl_one_update",
@@ -39,6 +46,7 @@ BACKPROP_METHODS: dict[str, BackpropSpec] = by_name(
         " over the steps (each weighted by 1 / steps, as the rate loss averages over time) into one update per"
         " batch, as BPTT makes",
         "one",
+        2.5,
         update_per_window=False,
     ),
 )

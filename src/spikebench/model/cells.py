@@ -24,7 +24,7 @@ Spikes are ``spike_fn(U - th)``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import snntorch
 import torch
@@ -32,6 +32,9 @@ from torch import nn
 
 from spikebench.neurons import functional
 from spikebench.neurons.surrogates import SpikeFunction
+
+if TYPE_CHECKING:
+    from spikebench.study.settings import ModelSettings
 
 State = tuple[torch.Tensor, ...]
 StepResult = tuple[torch.Tensor, State, torch.Tensor]
@@ -49,15 +52,15 @@ class NeuronSettings(NamedTuple):
     abss: functional.ABSSParameters = functional.ABSSParameters(tau=2.0)
 
     @classmethod
-    def from_config(cls, model: dict) -> NeuronSettings:
+    def from_model(cls, model: ModelSettings) -> NeuronSettings:
         return cls(
-            beta=model["beta"],
-            alpha=model["alpha"],
-            threshold=model["threshold"],
-            lapicque_r=model["lapicque_r"],
-            lapicque_c=model["lapicque_c"],
-            lif=functional.LIFParameters(**model["lif"]),
-            abss=functional.ABSSParameters(**model["abss"]),
+            beta=model.beta,
+            alpha=model.alpha,
+            threshold=model.threshold,
+            lapicque_r=model.lapicque_r,
+            lapicque_c=model.lapicque_c,
+            lif=functional.LIFParameters(**model.lif),
+            abss=functional.ABSSParameters(**model.abss),
         )
 
 

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from spikebench.model.registry import NEURON_MODELS
+
+if TYPE_CHECKING:
+    from spikebench.study.settings import ModelSettings
 
 
 def alpha_kernel_scale(alpha: float, beta: float) -> float:
@@ -21,19 +25,17 @@ def alpha_kernel_scale(alpha: float, beta: float) -> float:
     return math.log(alpha) / (math.log(beta) - math.log(alpha)) + 1
 
 
-GAINS: dict[str, Callable[[dict], float]] = {
-    "leaky": lambda model: 1 / (1 - model["beta"]),
-    "synaptic": lambda model: 1 / ((1 - model["alpha"]) * (1 - model["beta"])),
-    "alpha": lambda model: (
-        alpha_kernel_scale(model["alpha"], model["beta"]) * (1 / (1 - model["alpha"]) - 1 / (1 - model["beta"]))
-    ),
-    "lapicque": lambda model: model["lapicque_r"],
+GAINS: dict[str, Callable[[ModelSettings], float]] = {
+    "leaky": lambda model: 1 / (1 - model.beta),
+    "synaptic": lambda model: 1 / ((1 - model.alpha) * (1 - model.beta)),
+    "alpha": lambda model: alpha_kernel_scale(model.alpha, model.beta) * (1 / (1 - model.alpha) - 1 / (1 - model.beta)),
+    "lapicque": lambda model: model.lapicque_r,
     "lif": lambda model: 1.0,
     "abss": lambda model: 1.0,
 }
 """Per neuron model, its gain from the config's ``model`` section."""
 
 
-def neuron_gains(model: dict) -> dict[str, float]:
+def neuron_gains(model: ModelSettings) -> dict[str, float]:
     """The steady-state gain of every registered neuron model at the config's ``model`` settings."""
     return {neuron: GAINS[neuron](model) for neuron in NEURON_MODELS}

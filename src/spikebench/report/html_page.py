@@ -1,51 +1,66 @@
-"""Self-contained HTML pages: the summary page and one page per table share one style and one way to embed a
-figure, a table or a file, so that a page can be mailed as it is."""
+"""Self-contained HTML pages from the Jinja2 templates in ``templates/``: the summary page and one page per
+table share one style sheet (``page.css``, inlined) and embed their figures and downloads as data URIs, so
+that a page can be mailed as it is. Autoescaping is on: every value from a table, a config or a run's files
+reaches the page as text, never as markup."""
 
 from __future__ import annotations
 
 import base64
-import html
+import functools
+import importlib.resources
 from pathlib import Path
+from typing import NamedTuple
 
+import jinja2
 import pandas as pd
+from markupsafe import Markup
 
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; }
-.scroll { overflow-x: auto; max-width: 100%; }
-table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0 1.5rem; }
-th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #ddd; text-align: right; }
-th { background: #f3f3f3; white-space: normal; vertical-align: bottom; } td:nth-child(-n+5) { text-align: left; }
-table.context td, table.context th { text-align: left; } table.context th { background: none; width: 14rem; }
-img { max-width: 100%; margin: 0.5rem 0 0.2rem; border: 1px solid #eee; }
-figure { margin: 0 0 1.8rem; } figcaption { font-size: 0.9rem; color: #444; max-width: 60rem; }
-.note { background: #fff8e1; padding: 0.6rem 1rem; border-left: 4px solid #f0ad4e; }
-"""
+TEMPLATES = importlib.resources.files("spikebench.report") / "templates"
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("spikebench.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def render(template: str, title: str, **values) -> str:
+    """The page ``template`` with ``values``, titled ``title``, carrying the shared style sheet."""
+    css = (TEMPLATES / "page.css").read_text()
+    return _environment().get_template(template).render(title=title, css=Markup(css), **values)
 
 
 def data_uri(content: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(content).decode()}"
 
 
-def image(path: str | Path, alt: str) -> str:
-    return f'<img src="{data_uri(Path(path).read_bytes(), "image/png")}" alt="{html.escape(alt)}">'
+class Figure(NamedTuple):
+    """A figure as a page embeds it: its PNG as a data URI, under a heading, with its caption."""
+
+    name: str
+    title: str
+    source: str
+    caption: str
+
+    @classmethod
+    def from_png(cls, path: str | Path, name: str, caption: str) -> Figure:
+        return cls(name, name.replace("_", " "), data_uri(Path(path).read_bytes(), "image/png"), caption)
 
 
-def figure(path: str | Path, name: str, caption: str) -> str:
-    return f"<figure>{image(path, name)}<figcaption>{html.escape(caption)}</figcaption></figure>"
-
-
-def table(frame: pd.DataFrame, table_id: str) -> str:
-    """``frame`` as an HTML table in a box that scrolls sideways rather than overflow the page."""
-    rendered = frame.to_html(index=False, table_id=table_id, na_rep="", float_format=lambda x: f"{x:.4g}", border=0)
-    return f"<div class='scroll'>{rendered}</div>"
-
-
-def page(title: str, body: list[str], style: str = "") -> str:
-    return "\n".join(
-        [
-            f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-            f"<style>{STYLE}{style}</style></head><body>",
-            *body,
-            "</body></html>",
-        ]
+def table(frame: pd.DataFrame, table_id: str, classes: str = "") -> Markup:
+    """``frame`` as an HTML table (pandas escapes every cell) in a box that scrolls sideways rather than
+    overflow the page."""
+    rendered = frame.to_html(
+        index=False,
+        table_id=table_id,
+        na_rep="",
+        float_format=lambda x: f"{x:.4g}",
+        border=0,
+        classes=classes or None,
+        escape=True,
     )
+    return Markup(f"<div class='scroll'>{rendered}</div>")

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 import time
 from pathlib import Path
@@ -35,19 +34,6 @@ PRIMARY_COLUMNS = {
     "verdict": "verdict",
     "detectable": "detectable difference, points",
 }
-ANALYSIS = (
-    "Two outcomes are analysed apart. <b>Failure</b>: a run failed unless its best validation accuracy beats the"
-    " validation split's majority-class share (what a constant answer scores) in a one-sided binomial test at 5%"
-    " divided by the epochs it was picked from; its failure kind is recorded. Failure rates are compared with the"
-    " baseline's by the exact McNemar test on blocks (runs sharing everything but the factor compared, seed"
-    " included). <b>Accuracy</b> (test, at the best validation epoch) is compared only over blocks where both runs"
-    " learned, by the paired t-test, with TOST for equivalence within the study's margin. The <b>primary</b> family"
-    " answers each factor's question pooled over the other factors (Holm over the factor's levels); the"
-    " <b>exploratory</b> family repeats it within every context (Holm over the study's exploratory comparisons) and"
-    " suggests rather than concludes. Each accuracy verdict is <i>different</i>, <i>equivalent</i>, or"
-    " <i>inconclusive</i> with the smallest difference the design detects with 80% power."
-)
-
 READABLE = {
     "dataset": "data set",
     "scale": "scale k",
@@ -171,36 +157,17 @@ def _how_runs_ran(finished: pd.DataFrame, context: dict) -> str:
     return f"{values('engine')}, {values('device')}, {threads or 'unknown'} per job (as the runs recorded them)"
 
 
-def _context_block(context: dict, runs: pd.DataFrame) -> str:
-    rows = "".join(
-        f"<tr><th>{html.escape(key)}</th><td>{html.escape(value)}</td></tr>"
-        for key, value in _context_rows(context, runs)
-    )
-    return f"<table class='context' id='context'>{rows}</table>"
-
-
-def _initialisation_section(tables: dict[str, pd.DataFrame]) -> list[str]:
+def _initialisation_values(tables: dict[str, pd.DataFrame]) -> dict:
     """The neuron models' gains and initial activity, and the combinations whose first gradient was zero."""
     gains, initial = tables["neuron_gains"], tables["initialisation"]
     if gains.empty:
-        return []
-    parts = [
-        "<h2>Before training: gains and initial activity</h2>",
-        "<p>Each neuron model's steady-state gain U / I (the membrane potential a constant unit input settles at)"
-        " and the spike rates its untrained networks fired at on the validation set. The models start from the"
-        " same weights in different regimes: a learning difference between them can be one of initial activity.</p>",
-        html_page.table(_readable(_in_percent(gains, "initial_spike_rate")), "gains-table"),
-    ]
+        return {"gains": None, "dead": None}
     dead = initial[initial["zero_gradient_runs"] > 0]
-    if not dead.empty:
-        parts.append(
-            "<p class='note'>In these combinations the first gradient was exactly zero in some runs: the surrogate"
-            " passes no gradient at the untrained network's membrane potentials, so those weights never changed"
-            " (status no_gradient). Their accuracy says nothing about the neuron model or the surrogate's shape.</p>"
-        )
-        dead = dead[[*GROUP, "runs", "zero_gradient_runs", "initial_gradient_norm_median"]]
-        parts.append(html_page.table(_readable(dead), "dead-table"))
-    return parts
+    dead = dead[[*GROUP, "runs", "zero_gradient_runs", "initial_gradient_norm_median"]]
+    return {
+        "gains": html_page.table(_readable(_in_percent(gains, "initial_spike_rate")), "gains-table"),
+        "dead": None if dead.empty else html_page.table(_readable(dead), "dead-table"),
+    }
 
 
 def _difference(row: dict) -> str:
@@ -228,20 +195,10 @@ def primary_table(comparisons: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(PRIMARY_COLUMNS)).rename(columns=PRIMARY_COLUMNS)
 
 
-def _comparisons_section(tables: dict[str, pd.DataFrame]) -> list[str]:
-    """How the comparisons are made, the findings of every study in words, and the primary family's table."""
-    parts = ["<h2>Comparisons with the pre-specified baselines</h2>", f"<p>{ANALYSIS}</p>"]
-    findings = study_findings(tables["comparisons"], tables["omnibus"])
-    if not findings:
-        parts.append("<p>No study varies a factor, so there is nothing to compare.</p>")
-    for study, sentences in findings.items():
-        parts.append(f"<h3>Study {html.escape(study)}</h3><ul>")
-        parts.extend(f"<li>{html.escape(sentence)}</li>" for sentence in sentences)
-        parts.append("</ul>")
-    primary = primary_table(tables["comparisons"])
-    if not primary.empty:
-        parts.append(html_page.table(primary, "primary-table"))
-    return parts
+def _skipped(skipped: list[dict[str, str]]) -> dict | None:
+    if not skipped:
+        return None
+    return {"neurons": ", ".join(sorted({row["neuron"] for row in skipped})), "count": len(skipped)}
 
 
 def render_summary_page(
@@ -252,51 +209,29 @@ def render_summary_page(
     context: dict,
     out_path: str | Path,
 ) -> None:
-    """Write the self-contained summary page: where the numbers come from, headline tables, what never learned
-    and why, the comparisons in words, and every figure with its caption."""
+    """Write the self-contained summary page (``templates/summary.html.j2``): where the numbers come from,
+    headline tables, what never learned and why, the comparisons in words, and every figure with its caption."""
     tables = read_tables(table_paths)
-    summary, runs = tables["summary"], tables["runs"]
-    outcome_counts = runs["outcome"].value_counts().to_dict()
-    parts = [
-        "<h1>spikebench: study summary</h1>",
-        _context_block(context, runs),
-        f"<p>{_count(len(runs), 'run')}: "
-        + ", ".join(f"{count} {outcome.replace('_', ' ')}" for outcome, count in outcome_counts.items())
-        + ".</p>",
-        "<h2>Failures and test accuracy per combination</h2>",
-        "<p>A run failed if it diverged (before or after learning), never had a gradient, stayed silent, is"
-        " missing, or finished at chance (its best validation accuracy does not beat the validation split's"
-        " majority-class share); the failure rate has a Wilson 95% interval. Test accuracy (at each run's best"
-        " validation epoch, in %) is averaged over the runs that learned only, with a 95% t interval where two or"
-        " more learned; no run is left out of the counts. Scale k is the surrogate's slope (atan: alpha); width is"
-        " its derivative's full width at half maximum, in units of V - V_th.</p>",
-        html_page.table(headline_table(summary), "summary-table"),
-    ]
-    never = tables["never_learned"]
-    parts.append("<h2>Combinations that never learned</h2>")
-    if never.empty:
-        parts.append("<p>Every combination has at least one run that learned.</p>")
-    else:
-        parts.append("<p class='note'>No run of these learned; the reason is what the runs recorded.</p>")
-        parts.append(html_page.table(_readable(never), "never-learned-table"))
-    if skipped:
-        neurons = sorted({row["neuron"] for row in skipped})
-        parts.append(
-            "<h2>Skipped combinations</h2><p class='note'>"
-            + ", ".join(neurons)
-            + " has its own gradient estimator (straight-through on the spike probability), so no surrogate applies:"
-            f" the {len(skipped)} neuron x surrogate combinations the studies list for it run once per seed, with"
-            " surrogate <code>none</code>, instead of as duplicates.</p>"
-        )
-    parts.extend(_initialisation_section(tables))
-    parts.extend(_comparisons_section(tables))
-    parts.append("<h2>Figures</h2>")
-    for name, path in figure_paths.items():
-        parts.append(
-            f"<h3>{html.escape(name.replace('_', ' '))}</h3>{html_page.figure(path, name, STUDY_FIGURES[name].caption)}"
-        )
-    parts.append("<h2>Neuron simulation</h2>")
-    for name, path in simulation_paths.items():
-        caption = "Potentials before each step's reset; parameters from the config's simulation section."
-        parts.append(f"<h3>{html.escape(name.replace('_', ' '))}</h3>{html_page.figure(path, name, caption)}")
-    atomic_write_text(out_path, html_page.page("spikebench summary", parts))
+    summary, runs, never = tables["summary"], tables["runs"], tables["never_learned"]
+    primary = primary_table(tables["comparisons"])
+    simulation_caption = "Potentials before each step's reset; parameters from the config's simulation section."
+    page = html_page.render(
+        "summary.html.j2",
+        "spikebench summary",
+        context_rows=_context_rows(context, runs),
+        outcomes=f"{_count(len(runs), 'run')}: "
+        + ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in runs["outcome"].value_counts().items()),
+        summary_table=html_page.table(headline_table(summary), "summary-table"),
+        never_learned=None if never.empty else html_page.table(_readable(never), "never-learned-table"),
+        skipped=_skipped(skipped),
+        **_initialisation_values(tables),
+        findings=study_findings(tables["comparisons"], tables["omnibus"]),
+        primary=None if primary.empty else html_page.table(primary, "primary-table"),
+        figures=[
+            html_page.Figure.from_png(path, name, STUDY_FIGURES[name].caption) for name, path in figure_paths.items()
+        ],
+        simulations=[
+            html_page.Figure.from_png(path, name, simulation_caption) for name, path in simulation_paths.items()
+        ],
+    )
+    atomic_write_text(out_path, page)

@@ -7,7 +7,6 @@ The page carries the CSV it was made from, byte for byte, as a download link, an
 
 from __future__ import annotations
 
-import html
 import io
 import logging
 from pathlib import Path
@@ -21,8 +20,6 @@ log = logging.getLogger(__name__)
 
 TABLE_PAGE_ROWS = 2000
 """Rows shown on a table's page; the CSV behind the download link has them all."""
-
-TABLE_PAGE_STYLE = "td { white-space: nowrap; }"
 
 BREAK_AFTER_UNDERSCORE = "_\u200b"
 """Headers keep the CSV's column names, and a zero-width space after each underscore lets a long name wrap
@@ -40,17 +37,18 @@ def render_table_page(
         if len(frame) <= max_rows
         else f"the first {max_rows:,} of {len(frame):,} rows (the CSV has them all)"
     )
-    body = [
-        f"<h1>Table: {html.escape(title)}</h1>",
-        f"<p>{html.escape(caption)}</p>",
-        f"<p id='shape'>{len(frame.columns)} columns; {shown}."
-        f" <a id='download' download='{html.escape(name)}.csv' href='{html_page.data_uri(content, 'text/csv')}'>"
-        f"Download {html.escape(name)}.csv</a> ({len(content):,} bytes).</p>",
-    ]
-    if frame.empty:
-        body.append("<p class='note'>The table has no rows for this config.</p>")
-    else:
-        shown_frame = frame.head(max_rows).rename(columns=lambda column: column.replace("_", BREAK_AFTER_UNDERSCORE))
-        body.append(html_page.table(shown_frame, f"{name}-table"))
-    atomic_write_text(out_path, html_page.page(f"spikebench table: {title}", body, TABLE_PAGE_STYLE))
+    shown_frame = frame.head(max_rows).rename(columns=lambda column: column.replace("_", BREAK_AFTER_UNDERSCORE))
+    page = html_page.render(
+        "table.html.j2",
+        f"spikebench table: {title}",
+        table_title=title,
+        caption=caption,
+        name=name,
+        columns=len(frame.columns),
+        shown=shown,
+        download=html_page.data_uri(content, "text/csv"),
+        size=len(content),
+        table=None if frame.empty else html_page.table(shown_frame, f"{name}-table", "wide-cells"),
+    )
+    atomic_write_text(out_path, page)
     log.info("%s: %s of %d columns on %s", csv_path, shown, len(frame.columns), out_path)

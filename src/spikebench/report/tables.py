@@ -38,6 +38,7 @@ from spikebench.run.contract import (
     settings_fingerprint,
 )
 from spikebench.study.config import AXES, Run, format_width
+from spikebench.study.settings import RunSettings
 from spikebench.utils.atomic import atomic_write
 
 log = logging.getLogger(__name__)
@@ -442,12 +443,12 @@ def build_tables(
     expected = [Run.from_dict(run) for run in runs]
     if len(files) != len(expected):
         raise ValueError(f"{len(expected)} runs but output files of {len(files)}")
-    model = settings["model"]
+    model = RunSettings.from_config(settings).model
     epochs, run_table, gradients = merge_runs(
         expected, {run.run_id: paths for run, paths in zip(expected, files, strict=True)}, settings
     )
     run_table["studies"] = run_table["run_id"].map(studies_of(studies))
-    run_table["width"] = width_column(run_table, model.get("surrogate_params", {}))
+    run_table["width"] = width_column(run_table, model.surrogate_params)
     summary = summarize(run_table)
     comparisons, omnibus = [], []
     for name, design in studies.items():

@@ -14,15 +14,16 @@ import logging
 from pathlib import Path
 
 from spikebench.paths import ResultsLayout
-from spikebench.run.contract import RunSettings, RunSummary, TrainingPaths
+from spikebench.run.contract import RunSummary, TrainingPaths
 from spikebench.run.setup import set_up
 from spikebench.run.trainer import Trainer
 from spikebench.study.config import Run, expand_runs, load_config
+from spikebench.study.settings import RunSettings
 
 
 def train_run(run: dict, settings: dict, data_path: str | Path, paths: TrainingPaths, threads: int) -> RunSummary:
     """Entry point of the ``train`` rule: ``run`` holds the grid axes, ``settings`` the config sections."""
-    setup = set_up(Run.from_dict(run), RunSettings(**settings), data_path, threads)
+    setup = set_up(Run.from_dict(run), RunSettings.from_config(settings), data_path, threads)
     return Trainer(setup, paths).fit()
 
 

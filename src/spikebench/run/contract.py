@@ -10,12 +10,12 @@ import hashlib
 import json
 import types
 import typing
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple, TypedDict
 
 from spikebench.model.topology import LAYER_NAMES
 from spikebench.study.config import AXES
+from spikebench.study.settings import SETTINGS_SECTIONS
 
 EPOCHS_FILE = "epochs.csv"
 SUMMARY_FILE = "summary.json"
@@ -45,24 +45,6 @@ class TrainingPaths(NamedTuple):
     @classmethod
     def of(cls, epochs, summary, model, checkpoint) -> TrainingPaths:
         return cls(Path(epochs), Path(summary), Path(model), Path(checkpoint))
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """The config sections a run depends on (its grid point aside), taken from the validated config."""
-
-    model: dict
-    training: dict
-    data: dict
-    device: str
-    engine: str
-
-    @classmethod
-    def from_config(cls, config: dict) -> RunSettings:
-        return cls(**{setting.name: config[setting.name] for setting in fields(cls)})
-
-    def as_dict(self) -> dict:
-        return {setting.name: getattr(self, setting.name) for setting in fields(self)}
 
 
 def settings_fingerprint(run: dict[str, Any], settings: dict[str, Any]) -> str:
@@ -160,7 +142,7 @@ class RunSummary(TypedDict):
     """The validation split's most frequent class's share: the accuracy of a constant answer, against which
     the merge decides whether the run learned."""
     config: dict[str, Any]
-    """The run's ``RunSettings``."""
+    """The run's ``RunSettings.as_dict``."""
     data: dict[str, Any]
     """The compact data file's metadata."""
     versions: dict[str, str]
@@ -204,7 +186,7 @@ def check_summary(summary: Any, source: str | Path) -> RunSummary:
             raise RunOutputError(f"{source}: field {field!r} is {summary[field]!r}, not of type {kind}")
     if summary["status"] not in STATUSES:
         raise RunOutputError(f"{source}: field 'status' is {summary['status']!r}, not one of {STATUSES}")
-    missing = [name for name in (setting.name for setting in fields(RunSettings)) if name not in summary["config"]]
+    missing = [name for name in SETTINGS_SECTIONS if name not in summary["config"]]
     if missing:
         raise RunOutputError(f"{source}: field 'config' lacks {', '.join(missing)}")
     return summary

@@ -6,9 +6,10 @@ It times a few training batches of every neuron model with BPTT, and of every ot
 neuron model (the others' cost is scaled by that method's ratio to BPTT), plus one evaluation batch each, on
 the config's device, batch size, steps and threads, on random images (the cost of a batch does not depend on
 what the images show). From those it adds up each run's epochs, and schedules the jobs on the given cores
-(longest first) for the wall time. Epochs are given three ways: the fewest early stopping allows (a run that
-never beats its untrained network stops after ``patience`` epochs), the expected number (the converged runs'
-best epoch plus ``patience``; README: *Converged numbers*), and the ``max_epochs`` bound.
+(longest first) for the wall time. The jobs are Snakemake's own plan of the config (a dry run of the
+workflow's Snakefile): the jobs ``snakemake -n`` lists. Epochs are given three ways: the fewest early
+stopping allows (a run that never beats its untrained network stops after ``patience`` epochs), the expected
+number (the converged runs' best epoch plus ``patience``), and the ``max_epochs`` bound.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import math
+import re
 import subprocess
 import sys
 import time
@@ -23,73 +25,78 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pandas as pd
 import snntorch.functional as SF
 import torch
 import yaml
 
-from spikebench.data.datasets import DATASETS
 from spikebench.model.backprop import BACKPROP_METHODS, update_windows
 from spikebench.paths import ResultsLayout
-from spikebench.report.registry import STUDY_FIGURES, TABLES
-from spikebench.run.contract import RunSettings
-from spikebench.run.setup import build_model, resolve_device
+from spikebench.run.setup import build_model, make_optimizer, resolve_device
 from spikebench.run.trainer import train_batch
-from spikebench.study.config import (
-    ConfigError,
-    Run,
-    expand_runs,
-    load_config,
-    load_schema,
-    simulation_figure_names,
-)
+from spikebench.study.config import ConfigError, Run, expand_runs, load_config
 from spikebench.study.power import DEFAULT_SEED_SD, design_lines, measured_seed_sd
+from spikebench.study.settings import RunSettings, TrainingSettings, split_sizes
 
-CONVERGED_BEST_EPOCH = 18
-"""Best validation epoch of the converged leaky runs on full MNIST, the mean of fast_sigmoid's 13 and atan's 22
-rounded (README: *Converged numbers*)."""
+DEFAULT_BEST_EPOCH = 18
+"""The expected best validation epoch when no converged results are at hand: the mean of the converged leaky
+runs on full MNIST (fast_sigmoid 13, atan 22; README: *Converged numbers*)."""
 TIMED_BATCHES = 2
+RUN_RULES = ("train", "workload")
+"""A run's jobs: their cost is the run's, timed here."""
+DATA_RULES = ("fetch_dataset", "prepare_dataset")
+"""Jobs that finish before any run starts."""
+BESIDE_RUNS_RULES = ("simulate", "engine_throughput")
+"""Jobs that need no run and run beside the runs."""
+SERIAL_RULES = ("merge_runs", "summary_page")
+"""Jobs after the last run that run alone; the other rules' jobs (figures, table pages) run side by side
+between them. Snakemake's ``all`` job does nothing."""
 
 
-@dataclass(frozen=True)
-class SplitSizes:
-    train: int
-    validation: int
-    test: int
-
-
-def split_sizes(config: dict, dataset: str) -> SplitSizes:
-    """Images per split as the run will see them: the data set's sizes, the validation hold-out, the limits."""
-    data, spec = config["data"], DATASETS[dataset]
-    train_total, test_total = spec.file("train", "labels").shape[0], spec.file("test", "labels").shape[0]
-
-    def capped(count: int, limit: int | None) -> int:
-        return count if limit is None else min(count, limit)
-
-    return SplitSizes(
-        capped(train_total - data["validation_size"], data["limit_train"]),
-        capped(data["validation_size"], data["limit_validation"]),
-        capped(test_total, data["limit_test"]),
+def planned_jobs(config_path: str | Path, snakefile: str | Path) -> dict[str, int]:
+    """Jobs per rule in Snakemake's own plan of the config, as ``snakemake --dry-run --forceall`` counts them."""
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--configfile", str(config_path)]
+    result = subprocess.run(
+        [*command, "--dry-run", "--forceall", "--quiet", "rules"], capture_output=True, text=True, check=False
     )
+    if result.returncode != 0 or "Job stats:" not in result.stdout + result.stderr:
+        raise ConfigError(f"snakemake could not plan it:\n{(result.stdout + result.stderr).strip()}")
+    table = (result.stdout + result.stderr).split("Job stats:", 1)[1].split("\ntotal", 1)[0]
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE)}
 
 
-def time_batches(config: dict, run: Run, device: torch.device) -> tuple[float, float]:
+def measured_best_epoch(converged_config: str | Path) -> tuple[int, str] | None:
+    """The mean best validation epoch of the learned runs that stopped early in the merged runs of the
+    converged config, and where it comes from; None if that config or its ``runs.csv`` is not at hand."""
+    try:
+        runs_csv = ResultsLayout(load_config(converged_config)["results"]).table("runs")
+        runs = pd.read_csv(runs_csv)
+    except (FileNotFoundError, ConfigError, yaml.YAMLError):
+        return None
+    converged = runs[(runs["outcome"] == "learned") & runs["stopped_early"].astype(bool)]
+    if converged.empty:
+        return None
+    return round(converged["best_epoch"].mean()), f"the mean of {len(converged)} converged runs in {runs_csv}"
+
+
+def time_batches(settings: RunSettings, run: Run, device: torch.device) -> tuple[float, float]:
     """Seconds per training batch and per evaluation batch of ``run``'s model, after one warm-up batch."""
-    training, steps = config["training"], config["model"]["steps"]
-    model = build_model(run, RunSettings.from_config(config), config["engine"]).to(device)
+    training, steps = settings.training, settings.model.steps
+    model = build_model(run, settings, settings.engine).to(device)
     model.seed_generators(0, device)
-    optimizer = torch.optim.Adamax(model.parameters(), lr=training["learning_rate"])
+    optimizer = make_optimizer(model.parameters(), training)
     loss_fn = SF.ce_rate_loss()
     generator = torch.Generator().manual_seed(0)
-    images = torch.rand((training["batch_size"], 1, 28, 28), generator=generator).to(device)
-    labels = torch.randint(0, 10, (training["batch_size"],), generator=generator).to(device)
-    windows = update_windows(run.backprop, steps, training["tbptt_window"])
+    images = torch.rand((training.batch_size, 1, 28, 28), generator=generator).to(device)
+    labels = torch.randint(0, 10, (training.batch_size,), generator=generator).to(device)
+    windows = update_windows(run.backprop, steps, training.tbptt_window)
     per_window = BACKPROP_METHODS[run.backprop].update_per_window
     train_batch(model, optimizer, loss_fn, images, labels, windows, per_window)
     start = time.perf_counter()
     for _ in range(TIMED_BATCHES):
         train_batch(model, optimizer, loss_fn, images, labels, windows, per_window)
     train_seconds = (time.perf_counter() - start) / TIMED_BATCHES
-    evaluation = torch.rand((training["eval_batch_size"], 1, 28, 28), generator=generator).to(device)
+    evaluation = torch.rand((training.eval_batch_size, 1, 28, 28), generator=generator).to(device)
     with torch.no_grad():
         model.eval()
         start = time.perf_counter()
@@ -128,78 +135,84 @@ def makespan(durations: Iterable[float], cores: int) -> float:
 @dataclass(frozen=True)
 class Estimate:
     runs: int
-    jobs: int
+    jobs: dict[str, int] | None
+    """Jobs per rule in Snakemake's plan; None where no Snakefile was at hand (only the runs are counted)."""
     epochs: dict[str, int]
     """Epochs per run: ``fewest``, ``expected`` and ``most``."""
     epoch_seconds: dict[str, float]
     """Per run id: seconds of one training epoch with its evaluation."""
     fixed_seconds: dict[str, float]
     """Per run id: seconds that do not grow with epochs (its two jobs' starts, epoch 0, the workload job)."""
-    data_seconds: float
-    """Fetching and preparing the data sets, before any run starts."""
-    figure_seconds: list[float]
-    """The simulation figures, which run beside the training jobs."""
-    analysis_seconds: tuple[float, list[float], float]
-    """After the last run: the merge, the study figures (in parallel), the summary page."""
+    start_seconds: float
+    """A job that only starts Python and the package (data jobs)."""
+    plot_seconds: float
+    """A job that starts the plotting stack and saves a figure (figures, pages, the merge)."""
     timings: dict[tuple[str, str], tuple[float, float]]
     """Per (neuron, backprop) timed: seconds per training batch and per evaluation batch."""
+
+    def _jobs(self, rules: Iterable[str]) -> int:
+        return sum((self.jobs or {}).get(rule, 0) for rule in rules)
+
+    @property
+    def parallel_analysis_jobs(self) -> int:
+        known = (*RUN_RULES, *DATA_RULES, *BESIDE_RUNS_RULES, *SERIAL_RULES, "all")
+        return sum(count for rule, count in (self.jobs or {}).items() if rule not in known)
 
     def run_seconds(self, epochs: str) -> list[float]:
         return [self.fixed_seconds[run] + self.epochs[epochs] * self.epoch_seconds[run] for run in self.epoch_seconds]
 
     def cpu_seconds(self, epochs: str) -> float:
-        merge, plots, page = self.analysis_seconds
-        return self.data_seconds + sum(self.run_seconds(epochs)) + sum(self.figure_seconds) + merge + sum(plots) + page
+        other_jobs = self._jobs(BESIDE_RUNS_RULES) + self._jobs(SERIAL_RULES) + self.parallel_analysis_jobs
+        return (
+            self._jobs(DATA_RULES) * self.start_seconds + sum(self.run_seconds(epochs)) + other_jobs * self.plot_seconds
+        )
 
     def wall_seconds(self, epochs: str, cores: int) -> float:
-        merge, plots, page = self.analysis_seconds
-        grid = makespan([*self.run_seconds(epochs), *self.figure_seconds], cores)
-        return self.data_seconds + grid + merge + makespan(plots, cores) + page
+        grid = makespan([*self.run_seconds(epochs), *[self.plot_seconds] * self._jobs(BESIDE_RUNS_RULES)], cores)
+        analysis = makespan([self.plot_seconds] * self.parallel_analysis_jobs, cores)
+        serial = self._jobs(SERIAL_RULES) * self.plot_seconds
+        return self._jobs(DATA_RULES) * self.start_seconds + grid + analysis + serial
 
 
-def expected_epochs(training: dict) -> dict[str, int]:
-    most, patience = training["max_epochs"], training["patience"]
-    return {"fewest": min(most, patience), "expected": min(most, CONVERGED_BEST_EPOCH + patience), "most": most}
+def expected_epochs(training: TrainingSettings, best_epoch: int) -> dict[str, int]:
+    most, patience = training.max_epochs, training.patience
+    return {"fewest": min(most, patience), "expected": min(most, best_epoch + patience), "most": most}
 
 
-def estimate(config: dict, device: torch.device, log=print) -> Estimate:
-    """Time the config's models on ``device`` and add up its runs' epochs and jobs."""
-    runs = list(expand_runs(config).values())
+def estimate(config: dict, device: torch.device, jobs: dict[str, int] | None, best_epoch: int, log=print) -> Estimate:
+    """Time the config's models on ``device`` and add up its runs' epochs; ``jobs`` is Snakemake's plan."""
+    runs, settings = list(expand_runs(config).values()), RunSettings.from_config(config)
     torch.set_num_threads(config["threads"])
-    timings: dict[tuple[str, str], tuple[float, float]] = {}
     methods: dict[str, set[str]] = {}
     for run in runs:
         methods.setdefault(run.neuron, set()).add(run.backprop)
     reference = max(methods, key=lambda neuron: len(methods[neuron]))
     wanted = {(run.neuron, "bptt") for run in runs} | {(reference, run.backprop) for run in runs}
     examples = {run.neuron: run for run in runs}
+    timings: dict[tuple[str, str], tuple[float, float]] = {}
     for neuron, backprop in sorted(wanted):
-        timings[(neuron, backprop)] = time_batches(config, replace(examples[neuron], backprop=backprop), device)
+        timings[(neuron, backprop)] = time_batches(settings, replace(examples[neuron], backprop=backprop), device)
         log(f"  {neuron:9s} {backprop:16s} {timings[(neuron, backprop)][0]:.3f} s per training batch")
     training_start = start_seconds("spikebench.run.cli")
-    plot = plot_job_seconds()
     epoch_seconds, fixed_seconds = {}, {}
-    training = config["training"]
+    training = settings.training
     for run in runs:
-        sizes = split_sizes(config, run.dataset)
+        sizes = split_sizes(settings.data, run.dataset)
         bptt_train, evaluation = timings[(run.neuron, "bptt")]
         ratio = timings[(reference, run.backprop)][0] / timings[(reference, "bptt")][0]
-        batches = math.ceil(sizes.train / training["batch_size"])
-        eval_batches = sum(math.ceil(n / training["eval_batch_size"]) for n in (sizes.validation, sizes.test))
-        test_batches = math.ceil(sizes.test / training["eval_batch_size"])
+        batches = math.ceil(sizes.train / training.batch_size)
+        eval_batches = sum(math.ceil(n / training.eval_batch_size) for n in (sizes.validation, sizes.test))
+        test_batches = math.ceil(sizes.test / training.eval_batch_size)
         epoch_seconds[run.run_id] = batches * bptt_train * ratio + eval_batches * evaluation
         fixed_seconds[run.run_id] = 2 * training_start + (eval_batches + test_batches) * evaluation
-    datasets = {run.dataset for run in runs}
-    simulations = len(simulation_figure_names(load_schema()))
     return Estimate(
         runs=len(runs),
-        jobs=2 * len(runs) + 2 * len(datasets) + simulations + len(STUDY_FIGURES) + len(TABLES) + 3,
-        epochs=expected_epochs(training),
+        jobs=jobs,
+        epochs=expected_epochs(training, best_epoch),
         epoch_seconds=epoch_seconds,
         fixed_seconds=fixed_seconds,
-        data_seconds=2 * len(datasets) * training_start,
-        figure_seconds=[plot] * simulations,
-        analysis_seconds=(plot, [plot] * len(STUDY_FIGURES), plot),
+        start_seconds=training_start,
+        plot_seconds=plot_job_seconds(),
         timings=timings,
     )
 
@@ -215,20 +228,26 @@ def duration(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-def describe(result: Estimate, cores: int, device: torch.device, config_path: str) -> str:
+def jobs_line(result: Estimate) -> str:
+    if result.jobs is None:
+        return f"{result.runs} runs; jobs not counted (no Snakefile given or found: pass --snakefile)"
+    total = sum(count for rule, count in result.jobs.items())
+    return f"{result.runs} runs, {total} jobs in Snakemake's plan"
+
+
+def describe(result: Estimate, cores: int, device: torch.device, config_path: str, best_epoch_source: str) -> str:
     """The estimate as a table of CPU and wall time for the fewest, expected and most epochs."""
     epochs = result.epochs
     lines = [
-        f"{config_path}: {result.runs} runs, {result.jobs} jobs; timed on {device}, {torch.get_num_threads()}"
-        " thread(s) per job",
-        f"epochs per run: at least {epochs['fewest']} (patience), expected {epochs['expected']} (the converged"
-        f" runs' best epoch {CONVERGED_BEST_EPOCH} + patience), at most {epochs['most']} (max_epochs)",
+        f"{config_path}: {jobs_line(result)}; timed on {device}, {torch.get_num_threads()} thread(s) per job",
+        f"epochs per run: at least {epochs['fewest']} (patience), expected {epochs['expected']} (the best epoch,"
+        f" {best_epoch_source}, + patience), at most {epochs['most']} (max_epochs)",
         "",
         f"{'':26s}{'fewest epochs':>16s}{'expected':>16s}{'max_epochs':>16s}",
         f"{'CPU time, all jobs':26s}" + "".join(f"{duration(result.cpu_seconds(key)):>16s}" for key in epochs),
     ]
     for count in sorted({cores, 16, 64, 256}):
-        label = f"wall time, {count} cores" + (" (yours)" if count == cores else "")
+        label = f"wall time, {count} cores" + (" (--cores)" if count == cores else "")
         lines.append(f"{label:26s}" + "".join(f"{duration(result.wall_seconds(key, count)):>16s}" for key in epochs))
     lines += [
         "",
@@ -265,7 +284,7 @@ def seed_spread(config: dict, given: float | None) -> tuple[float, str]:
     return DEFAULT_SEED_SD, "assumed: the upper end of converged MNIST CNNs' 0.1-0.2 points; set --seed-sd"
 
 
-def main(argv: list[str] | None = None) -> None:
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Estimate a config's runs, jobs and wall time before training.")
     parser.add_argument("--config", default="config/config.yaml", help="config file (default: %(default)s)")
     parser.add_argument("--cores", type=positive_int, default=2, help="cores Snakemake will use (default: %(default)s)")
@@ -278,19 +297,42 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--detect", type=positive_points, help="a difference in accuracy points: print the seeds each study needs"
     )
+    parser.add_argument(
+        "--snakefile",
+        help="the workflow whose plan gives the jobs (default: ./Snakefile when there is one; without it only the"
+        " runs are counted)",
+    )
+    parser.add_argument(
+        "--converged",
+        default="config/converged.yaml",
+        help="config whose merged, early-stopped runs give the expected best epoch (default: %(default)s; without"
+        f" its results, {DEFAULT_BEST_EPOCH})",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argument_parser()
     args = parser.parse_args(argv)
+    snakefile = args.snakefile or ("Snakefile" if Path("Snakefile").is_file() else None)
     try:
         config = load_config(args.config)
+        jobs = planned_jobs(args.config, snakefile) if snakefile else None
     except FileNotFoundError as error:
         parser.exit(2, f"spikebench-estimate: no config file at {error.filename}\n")
     except (yaml.YAMLError, ConfigError) as error:
         parser.exit(2, f"spikebench-estimate: {args.config}: {error}\n")
+    best_epoch, best_epoch_source = measured_best_epoch(args.converged) or (
+        DEFAULT_BEST_EPOCH,
+        f"{DEFAULT_BEST_EPOCH} (the README's converged runs; {args.converged} has no merged runs here)",
+    )
     device = resolve_device(config["device"])
-    training = config["training"]
     seed_sd, source = seed_spread(config, args.seed_sd)
     print("\n".join(design_lines(config, seed_sd, source, args.detect)) + "\n")
-    print(f"timing {args.config}'s models (batch {training['batch_size']}, {config['model']['steps']} steps) ...")
-    print(describe(estimate(config, device), args.cores, device, args.config))
+    settings = RunSettings.from_config(config)
+    print(f"timing {args.config}'s models (batch {settings.training.batch_size}, {settings.model.steps} steps) ...")
+    result = estimate(config, device, jobs, best_epoch)
+    print(describe(result, args.cores, device, args.config, best_epoch_source))
 
 
 if __name__ == "__main__":

@@ -24,8 +24,8 @@ from spikebench.model.cells import NeuronSettings
 from spikebench.model.network import ConvSNN
 from spikebench.model.registry import NO_SURROGATE
 from spikebench.neurons.surrogates import with_scale
-from spikebench.run.contract import RunSettings
 from spikebench.study.config import Run
+from spikebench.study.settings import DataSettings, RunSettings, TrainingSettings
 from spikebench.utils.allocator import keep_freed_memory
 
 SPLIT_LIMITS = {"train": "limit_train", "validation": "limit_validation", "test": "limit_test"}
@@ -53,14 +53,19 @@ class Split:
 
 
 def load_splits(
-    data_path: str | Path, dataset: str, data: dict, device: torch.device, names: tuple[str, ...] = tuple(SPLIT_LIMITS)
+    data_path: str | Path,
+    dataset: str,
+    data: DataSettings,
+    device: torch.device,
+    names: tuple[str, ...] = tuple(SPLIT_LIMITS),
 ) -> tuple[dict[str, Split], dict]:
     """The compact data file's splits ``names``, each capped by its ``data`` limit, on ``device``; and its
     metadata. The file must have been made for ``dataset`` with the config's validation split."""
-    expected = {key: data[key] for key in PREPARED_SETTINGS if key in data}
+    expected = {key: getattr(data, key) for key in PREPARED_SETTINGS if hasattr(data, key)}
     splits, metadata = load_prepared(data_path, {**expected, "dataset": dataset})
     in_memory = {
-        name: Split(splits[name].images, splits[name].labels, data[SPLIT_LIMITS[name]], device) for name in names
+        name: Split(splits[name].images, splits[name].labels, getattr(data, SPLIT_LIMITS[name]), device)
+        for name in names
     }
     return in_memory, metadata
 
@@ -68,15 +73,14 @@ def load_splits(
 def build_model(run: Run, settings: RunSettings, engine: str) -> ConvSNN:
     """The run's network, initialised from torch's global generator; its surrogate at the run's scale."""
     surrogate = run.surrogate if run.surrogate != NO_SURROGATE else None
-    params = with_scale(surrogate, settings.model["surrogate_params"].get(surrogate), run.scale) if surrogate else None
-    return ConvSNN(
-        run.neuron,
-        surrogate,
-        NeuronSettings.from_config(settings.model),
-        params,
-        engine,
-        settings.model["surrogate_numerics"],
-    )
+    model = settings.model
+    params = with_scale(surrogate, model.surrogate_params.get(surrogate), run.scale) if surrogate else None
+    return ConvSNN(run.neuron, surrogate, NeuronSettings.from_model(model), params, engine, model.surrogate_numerics)
+
+
+def make_optimizer(parameters, training: TrainingSettings) -> torch.optim.Optimizer:
+    """The study's optimizer: Adamax at the config's rate, betas and epsilon."""
+    return torch.optim.Adamax(parameters, lr=training.learning_rate, betas=training.adam_betas, eps=training.adam_eps)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -139,7 +143,7 @@ class RunSetup:
 
     @property
     def steps(self) -> int:
-        return self.settings.model["steps"]
+        return self.settings.model.steps
 
     @property
     def update_per_window(self) -> bool:
@@ -147,7 +151,7 @@ class RunSetup:
 
     @property
     def updates_per_epoch(self) -> int:
-        batches = math.ceil(len(self.splits["train"]) / self.settings.training["batch_size"])
+        batches = math.ceil(len(self.splits["train"]) / self.settings.training.batch_size)
         return batches * updates_per_batch(self.run.backprop, self.windows)
 
 
@@ -158,9 +162,6 @@ def set_up(run: Run, settings: RunSettings, data_path: str | Path, threads: int)
     torch.manual_seed(run.seed)
     model = build_model(run, settings, settings.engine).to(device)
     model.seed_generators(run.seed, device)
-    training = settings.training
-    optimizer = torch.optim.Adamax(
-        model.parameters(), lr=training["learning_rate"], betas=tuple(training["adam_betas"]), eps=training["adam_eps"]
-    )
-    windows = update_windows(run.backprop, settings.model["steps"], training["tbptt_window"])
+    optimizer = make_optimizer(model.parameters(), settings.training)
+    windows = update_windows(run.backprop, settings.model.steps, settings.training.tbptt_window)
     return RunSetup(run, settings, environment, device, splits, metadata, model, optimizer, SF.ce_rate_loss(), windows)

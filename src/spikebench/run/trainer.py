@@ -122,7 +122,7 @@ class Trainer:
         """One pass over the training split; returns its metrics, or where it diverged."""
         setup = self.setup
         setup.model.train()
-        split, batch_size = setup.splits["train"], setup.settings.training["batch_size"]
+        split, batch_size = setup.splits["train"], setup.settings.training.batch_size
         order = self._shuffled(epoch)
         total_loss, correct = 0.0, 0
         layer_spikes = torch.zeros(len(LAYER_NAMES), dtype=torch.float64)
@@ -180,7 +180,7 @@ class Trainer:
     def _evaluate(self, name: str) -> dict:
         setup = self.setup
         setup.model.eval()
-        split, batch_size = setup.splits[name], setup.settings.training["eval_batch_size"]
+        split, batch_size = setup.splits[name], setup.settings.training.eval_batch_size
         total_loss, correct, output_spikes = 0.0, 0, 0.0
         layer_spikes = torch.zeros(len(LAYER_NAMES), dtype=torch.float64)
         layer_elements = torch.zeros(len(LAYER_NAMES), dtype=torch.float64)
@@ -241,7 +241,7 @@ class Trainer:
         earlier_seconds = state.seconds
         if not state.rows:
             self.start(state)
-        for epoch in range(state.epoch + 1, training["max_epochs"] + 1):
+        for epoch in range(state.epoch + 1, training.max_epochs + 1):
             epoch_start = time.perf_counter()
             train = self.train_epoch(epoch)
             if not state.initial_gradient_norms:
@@ -257,7 +257,7 @@ class Trainer:
                 state.best_weights = weights_of(self.setup.model)
             log_epoch(self.run_id, row)
             state.no_gradient = epoch == 1 and not self.health.gradient_seen
-            state.stopped_early = epoch - state.best_epoch >= training["patience"] or state.no_gradient
+            state.stopped_early = epoch - state.best_epoch >= training.patience or state.no_gradient
             state.seconds = earlier_seconds + time.perf_counter() - session_start
             save_checkpoint(self.paths.checkpoint, self.setup, state)
             if state.no_gradient:
@@ -268,7 +268,7 @@ class Trainer:
                 )
                 break
             if state.stopped_early:
-                log.info("%s: no better validation accuracy for %d epochs, stopping", self.run_id, training["patience"])
+                log.info("%s: no better validation accuracy for %d epochs, stopping", self.run_id, training.patience)
                 break
         summary = build_summary(self.setup, state, earlier_seconds + time.perf_counter() - session_start)
         write_training_outputs(self.paths, state.rows, state.best_weights, summary)

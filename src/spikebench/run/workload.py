@@ -24,9 +24,10 @@ from torch import nn
 
 from spikebench.model.network import ConvSNN
 from spikebench.model.topology import STAGES
-from spikebench.run.contract import RunOutputError, RunSettings
+from spikebench.run.contract import RunOutputError
 from spikebench.run.setup import build_model, load_splits, resolve_device
 from spikebench.study.config import Run
+from spikebench.study.settings import RunSettings
 from spikebench.utils.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def run_workload(
     """Entry point of the ``workload`` rule: the metrics of a run's best weights on its test set."""
     torch.set_num_threads(threads)
     run = Run.from_dict(run)
-    settings = RunSettings(**settings)
+    settings = RunSettings.from_config(settings)
     device = resolve_device(settings.device)
     model = build_model(run, settings, "fast").to(device)
     model.load_state_dict(load_weights(model_path, device))
@@ -110,7 +111,7 @@ def run_workload(
     splits, _ = load_splits(data_path, run.dataset, settings.data, device, names=("test",))
     test = splits["test"]
     images, _ = test.batch(torch.arange(len(test), device=device))
-    metrics = {"run_id": run.run_id, **workload_metrics(model, images, settings.model["steps"])}
+    metrics = {"run_id": run.run_id, **workload_metrics(model, images, settings.model.steps)}
     atomic_write_text(out_path, json.dumps(metrics, indent=2) + "\n")
     log.info("%s: %s", run.run_id, ", ".join(f"{key} {value:.4g}" for key, value in metrics.items() if key != "run_id"))
     return metrics

@@ -19,6 +19,7 @@ from spikebench.model.registry import NEURON_MODELS, NO_SURROGATE
 from spikebench.neurons.surrogate_widths import WidthError
 from spikebench.neurons.surrogates import SURROGATES, scale_at_width, surrogate_scale
 from spikebench.study.resources import training_memory_mb
+from spikebench.study.settings import RunSettings
 
 AXES = ("dataset", "neuron", "surrogate", "scale", "backprop", "seed")
 """What tells one run of the grid from another; ``scale`` is None (NaN in tables) where no scale applies."""
@@ -247,7 +248,7 @@ def cross_key_errors(config: dict) -> list[str]:
                 f"config key 'data.validation_size': {validation_size} leaves no training images of {dataset}'s"
                 f" {train_total}; set it below {train_total} (the shipped configs hold out 5,000 or 200)"
             )
-    memory, limit = training_memory_mb(config), config["max_job_memory_mb"]
+    memory, limit = training_memory_mb(RunSettings.from_config(config)), config["max_job_memory_mb"]
     if memory > limit:
         training = config["training"]
         problems.append(
