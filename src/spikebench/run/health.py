@@ -15,8 +15,24 @@ import torch
 
 DIVERGENCE_SOURCES = ("loss", "gradients", "weights", "optimizer state", "membranes", "optimizer update")
 """What can become non-finite, in the order a batch produces them (the first one found is reported); the
-optimizer update overflows when the learning rate over Adamax's bias correction exceeds float32's range, which
-torch reports as an error instead of a number."""
+optimizer update overflows when the learning rate over Adamax's bias correction exceeds the weights' range
+(``adamax_step_overflows``), which torch would refuse with an error instead of a number."""
+
+
+class UpdateOverflow(ArithmeticError):
+    """The next optimizer step's size does not fit the weights' dtype: the run has diverged."""
+
+
+def adamax_step_overflows(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether the next Adamax step moves a weight by more than its dtype can hold: Adamax moves each weight by up
+    to ``lr / (1 - beta1 ** step)``, the largest at the first step."""
+    for group in optimizer.param_groups:
+        beta1 = group["betas"][0]
+        for parameter in group["params"]:
+            step = float(optimizer.state.get(parameter, {}).get("step", 0)) + 1
+            if not group["lr"] / (1 - beta1**step) <= torch.finfo(parameter.dtype).max:
+                return True
+    return False
 
 
 def _all_finite(tensors: Sequence[torch.Tensor], device: torch.device) -> torch.Tensor:
@@ -53,6 +69,7 @@ class HealthMonitor:
         )
 
     def before_step(self) -> None:
+        """Records the gradients the step applies; raises ``UpdateOverflow`` if the step cannot be taken."""
         norms = self._gradient_norms()
         if not self.initial_gradient_norms:
             self.initial_gradient_norms = dict(zip(self.parameters, norms.tolist(), strict=True))
@@ -60,6 +77,8 @@ class HealthMonitor:
         finite = torch.isfinite(norms).all()
         self._largest_gradient = largest if self._largest_gradient is None else self._largest_gradient.maximum(largest)
         self._gradients_finite = finite if self._gradients_finite is None else self._gradients_finite & finite
+        if adamax_step_overflows(self.optimizer):
+            raise UpdateOverflow("the optimizer step does not fit the weights' dtype")
 
     @property
     def gradient_seen(self) -> bool:
@@ -83,8 +102,3 @@ class HealthMonitor:
         )
         failed = (~checks).tolist()
         return next((source for source, bad in zip(DIVERGENCE_SOURCES[1:5], failed, strict=True) if bad), None)
-
-
-def is_update_overflow(error: RuntimeError) -> bool:
-    """Whether ``error`` is torch refusing an optimizer update that does not fit the parameters' dtype."""
-    return "without overflow" in str(error)

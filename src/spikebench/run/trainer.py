@@ -13,16 +13,16 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
+from tqdm import tqdm
 
 from spikebench.model.network import ConvSNN, detach_state
 from spikebench.model.topology import LAYER_NAMES
 from spikebench.run.checkpoint import TrainingState, resume, save_checkpoint, weights_of
 from spikebench.run.contract import RunSummary, TrainingPaths
-from spikebench.run.health import HealthMonitor, is_update_overflow
+from spikebench.run.health import HealthMonitor, UpdateOverflow
 from spikebench.run.outcome import build_summary
 from spikebench.run.outputs import write_training_outputs
 from spikebench.run.setup import RunSetup
-from spikebench.utils.progress import ProgressBar
 
 log = logging.getLogger(__name__)
 
@@ -127,41 +127,39 @@ class Trainer:
         total_loss, correct = 0.0, 0
         layer_spikes = torch.zeros(len(LAYER_NAMES), dtype=torch.float64)
         layer_elements = torch.zeros(len(LAYER_NAMES), dtype=torch.float64)
-        bar = ProgressBar(f"epoch {epoch}", math.ceil(len(split) / batch_size))
-        for number, start in enumerate(range(0, len(split), batch_size)):
-            images, labels = split.batch(order[start : start + batch_size])
-            try:
-                batch = train_batch(
-                    setup.model,
-                    setup.optimizer,
-                    setup.loss_fn,
-                    images,
-                    labels,
-                    setup.windows,
-                    setup.update_per_window,
-                    self.health.before_step,
-                )
-            except RuntimeError as error:
-                if not is_update_overflow(error):
-                    raise
-                batch, problem = None, "optimizer update"
-            else:
-                problem = self.health.batch_problem(batch.loss, batch.final_state)
-            if problem is not None:
-                log.warning(
-                    "%s: diverged in epoch %d, batch %d: the %s became NaN or infinite; stopping",
-                    self.run_id,
-                    epoch,
-                    number,
-                    problem,
-                )
-                return Divergence(number, problem)
-            total_loss += batch.loss * len(labels)
-            correct += int((batch.output_spikes.sum(0).argmax(1) == labels).sum())
-            layer_spikes += batch.layer_spikes
-            layer_elements += batch.layer_elements
-            bar.update(number + 1)
-        bar.close()
+        # disable=None: a bar on an interactive terminal only, never in a job's log.
+        with tqdm(total=math.ceil(len(split) / batch_size), desc=f"epoch {epoch}", unit="batch", disable=None) as bar:
+            for number, start in enumerate(range(0, len(split), batch_size)):
+                images, labels = split.batch(order[start : start + batch_size])
+                try:
+                    batch = train_batch(
+                        setup.model,
+                        setup.optimizer,
+                        setup.loss_fn,
+                        images,
+                        labels,
+                        setup.windows,
+                        setup.update_per_window,
+                        self.health.before_step,
+                    )
+                except UpdateOverflow:
+                    batch, problem = None, "optimizer update"
+                else:
+                    problem = self.health.batch_problem(batch.loss, batch.final_state)
+                if problem is not None:
+                    log.warning(
+                        "%s: diverged in epoch %d, batch %d: the %s became NaN or infinite; stopping",
+                        self.run_id,
+                        epoch,
+                        number,
+                        problem,
+                    )
+                    return Divergence(number, problem)
+                total_loss += batch.loss * len(labels)
+                correct += int((batch.output_spikes.sum(0).argmax(1) == labels).sum())
+                layer_spikes += batch.layer_spikes
+                layer_elements += batch.layer_elements
+                bar.update()
         return {
             "train_loss": total_loss / len(split),
             "train_acc": correct / len(split),
