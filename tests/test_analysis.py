@@ -4,6 +4,7 @@ import base64
 import json
 import re
 import shutil
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,19 @@ from spikebench.report.tables import (
     summarize,
     t_interval,
 )
-from spikebench.run.contract import EPOCHS_FILE, SUMMARY_FILE, WORKLOAD_FILE, RunOutputError, settings_fingerprint
+from spikebench.run.contract import (
+    EPOCHS_FILE,
+    STATUSES,
+    SUMMARY_FIELDS,
+    SUMMARY_FILE,
+    SUMMARY_SCHEMA,
+    WORKLOAD_FILE,
+    RunOutputError,
+    RunSummary,
+    settings_fingerprint,
+)
 from spikebench.study.config import expand_runs, study_designs, validate_config
+from spikebench.study.settings import SETTINGS_SECTIONS
 
 FIXED_SCALE = ["neuron", "surrogate", "backprop"]
 """The factors of a study without a scale axis."""
@@ -213,9 +225,10 @@ def test_tables_are_written_even_without_comparisons(tmp_path):
     ("change", "message"),
     [
         ({"config": {"model": {}}}, "field 'config' lacks training, data, device, engine"),
-        ({"device": None}, "field 'device' is None, not of type"),
-        ({"epochs_run": True}, "field 'epochs_run' is True, not of type"),
-        ({"status": "fine"}, "field 'status' is 'fine', not one of"),
+        ({"device": None}, "field 'device': None is not of type 'string'"),
+        ({"epochs_run": True}, "field 'epochs_run': True is not of type 'integer'"),
+        ({"status": "fine"}, "field 'status': 'fine' is not one of"),
+        ({"settings_hash": "abc"}, "field 'settings_hash': 'abc' does not match"),
     ],
 )
 def test_a_malformed_summary_names_its_file_and_field(study, change, message):
@@ -441,3 +454,9 @@ def test_a_truncated_workload_file_names_itself(tmp_path):
     (directory / WORKLOAD_FILE).write_text('{"activation_sparsity": 0.9, "effe')
     with pytest.raises(RunOutputError, match=f"{re.escape(str(directory / WORKLOAD_FILE))}: not valid JSON"):
         merge_runs([run], files_in({run.run_id: directory}), example_settings())
+
+
+def test_the_summary_schema_the_typed_view_and_the_fates_agree():
+    assert list(typing.get_type_hints(RunSummary)) == SUMMARY_FIELDS == SUMMARY_SCHEMA["required"]
+    assert SUMMARY_SCHEMA["properties"]["status"]["enum"] == list(STATUSES)
+    assert SUMMARY_SCHEMA["properties"]["config"]["required"] == list(SETTINGS_SECTIONS)

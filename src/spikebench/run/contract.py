@@ -7,15 +7,15 @@ rules name them, the merge reads and checks them, the tests check against them. 
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
-import types
-import typing
 from pathlib import Path
 from typing import Any, NamedTuple, TypedDict
 
+import jsonschema
+
 from spikebench.model.topology import LAYER_NAMES
 from spikebench.study.config import AXES
-from spikebench.study.settings import SETTINGS_SECTIONS
 
 EPOCHS_FILE = "epochs.csv"
 SUMMARY_FILE = "summary.json"
@@ -100,96 +100,70 @@ WORKLOAD_COLUMNS = [
 
 
 class RunSummary(TypedDict):
-    """``summary.json``: the run's grid point, its outcome, and what it ran with."""
+    """``summary.json`` as Python sees it; what each field means, and the types the files must have, is
+    ``schemas/summary.schema.json`` (``SUMMARY_SCHEMA``)."""
 
     run_id: str
     dataset: str
     neuron: str
     surrogate: str
     scale: float | None
-    """The surrogate's scale parameter (``spikebench.study.config.Run``), None where none applies."""
     backprop: str
     seed: int
     settings_hash: str
-    """``settings_fingerprint`` of the run and the settings it trained with."""
     status: str
-    """One of ``STATUSES``."""
     best_epoch: int | None
-    """The epoch of the best validation accuracy; None if no epoch finished."""
     best_val_acc: float | None
     test_acc_at_best: float | None
     test_output_spikes_at_best: float | None
     epochs_run: int
-    """Training epochs completed (the epoch-0 row of the untrained network is not one)."""
     optimizer_updates_per_epoch: int
-    """Weight updates in one epoch: batches x updates per batch (1 for BPTT and rtrl_one_update, one per window
-    for TBPTT, one per step for RTRL)."""
     stopped_early: bool
     diverged_epoch: int | None
-    """The epoch in which something became NaN or infinite, None if nothing did."""
     diverged_batch: int | None
-    """The batch (from 0) of ``diverged_epoch`` after which the check failed."""
     divergence: str | None
-    """What became non-finite first: loss, gradients, weights, optimizer state or membranes."""
     initial_gradient_norms: dict[str, float]
-    """Per parameter tensor (state-dict name), the L2 norm of the gradient of the first optimizer step, taken
-    on the untrained weights; all zero means no gradient reaches the weights."""
     wall_seconds: float
     train_samples: int
     validation_samples: int
     test_samples: int
     validation_majority_rate: float
-    """The validation split's most frequent class's share: the accuracy of a constant answer, against which
-    the merge decides whether the run learned."""
     config: dict[str, Any]
-    """The run's ``RunSettings.as_dict``."""
     data: dict[str, Any]
-    """The compact data file's metadata."""
     versions: dict[str, str]
     threads: int
     keeps_freed_memory: bool
     device: str
     device_name: str
     discarded_checkpoints: list[str]
-    """Unreadable checkpoints the run moved aside (kept, renamed) before starting afresh."""
 
 
-SUMMARY_FIELDS: dict[str, Any] = typing.get_type_hints(RunSummary)
+SUMMARY_SCHEMA: dict[str, Any] = json.loads(
+    (importlib.resources.files("spikebench") / "schemas" / "summary.schema.json").read_text()
+)
+"""The JSON schema of ``summary.json``: the trainer checks a summary against it before writing, the merge after
+reading."""
+SUMMARY_FIELDS = list(SUMMARY_SCHEMA["properties"])
+_SUMMARY_VALIDATOR = jsonschema.Draft202012Validator(SUMMARY_SCHEMA)
 
 
 class RunOutputError(ValueError):
     """A run's output file does not follow the contract: a column, field or type is missing or wrong."""
 
 
-def _conforms(value: Any, kind: Any) -> bool:
-    """Whether a JSON value has the annotated type (ints count as floats, booleans never as numbers)."""
-    if typing.get_origin(kind) in (typing.Union, types.UnionType):
-        return any(_conforms(value, option) for option in typing.get_args(kind))
-    if kind is type(None):
-        return value is None
-    if kind in (int, float) and isinstance(value, bool):
-        return False
-    if kind is float:
-        return isinstance(value, (int, float))
-    return isinstance(value, typing.get_origin(kind) or kind)
-
-
 def check_summary(summary: Any, source: str | Path) -> RunSummary:
-    """``summary`` if it has every field of ``RunSummary`` with its type; else ``RunOutputError`` naming
-    ``source`` and the field."""
-    if not isinstance(summary, dict):
-        raise RunOutputError(f"{source}: expected a JSON object, got {type(summary).__name__}")
-    for field, kind in SUMMARY_FIELDS.items():
-        if field not in summary:
-            raise RunOutputError(f"{source}: field {field!r} is missing")
-        if not _conforms(summary[field], kind):
-            raise RunOutputError(f"{source}: field {field!r} is {summary[field]!r}, not of type {kind}")
-    if summary["status"] not in STATUSES:
-        raise RunOutputError(f"{source}: field 'status' is {summary['status']!r}, not one of {STATUSES}")
-    missing = [name for name in SETTINGS_SECTIONS if name not in summary["config"]]
-    if missing:
-        raise RunOutputError(f"{source}: field 'config' lacks {', '.join(missing)}")
-    return summary
+    """``summary`` if it follows ``SUMMARY_SCHEMA``; else ``RunOutputError`` naming ``source``, the field and
+    what is wrong with it."""
+    error = jsonschema.exceptions.best_match(_SUMMARY_VALIDATOR.iter_errors(summary))
+    if error is None:
+        return summary
+    field = ".".join(map(str, error.absolute_path))
+    if error.validator == "required":
+        missing = [name for name in error.validator_value if name not in error.instance]
+        problem = f"field {field!r} lacks {', '.join(missing)}" if field else f"field {missing[0]!r} is missing"
+    else:
+        problem = f"field {field!r}: {error.message}" if field else error.message
+    raise RunOutputError(f"{source}: {problem}")
 
 
 def read_summary(path: str | Path) -> RunSummary:
