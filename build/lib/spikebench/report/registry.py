@@ -1,0 +1,256 @@
+"""The report's tables and study figures, one spec each: what the workflow builds, where the report files
+them, and (for figures) which function of ``spikebench.report.study_figures`` draws them.
+
+Read by the workflow, which imports neither pandas' plotting nor matplotlib: functions are named, not held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from spikebench.utils.registry import by_name, resolve
+
+FIGURES_MODULE = "spikebench.report.study_figures"
+
+
+@dataclass(frozen=True)
+class ReportEntry:
+    """A table or figure of the report: its name, the HTML report's category that files it, and its caption."""
+
+    name: str
+    category: str
+    caption: str = field(default="", kw_only=True)
+    """What it shows and how to read it: in the HTML report, on the summary page and on the table's own page."""
+
+
+@dataclass(frozen=True)
+class StudyFigureSpec(ReportEntry):
+    draw: str
+    """Function of ``spikebench.report.study_figures``: tables -> figure."""
+
+    def drawer(self) -> Callable:
+        return resolve(FIGURES_MODULE, self.draw)
+
+
+TABLES: dict[str, ReportEntry] = by_name(
+    ReportEntry(
+        "studies",
+        "Comparison",
+        caption=(
+            "Per study of the config: its runs, the factors it compares, whether it sweeps the surrogate scale, and "
+            "its pre-specified baseline."
+        ),
+    ),
+    ReportEntry(
+        "epochs",
+        "Training",
+        caption=(
+            "Every run's epochs stacked: one row per run and epoch, with the columns of the per-run epochs.csv. "
+            "Epoch 0 is the untrained network (validation and test accuracy and loss, spike rates; no training "
+            "columns). Then training loss and accuracy from the training pass, validation loss and accuracy, test "
+            "accuracy, spike rates per layer, output spikes, epoch seconds and throughput."
+        ),
+    ),
+    ReportEntry(
+        "runs",
+        "Training",
+        caption=(
+            "One row per run of the grid, every run whatever became of it: its axes, status (ok, diverged, "
+            "no_gradient, silent, or missing when the run wrote nothing), where and how it diverged, the untrained "
+            "network's accuracy, spike rates and first gradient's norm, outcome (learned when its best validation "
+            "accuracy beats the validation split's majority-class share in a one-sided binomial test at 5% over the "
+            "epochs evaluated; else at_chance, diverged, diverged_after_learning, silent, no_gradient or missing), "
+            "the surrogate's derivative width at half maximum, optimizer updates per epoch, best epoch, best "
+            "validation accuracy, test accuracy at the best epoch, epochs run, early stop, wall time, spike rates"
+            " at the best epoch, and the NeuroBench workload "
+            "metrics on the test set with the best weights (activation sparsity, effective MACs and ACs per sample, "
+            "dense operations, footprint in bytes, connection sparsity)."
+        ),
+    ),
+    ReportEntry(
+        "summary",
+        "Comparison",
+        caption=(
+            "Per dataset x neuron x surrogate x scale x backprop (with the surrogate's width): runs, runs that "
+            "learned, failures and the failure rate with its Wilson 95% interval, failures by kind (at chance, "
+            "silent, no gradient, diverged, diverged after learning, missing), and over the runs that learned "
+            "only: mean, standard deviation and 95% t interval of the test accuracy, mean epochs to the best "
+            "validation epoch; mean seconds and optimizer updates per epoch."
+        ),
+    ),
+    ReportEntry(
+        "comparisons",
+        "Comparison",
+        caption=(
+            "Every level of every factor a study varies against the study's pre-specified baseline, in two "
+            "families: primary (pooled over the other factors: blocks are other factors x seed; Holm over the "
+            "factor's levels) and exploratory (within each context, seeds as blocks; Holm over the study's "
+            "exploratory comparisons). Failures: blocks where both ran, failures of each, exact McNemar p-value and "
+            "its Holm adjustment. Accuracy, over the pairs where both runs learned only: means, the mean difference "
+            "with its 95% t interval (within +-1), the paired t-test p-value, the Wilcoxon signed-rank p-value (a "
+            "check), Holm-adjusted p, the TOST p-value for equivalence within the study's margin (raw and adjusted), "
+            "the minimum detectable difference at 80% power at the family's Bonferroni level, and the verdict: "
+            "different, equivalent, inconclusive or not testable (fewer than two pairs, or no spread)."
+        ),
+    ),
+    ReportEntry(
+        "omnibus",
+        "Comparison",
+        caption=(
+            "Per study, family, factor and context, the omnibus tests over the levels (three or more): Cochran's Q "
+            "on failures (blocks where every level ran) and Friedman's test on the accuracy (blocks where every "
+            "level learned), with p-values Holm-adjusted within the family and outcome."
+        ),
+    ),
+    ReportEntry(
+        "never_learned",
+        "Comparison",
+        caption=(
+            "Combinations whose mean test accuracy stayed at chance, and why, as far as the runs recorded it "
+            "(diverged, silent output layer, a silent hidden layer, or spiking without learning)."
+        ),
+    ),
+    ReportEntry(
+        "initialisation",
+        "Initialisation",
+        caption=(
+            "Per combination, the untrained network before its first update: validation accuracy, the spike rate "
+            "of every layer on the validation split, the first gradient's norm over all weights (minimum, median "
+            "and maximum over the seeds), the runs whose first gradient was exactly zero (status no_gradient), and "
+            "the runs that learned."
+        ),
+    ),
+    ReportEntry(
+        "initial_gradients",
+        "Initialisation",
+        caption=(
+            "Per run and parameter tensor, the L2 norm of the gradient of the first optimizer step, taken on the "
+            "untrained weights (summary.json's initial_gradient_norms)."
+        ),
+    ),
+    ReportEntry(
+        "neuron_gains",
+        "Initialisation",
+        caption=(
+            "Per neuron model: its steady-state gain U / I (the membrane a constant unit input settles at without "
+            "spiking) and the mean and largest spike rate per layer of its untrained networks on the validation "
+            "split."
+        ),
+    ),
+)
+
+STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
+    StudyFigureSpec(
+        "accuracy_heatmap",
+        "Comparison",
+        "accuracy_heatmap",
+        caption=(
+            "Test accuracy (at each run's best validation epoch) of every neuron model x surrogate gradient, mean "
+            "over the seeds whose run learned, trained with BPTT; each cell counts the runs that failed, which the "
+            "mean leaves out (as summary.csv does). Empty cells are combinations the config does not run (ABSS has "
+            "no surrogate)."
+        ),
+    ),
+    StudyFigureSpec(
+        "learning_curves",
+        "Training",
+        "learning_curves",
+        caption=(
+            "Validation accuracy per epoch, one panel per neuron model, one colour per surrogate at its configured "
+            "scale; epoch 0 is the untrained network. With two or more seeds the line is their mean and the band "
+            "spans them (minimum to maximum); the title gives n. Curves end where early stopping ended the runs."
+        ),
+    ),
+    StudyFigureSpec(
+        "seed_spread",
+        "Comparison",
+        "seed_spread",
+        caption=(
+            "Test accuracy of every seed (dots) per neuron model and surrogate at its configured scale, BPTT, with "
+            "boxes (quartiles) where every combination has three seeds or more; the title gives n."
+        ),
+    ),
+    StudyFigureSpec(
+        "baseline_comparisons",
+        "Comparison",
+        "baseline_comparisons",
+        caption=(
+            "The primary family: each level minus its study's pre-specified baseline over the blocks where both "
+            "runs learned, with the 95% t interval (percentage points of test accuracy), one panel per study and "
+            "factor; the shaded band is the equivalence margin. Red: different after Holm; blue: equivalent (TOST); "
+            "grey: inconclusive; hollow: not testable. Each label counts the pairs that learned and the failures "
+            "of the level and the baseline, which are compared apart."
+        ),
+    ),
+    StudyFigureSpec(
+        "backprop_comparison",
+        "Comparison",
+        "backprop_comparison",
+        caption=(
+            "BPTT, truncated BPTT (an update every K steps) and snnTorch's 'RTRL', which is TBPTT with a window "
+            "of one step (an update after every step, no credit assignment across steps; not real-time recurrent "
+            "learning): mean test accuracy with its 95% confidence interval over seeds, dots for seeds. The "
+            "methods differ in the number of weight updates as much as in truncation; the control '1-step "
+            "truncation, one update per batch' (rtrl_one_update) makes as many updates as BPTT with RTRL's "
+            "truncation, so it separates the two. See accuracy_vs_updates."
+        ),
+    ),
+    StudyFigureSpec(
+        "accuracy_vs_updates",
+        "Comparison",
+        "accuracy_vs_updates",
+        caption=(
+            "Test accuracy against the optimizer updates each run made until its best validation epoch (log "
+            "scale), coloured by backprop method: BPTT makes one update per batch, TBPTT one per window, "
+            "snnTorch's RTRL one per step, so an accuracy difference between methods mixes truncation with the "
+            "number of updates."
+        ),
+    ),
+    StudyFigureSpec(
+        "accuracy_vs_scale",
+        "Comparison",
+        "accuracy_vs_scale",
+        caption=(
+            "Test accuracy against the width of each surrogate's derivative at half maximum (in units of V - V_th; "
+            "log axis), whether the study swept scales or widths, so that shapes line up at equal width: one panel "
+            "per neuron model of the sweep, one line per surrogate through the mean of the seeds that learned. Each "
+            "seed is a point whose marker says what became of the run (learned, at chance, silent, no gradient, "
+            "diverged, diverged after learning). A surrogate whose accuracy collapses at some widths is limited by "
+            "its width against the initialisation, not by its shape."
+        ),
+    ),
+    StudyFigureSpec(
+        "initial_state",
+        "Initialisation",
+        "initial_state",
+        caption=(
+            "The untrained network, before its first update. Left: each neuron model's spike rate per layer on "
+            "the validation set (mean over its runs), labelled with its steady-state gain U / I (the membrane a "
+            "constant unit input settles at): a model with a high gain fires from the start, one with a low gain "
+            "may be silent. Right: the norm of the first gradient over all weights, median over seeds, per neuron "
+            "model and surrogate (k: scale); '0' means no gradient reached the weights at all, so the run could "
+            "not learn (status no_gradient)."
+        ),
+    ),
+    StudyFigureSpec(
+        "accuracy_vs_cost",
+        "Cost",
+        "accuracy_vs_cost",
+        caption=(
+            "The accuracy-cost trade-off: test accuracy against activation sparsity (share of zero spiking "
+            "outputs) and against effective synaptic operations per sample (MACs of the first convolution plus "
+            "ACs of the spike-fed layers, NeuroBench definitions), on the test set with the best weights."
+        ),
+    ),
+    StudyFigureSpec(
+        "seconds_per_epoch",
+        "Cost",
+        "seconds_per_epoch",
+        caption=(
+            "Seconds per epoch per neuron model and backprop method, from the runs' own timings (training and "
+            "evaluation), and the whole training job's wall time from Snakemake's benchmark files: bars are means "
+            "over the runs, error bars one standard deviation (none with one run each)."
+        ),
+    ),
+)

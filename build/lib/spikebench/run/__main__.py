@@ -1,0 +1,3 @@
+from spikebench.run.cli import main
+
+main()

@@ -1,0 +1,112 @@
+"""Typed settings: the sections of the validated config that a run depends on, as frozen dataclasses.
+
+``RunSettings.from_config`` builds them once, after validation; a key the dataclasses do not know, or one they
+need and the config lacks, fails there, at load, not as a ``KeyError`` in a job. ``as_dict`` gives back the
+config's own values: what ``summary.json`` records and ``settings_fingerprint`` hashes. No torch here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from spikebench.data.datasets import DATASETS
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """``model:`` the network's time steps and its neurons' constants (schema: ``model``)."""
+
+    steps: int
+    beta: float
+    alpha: float
+    threshold: float
+    lapicque_r: float
+    lapicque_c: float
+    lif: dict[str, float]
+    abss: dict[str, float]
+    surrogate_numerics: str
+    surrogate_params: dict[str, dict[str, float]]
+    """Per surrogate, the parameters the config sets; the others take snnTorch's defaults."""
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """``training:`` batches, the Adamax optimizer and early stopping (schema: ``training``)."""
+
+    batch_size: int
+    eval_batch_size: int
+    learning_rate: float
+    adam_betas: tuple[float, float]
+    adam_eps: float
+    max_epochs: int
+    patience: int
+    tbptt_window: int
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """``data:`` the validation hold-out and the limits on each split (schema: ``data``)."""
+
+    validation_size: int
+    split_seed: int
+    limit_train: int | None
+    limit_validation: int | None
+    limit_test: int | None
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything a run depends on apart from its grid point (``spikebench.study.config.Run``)."""
+
+    model: ModelSettings
+    training: TrainingSettings
+    data: DataSettings
+    device: str
+    engine: str
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> RunSettings:
+        """From a validated config, or from ``as_dict``'s output (which is how a rule's params carry it)."""
+        training = config["training"]
+        return cls(
+            model=ModelSettings(**config["model"]),
+            training=TrainingSettings(**{**training, "adam_betas": tuple(training["adam_betas"])}),
+            data=DataSettings(**config["data"]),
+            device=config["device"],
+            engine=config["engine"],
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """As plain JSON values (the betas a list, as in the config file)."""
+        values = dataclasses.asdict(self)
+        values["training"]["adam_betas"] = list(self.training.adam_betas)
+        return values
+
+
+SETTINGS_SECTIONS = tuple(field.name for field in dataclasses.fields(RunSettings))
+"""The config keys ``RunSettings`` reads."""
+
+
+@dataclass(frozen=True)
+class SplitSizes:
+    train: int
+    validation: int
+    test: int
+
+
+def split_sizes(data: DataSettings, dataset: str) -> SplitSizes:
+    """Images per split as a run sees them: the data set's sizes less the validation hold-out, then the limits."""
+    spec = DATASETS[dataset]
+    train_total, test_total = spec.file("train", "labels").shape[0], spec.file("test", "labels").shape[0]
+
+    def capped(count: int, limit: int | None) -> int:
+        return count if limit is None else min(count, limit)
+
+    return SplitSizes(
+        capped(train_total - data.validation_size, data.limit_train),
+        capped(data.validation_size, data.limit_validation),
+        capped(test_total, data.limit_test),
+    )
