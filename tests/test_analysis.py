@@ -14,19 +14,13 @@ from markupsafe import escape
 from scipy import stats
 
 from helpers import example_settings, example_summary, grid_run, write_run
+from spikebench.report.combinations import never_learned, summarize, t_interval
 from spikebench.report.findings import study_findings
+from spikebench.report.merge import RunFiles, merge_runs
 from spikebench.report.registry import STUDY_FIGURES, TABLES
-from spikebench.report.statistics import COMPARISON_COLUMNS, study_comparisons
+from spikebench.report.statistics import COMPARISON_COLUMNS, MISSING, study_comparisons
 from spikebench.report.table_page import render_table_page
-from spikebench.report.tables import (
-    MISSING,
-    RunFiles,
-    build_tables,
-    merge_runs,
-    never_learned,
-    summarize,
-    t_interval,
-)
+from spikebench.report.tables import build_tables
 from spikebench.run.contract import (
     EPOCHS_FILE,
     STATUSES,
@@ -219,6 +213,13 @@ def test_tables_are_written_even_without_comparisons(tmp_path):
     assert list(frames) == list(TABLES)
     assert list(pd.read_csv(out["comparisons"]).columns) == COMPARISON_COLUMNS
     assert len(pd.read_csv(out["runs"])) == 1
+    two = {**studies, "two": {**studies["one"], "runs": [run.run_id]}}
+    build_tables([run.as_dict()], files, two, example_settings(), out)
+    members = pd.read_csv(out["study_runs"])
+    assert members.to_dict("records") == [
+        {"study": "one", "run_id": run.run_id},
+        {"study": "two", "run_id": run.run_id},
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
+from spikebench.report.merge import RunFiles
 from spikebench.report.registry import TABLES
-from spikebench.report.tables import RunFiles, build_tables
+from spikebench.report.tables import build_tables
 from spikebench.utils.logs import logged
 
 with logged(snakemake.log[0]):
