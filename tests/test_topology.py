@@ -37,7 +37,8 @@ def test_the_workflow_plans_without_torch_or_plotting_libraries():
     code = (
         "import sys\n"
         "import spikebench.data.datasets, spikebench.report.registry, spikebench.run.contract\n"
-        "import spikebench.study.config, spikebench.study.resources, spikebench.model.registry\n"
+        "import spikebench.study.config, spikebench.study.resources, spikebench.study.settings, spikebench.paths\n"
+        "import spikebench.model.registry\n"
         "print(sorted({'torch', 'pandas', 'matplotlib', 'snntorch'} & set(sys.modules)))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
