@@ -459,3 +459,30 @@ def test_a_changed_source_file_is_fetched_again(tmp_path, shared_mnist):
     labels.write_bytes(recompressed)
     changed = snakemake("-n", provenance, "--configfile", str(config), workdir=tmp_path)
     assert re.search(r"fetch_dataset\s+1\n", changed.stdout + changed.stderr)
+
+
+@pytest.mark.workflow
+def test_a_scale_that_reads_as_a_pattern_plans_and_its_run_diverges(tmp_path, shared_mnist):
+    """atan at alpha 1e+39: its run id has a '+', which an unescaped wildcard constraint reads as a regular
+    expression; the config plans, and the run trains and ends diverged (its gradients overflow)."""
+    config = {
+        "device": "cpu",
+        "datasets": {"mnist": {"sources": [str(shared_mnist)]}},
+        "data": {"validation_size": 100, "limit_train": 200, "limit_validation": 100, "limit_test": 100},
+        "model": {"steps": 4, "surrogate_params": {"atan": {"alpha": 1.0e39}}},
+        "training": {"batch_size": 50, "eval_batch_size": 100, "max_epochs": 2, "patience": 2},
+        "studies": {
+            "overflow": {
+                "dataset": ["mnist"],
+                "neuron": ["leaky"],
+                "surrogate": ["atan"],
+                "backprop": ["bptt"],
+                "seed": [0],
+            }
+        },
+    }
+    path = write_config(tmp_path, config)
+    summary = "results/runs/mnist-leaky-atan-k1e+39-bptt-s0/summary.json"
+    snakemake("--cores", "1", summary, "--configfile", str(path), workdir=tmp_path)
+    recorded = json.loads((tmp_path / summary).read_text())
+    assert (recorded["status"], recorded["divergence"]) == ("diverged", "gradients")
