@@ -148,7 +148,7 @@ def test_the_full_scale_study_sweeps_widths_and_each_surrogate_runs_at_the_scale
         ({"scale": [50, 50.0000001]}, "50, 50.0000001 are one level once written as 50 (six significant digits)"),
         ({"width": [0.1, 0.100001]}, "are one level once written as 0.1 (four significant digits)"),
         ({"width": [0.1], "scale": [5]}, "gives both scale and width"),
-        ({"width": [0.1]}, "surrogate spike_rate_escape cannot be set to a width: its scale (slope) sets only"),
+        ({"width": [0.1]}, "spike_rate_escape cannot be set to width 0.1: its slope does not change the width"),
         ({"width": [0.2]}, "sparse_fast_sigmoid with B = 1 is at least 0.4142 wide at any slope"),
     ],
 )

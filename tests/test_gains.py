@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from spikebench.model.cells import NeuronSettings
-from spikebench.model.gains import GAINS, neuron_gains
+from spikebench.model.gains import neuron_gains
 from spikebench.model.registry import NEURON_MODELS
+from spikebench.utils.registry import resolve_path
 
 NEVER = 1e30
 
@@ -36,7 +37,7 @@ def stepped_gain(neuron, settings, steps=2000):
 )
 def test_closed_form_gain_is_where_the_cell_settles(neuron, model):
     # The cells hold tau_alpha and 1 / (R C) in float32, as snnTorch does: agreement to float32's precision.
-    assert GAINS[neuron](NeuronSettings(**model)) == pytest.approx(
+    assert resolve_path(NEURON_MODELS[neuron].gain)(NeuronSettings(**model)) == pytest.approx(
         stepped_gain(neuron, NeuronSettings(**model)), rel=1e-6
     )
 

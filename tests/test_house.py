@@ -9,7 +9,7 @@ from conftest import REPO
 
 PACKAGE = REPO / "src/spikebench"
 LONGEST_FUNCTION, LONGEST_CLASS = 60, 120
-LAYERS = ("utils", "paths", "data", "neurons", "model", "study", "run", "report")
+LAYERS = ("utils", "paths", "data", "neurons", "model", "plugins", "study", "run", "report")
 """Bottom to top: a subpackage imports only from its own layer and the ones below it."""
 SOURCES = sorted(PACKAGE.rglob("*.py"))
 

@@ -6,7 +6,13 @@ import math
 import pytest
 import torch
 
-from spikebench.neurons.surrogate_widths import SCALES_FOR_WIDTH, WIDTHS, WidthError
+from spikebench.neurons.surrogate_widths import (
+    WidthError,
+    fast_sigmoid_scale,
+    fast_sigmoid_width,
+    numeric_scale_for_width,
+    spike_rate_escape_width,
+)
 from spikebench.neurons.surrogates import SURROGATES, make_spike_function, scale_at_width, surrogate_width
 
 X = torch.linspace(-3, 3, 1201, dtype=torch.float64)
@@ -100,7 +106,7 @@ def measured_width(name, params):
 
 @pytest.mark.parametrize(
     ("name", "params"),
-    [(name, params) for name, cases in SCALES.items() if name in WIDTHS for params in cases],
+    [(name, params) for name, cases in SCALES.items() if SURROGATES[name].width for params in cases],
     ids=str,
 )
 def test_the_closed_form_width_is_the_backward_pass_width(name, params):
@@ -115,7 +121,7 @@ def test_surrogates_without_a_half_maximum_have_no_width():
     }
 
 
-@pytest.mark.parametrize("name", sorted(SCALES_FOR_WIDTH))
+@pytest.mark.parametrize("name", [name for name, spec in SURROGATES.items() if spec.scale_for_width])
 @pytest.mark.parametrize("width", [0.01, 0.05, 0.64, 2.0])
 def test_the_scale_at_a_width_gives_that_width(name, width):
     if name == "sparse_fast_sigmoid" and width <= 0.5:
@@ -139,5 +145,20 @@ def test_a_width_no_scale_can_give_is_refused_with_the_reason(name):
     if SURROGATES[name].scale is None:
         assert scale_at_width(name, 0.1) is None, "runs once, at its fixed width"
         return
-    with pytest.raises(WidthError, match="only the height"):
+    with pytest.raises(WidthError, match="its slope does not change the width"):
         scale_at_width(name, 0.1)
+
+
+@pytest.mark.parametrize("width", [0.003, 0.0166, 0.64, 5.0])
+def test_the_numeric_inverse_finds_the_closed_form_scale(width):
+    """A plugin surrogate registered with a width but no inverse is set to a width by bisection."""
+    params = {"slope": 25}
+    found = numeric_scale_for_width(fast_sigmoid_width, width, params, "slope")
+    assert found == pytest.approx(fast_sigmoid_scale(width, params), rel=1e-9)
+
+
+def test_the_numeric_inverse_refuses_what_no_scale_gives():
+    with pytest.raises(WidthError, match="does not change the width"):
+        numeric_scale_for_width(spike_rate_escape_width, 0.5, {"beta": 1, "slope": 25}, "slope")
+    with pytest.raises(WidthError, match="no slope between 1e-6 and 1e6"):
+        numeric_scale_for_width(fast_sigmoid_width, 1e-9, {"slope": 25}, "slope")

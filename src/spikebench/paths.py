@@ -16,6 +16,15 @@ def raw_data_directory(dataset: str, sources_key: str) -> str:
     return f"{RAW_DATA}/{dataset}/{sources_key}"
 
 
+def raw_file(dataset: str, sources_key: str, name: str) -> str:
+    return f"{raw_data_directory(dataset, sources_key)}/raw/{name}"
+
+
+def provenance_file(dataset: str, sources_key: str) -> str:
+    """Where each raw file came from, with its md5."""
+    return f"{raw_data_directory(dataset, sources_key)}/provenance.json"
+
+
 @dataclass(frozen=True)
 class ResultsLayout:
     """The files of one config's results directory ``root``."""

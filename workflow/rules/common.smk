@@ -17,7 +17,12 @@ from spikebench.data.datasets import (
     resolved_sources,
     sources_key,
 )
-from spikebench.paths import ResultsLayout, raw_data_directory
+from spikebench.paths import (
+    ResultsLayout,
+    provenance_file,
+    raw_data_directory,
+    raw_file,
+)
 from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.run.contract import (
     CHECKPOINT_FILE,
@@ -72,17 +77,18 @@ def dataset_sources(wildcards):
     return resolved_sources(sources)
 
 
+def dataset_sources_key(dataset):
+    """This config's raw files of ``dataset`` are keyed by its sources (``sources_key``)."""
+    return sources_key(config["datasets"][dataset]["sources"])
+
+
 def raw_directory(dataset):
-    """Where this config's raw files of ``dataset`` live: keyed by its sources (``sources_key``)."""
-    return raw_data_directory(
-        dataset, sources_key(config["datasets"][dataset]["sources"])
-    )
+    return raw_data_directory(dataset, dataset_sources_key(dataset))
 
 
 def raw_files(wildcards):
-    return expand(
-        f"{raw_directory(wildcards.dataset)}/raw/{{name}}", name=RAW_FILE_NAMES
-    )
+    key = dataset_sources_key(wildcards.dataset)
+    return [raw_file(wildcards.dataset, key, name) for name in RAW_FILE_NAMES]
 
 
 def dataset_local_files(wildcards):

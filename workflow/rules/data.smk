@@ -3,10 +3,10 @@ rule fetch_dataset:
         local_sources=dataset_local_files,
     output:
         raw=expand(
-            raw_data_directory("{{dataset}}", "{{sources_key}}") + "/raw/{name}",
+            raw_file("{{dataset}}", "{{sources_key}}", "{name}"),
             name=RAW_FILE_NAMES,
         ),
-        provenance=raw_data_directory("{dataset}", "{sources_key}") + "/provenance.json",
+        provenance=provenance_file("{dataset}", "{sources_key}"),
     log:
         LAYOUT.log("data", "fetch_{dataset}-{sources_key}"),
     benchmark:

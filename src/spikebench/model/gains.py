@@ -11,10 +11,10 @@ initialisation one model fires while another is silent, before any learning.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from spikebench.model.registry import NEURON_MODELS
+from spikebench.utils.registry import resolve_path
 
 if TYPE_CHECKING:
     from spikebench.study.settings import ModelSettings
@@ -25,17 +25,30 @@ def alpha_kernel_scale(alpha: float, beta: float) -> float:
     return math.log(alpha) / (math.log(beta) - math.log(alpha)) + 1
 
 
-GAINS: dict[str, Callable[[ModelSettings], float]] = {
-    "leaky": lambda model: 1 / (1 - model.beta),
-    "synaptic": lambda model: 1 / ((1 - model.alpha) * (1 - model.beta)),
-    "alpha": lambda model: alpha_kernel_scale(model.alpha, model.beta) * (1 / (1 - model.alpha) - 1 / (1 - model.beta)),
-    "lapicque": lambda model: model.lapicque_r,
-    "lif": lambda model: 1.0,
-    "abss": lambda model: 1.0,
-}
-"""Per neuron model, its gain from the config's ``model`` section."""
+def leaky_gain(model: ModelSettings) -> float:
+    return 1 / (1 - model.beta)
+
+
+def synaptic_gain(model: ModelSettings) -> float:
+    return 1 / ((1 - model.alpha) * (1 - model.beta))
+
+
+def alpha_gain(model: ModelSettings) -> float:
+    return alpha_kernel_scale(model.alpha, model.beta) * (1 / (1 - model.alpha) - 1 / (1 - model.beta))
+
+
+def lapicque_gain(model: ModelSettings) -> float:
+    return model.lapicque_r
+
+
+def unit_gain(model: ModelSettings) -> float:
+    """spikebench's LIF and ABSS settle at the input itself."""
+    return 1.0
 
 
 def neuron_gains(model: ModelSettings) -> dict[str, float]:
-    """The steady-state gain of every registered neuron model at the config's ``model`` settings."""
-    return {neuron: GAINS[neuron](model) for neuron in NEURON_MODELS}
+    """The steady-state gain of every registered neuron model at the config's ``model`` settings (its spec's
+    ``gain``); NaN for a model registered without one."""
+    return {
+        name: float(resolve_path(spec.gain)(model)) if spec.gain else math.nan for name, spec in NEURON_MODELS.items()
+    }

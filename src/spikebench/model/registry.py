@@ -1,48 +1,99 @@
 """Registry of the neuron models the training grid compares: the one list the schema, grid, network and docs
-read. Each spec names the cell that steps it (``spikebench.model.cells``) instead of holding it, so that
-the workflow can read the registry without importing torch."""
+read. Built-in models and plugins (``spikebench.plugins``) are registered the same way, by ``register_neuron``.
+Each spec names its cell (and its gain) by import path instead of holding it, so that the workflow can read
+the registry without importing torch."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spikebench.utils.registry import by_name, resolve
+from spikebench.utils.registry import register, resolve_path
 
-CELLS_MODULE = "spikebench.model.cells"
+CELLS = "spikebench.model.cells"
+GAINS = "spikebench.model.gains"
 
 
 @dataclass(frozen=True)
 class NeuronModelSpec:
     name: str
     origin: str
+    """Who registered it: ``snntorch`` or ``spikebench`` for the built-ins, the plugin's module otherwise."""
     uses_surrogate: bool
+    """Whether it fires through a surrogate spike function; a model with its own gradient estimator (ABSS) runs
+    once per seed with surrogate ``none``."""
     description: str
     cell: str
-    """Class name of its cell in ``spikebench.model.cells``."""
+    """Import path ``module:Class`` of its cell, a ``spikebench.model.cells.Cell``."""
+    gain: str | None = None
+    """Import path ``module:function`` of its steady-state gain U / I from the config's model settings, no torch
+    (``spikebench.model.gains``); None where none is given."""
 
     def cell_class(self) -> type:
-        return resolve(CELLS_MODULE, self.cell)
+        return resolve_path(self.cell)
 
 
-NEURON_MODELS: dict[str, NeuronModelSpec] = by_name(
-    NeuronModelSpec("leaky", "snntorch", True, "first-order leaky integrator, U <- beta U + I", "LeakyCell"),
-    NeuronModelSpec(
-        "synaptic",
-        "snntorch",
-        True,
-        "second order: synaptic current (alpha) feeds U (beta)",
-        "SynapticCell",
-    ),
-    NeuronModelSpec("alpha", "snntorch", True, "alpha-kernel neuron: excitatory and inhibitory currents", "AlphaCell"),
-    NeuronModelSpec("lapicque", "snntorch", True, "RC-circuit neuron, R = 1, C = 1.44", "LapicqueCell"),
-    NeuronModelSpec("lif", "spikebench", True, "spikebench LIF: V += (I - V) dt / tau, reset to V_reset", "LIFCell"),
-    NeuronModelSpec(
-        "abss",
-        "spikebench",
-        False,
-        "autoregressive Bernoulli spike sampling; straight-through estimator on the spike probability",
-        "ABSSCell",
-    ),
+NEURON_MODELS: dict[str, NeuronModelSpec] = {}
+
+
+def register_neuron(
+    name: str,
+    cell: str,
+    *,
+    description: str,
+    uses_surrogate: bool = True,
+    gain: str | None = None,
+    origin: str = "a plugin",
+) -> NeuronModelSpec:
+    """Register a neuron model under ``name``: its cell class by import path ``module:Class`` (a
+    ``spikebench.model.cells.Cell`` subclass), whether it fires through a surrogate, and optionally its
+    steady-state gain by import path ``module:function``. ``RegistrationError`` if the name is taken or
+    malformed."""
+    spec = NeuronModelSpec(name, origin, uses_surrogate, description, cell, gain)
+    return register(NEURON_MODELS, spec, "neuron model", {"cell": cell, "gain": gain})
+
+
+register_neuron(
+    "leaky",
+    f"{CELLS}:LeakyCell",
+    description="first-order leaky integrator, U <- beta U + I",
+    gain=f"{GAINS}:leaky_gain",
+    origin="snntorch",
+)
+register_neuron(
+    "synaptic",
+    f"{CELLS}:SynapticCell",
+    description="second order: synaptic current (alpha) feeds U (beta)",
+    gain=f"{GAINS}:synaptic_gain",
+    origin="snntorch",
+)
+register_neuron(
+    "alpha",
+    f"{CELLS}:AlphaCell",
+    description="alpha-kernel neuron: excitatory and inhibitory currents",
+    gain=f"{GAINS}:alpha_gain",
+    origin="snntorch",
+)
+register_neuron(
+    "lapicque",
+    f"{CELLS}:LapicqueCell",
+    description="RC-circuit neuron, R = 1, C = 1.44",
+    gain=f"{GAINS}:lapicque_gain",
+    origin="snntorch",
+)
+register_neuron(
+    "lif",
+    f"{CELLS}:LIFCell",
+    description="spikebench LIF: V += (I - V) dt / tau, reset to V_reset",
+    gain=f"{GAINS}:unit_gain",
+    origin="spikebench",
+)
+register_neuron(
+    "abss",
+    f"{CELLS}:ABSSCell",
+    description="autoregressive Bernoulli spike sampling; straight-through estimator on the spike probability",
+    uses_surrogate=False,
+    gain=f"{GAINS}:unit_gain",
+    origin="spikebench",
 )
 
 NO_SURROGATE = "none"

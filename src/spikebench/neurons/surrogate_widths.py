@@ -33,37 +33,39 @@ class WidthError(ValueError):
     """No value of the surrogate's scale gives the wanted width."""
 
 
-def _fast_sigmoid(params: dict[str, Any]) -> float:
+def fast_sigmoid_width(params: dict[str, Any]) -> float:
     return 2 * FAST_SIGMOID_HALF / params["slope"]
 
 
-def _sigmoid(params: dict[str, Any]) -> float:
+def sigmoid_width(params: dict[str, Any]) -> float:
     return 2 * SIGMOID_HALF / params["slope"]
 
 
-def _atan(params: dict[str, Any]) -> float:
+def atan_width(params: dict[str, Any]) -> float:
     return 4 / (math.pi * params["alpha"])
 
 
-def _sparse_fast_sigmoid(params: dict[str, Any]) -> float:
+def sparse_fast_sigmoid_width(params: dict[str, Any]) -> float:
     return FAST_SIGMOID_HALF * (params["B"] + 1 / params["slope"])
 
 
-def _spike_rate_escape(params: dict[str, Any]) -> float:
+def spike_rate_escape_width(params: dict[str, Any]) -> float:
     return 2 * math.log(2) / params["beta"]
 
 
-WIDTHS: dict[str, Callable[[dict[str, Any]], float]] = {
-    "fast_sigmoid": _fast_sigmoid,
-    "sigmoid": _sigmoid,
-    "atan": _atan,
-    "sparse_fast_sigmoid": _sparse_fast_sigmoid,
-    "spike_rate_escape": _spike_rate_escape,
-}
-"""Per surrogate with a half maximum, its FWHM from its full parameter set."""
+def fast_sigmoid_scale(width: float, params: dict[str, Any]) -> float:
+    return 2 * FAST_SIGMOID_HALF / width
 
 
-def _inverse_sparse_fast_sigmoid(width: float, params: dict[str, Any]) -> float:
+def sigmoid_scale(width: float, params: dict[str, Any]) -> float:
+    return 2 * SIGMOID_HALF / width
+
+
+def atan_scale(width: float, params: dict[str, Any]) -> float:
+    return 4 / (math.pi * width)
+
+
+def sparse_fast_sigmoid_scale(width: float, params: dict[str, Any]) -> float:
     floor = FAST_SIGMOID_HALF * params["B"]
     if width <= floor:
         raise WidthError(
@@ -73,30 +75,30 @@ def _inverse_sparse_fast_sigmoid(width: float, params: dict[str, Any]) -> float:
     return 1 / (width / FAST_SIGMOID_HALF - params["B"])
 
 
-SCALES_FOR_WIDTH: dict[str, Callable[[float, dict[str, Any]], float]] = {
-    "fast_sigmoid": lambda width, params: 2 * FAST_SIGMOID_HALF / width,
-    "sigmoid": lambda width, params: 2 * SIGMOID_HALF / width,
-    "atan": lambda width, params: 4 / (math.pi * width),
-    "sparse_fast_sigmoid": _inverse_sparse_fast_sigmoid,
-}
-"""Per surrogate whose scale sets its width, the scale that gives a width (the inverse of ``WIDTHS``)."""
+def numeric_scale_for_width(
+    width_of: Callable[[dict[str, Any]], float], width: float, params: dict[str, Any], scale: str
+) -> float:
+    """The value of parameter ``scale`` at which ``width_of`` gives ``width``, by bisection on a log scale between
+    1e-6 and 1e6 (the schema's range of scales), for a surrogate registered without a closed-form inverse. The
+    width must change monotonically with the scale; ``WidthError`` where no scale in that range gives it."""
 
+    def log_width(log_scale: float) -> float:
+        return math.log(width_of({**params, scale: math.exp(log_scale)}))
 
-def derivative_width(name: str, params: dict[str, Any]) -> float | None:
-    """The FWHM of surrogate ``name``'s derivative with its full parameters ``params``; None if it has none."""
-    width = WIDTHS.get(name)
-    return None if width is None else float(width(params))
-
-
-def scale_for_width(name: str, width: float, params: dict[str, Any]) -> float:
-    """The value of the surrogate's scale parameter that makes its derivative ``width`` wide, the other
-    parameters taken from ``params``; ``WidthError`` saying why where none does."""
-    inverse = SCALES_FOR_WIDTH.get(name)
-    if inverse is None:
-        reason = (
-            "its scale (slope) sets only the height of its derivative"
-            if name in WIDTHS
-            else "its derivative has no half maximum"
+    low, high, target = math.log(1e-6), math.log(1e6), math.log(width)
+    at_low, at_high = log_width(low), log_width(high)
+    if at_low == at_high:
+        raise WidthError(f"its {scale} does not change the width of its derivative")
+    if not min(at_low, at_high) <= target <= max(at_low, at_high):
+        raise WidthError(
+            f"no {scale} between 1e-6 and 1e6 makes it {width:g} wide (from {math.exp(at_low):.4g} to"
+            f" {math.exp(at_high):.4g})"
         )
-        raise WidthError(f"surrogate {name} cannot be set to a width: {reason}")
-    return float(inverse(width, params))
+    rising = at_high > at_low
+    for _ in range(200):
+        middle = (low + high) / 2
+        if (log_width(middle) < target) == rising:
+            low = middle
+        else:
+            high = middle
+    return math.exp((low + high) / 2)

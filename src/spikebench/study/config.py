@@ -18,6 +18,7 @@ from spikebench.data.datasets import DATASETS
 from spikebench.model.registry import NEURON_MODELS, NO_SURROGATE
 from spikebench.neurons.surrogate_widths import WidthError
 from spikebench.neurons.surrogates import SURROGATES, scale_at_width, surrogate_scale
+from spikebench.plugins import PluginError, load_plugins
 from spikebench.study.resources import training_memory_mb
 from spikebench.study.settings import RunSettings
 
@@ -84,7 +85,17 @@ workflow's ``workflow/schemas/config.schema.yaml`` is a link to it."""
 
 
 def load_schema() -> dict:
-    return yaml.safe_load(SCHEMA_FILE.read_text())
+    """The config schema, its neuron and surrogate names those registered now (built-ins and plugins)."""
+    schema = yaml.safe_load(SCHEMA_FILE.read_text())
+    schema["$defs"]["neuron_name"]["enum"] = list(NEURON_MODELS)
+    schema["$defs"]["surrogate_name"]["enum"] = list(SURROGATES)
+    return schema
+
+
+def _listed_plugins(config: Any) -> list[str]:
+    """The well-formed module names under ``plugins:`` (the schema reports the others)."""
+    listed = config.get("plugins") if isinstance(config, dict) else None
+    return [module for module in listed if isinstance(module, str)] if isinstance(listed, list) else []
 
 
 def load_config(path: str | Path) -> dict:
@@ -101,10 +112,15 @@ def simulation_figure_names(schema: dict) -> list[str]:
 
 
 def validate_config(config: dict) -> dict:
-    """Validate ``config`` in place against the schema, fill defaults, and check surrogate parameters.
+    """Load the plugins (``spikebench.plugins``), then validate ``config`` in place against the schema (whose
+    neuron and surrogate names are the registered ones), fill defaults, and check surrogate parameters.
 
     Raises ``ConfigError`` listing every problem, each naming its key and, for names, the allowed values.
     """
+    try:
+        load_plugins(_listed_plugins(config))
+    except PluginError as error:
+        raise ConfigError(f"invalid config:\n  config key 'plugins': {error}") from None
     schema = load_schema()
     problems = schema_errors(config, schema)
     if not problems:

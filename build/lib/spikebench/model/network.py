@@ -103,7 +103,7 @@ class ConvSNN(nn.Module):
     ) -> ForwardResult:
         """Present ``images`` ``[B, 1, 28, 28]`` for ``steps`` steps starting from ``state`` (zeros if None)."""
         if self.engine == "reference":
-            return self._reference(images, steps, state, record)
+            return _reference_forward(self, images, steps, state, record)
         batch = images.shape[0]
         stochastic = any(cell.uses_generator for cell in self.cells)
         if torch.is_grad_enabled() or stochastic or images.device.type != "cpu" or batch <= IMAGES_PER_PIECE:
@@ -162,22 +162,24 @@ class ConvSNN(nn.Module):
         # unbind, not per-step indexing: each indexing op's backward would fill and add a whole [T, ...] gradient.
         return F.linear(inputs, weight, connection.bias).unbind(0)
 
-    def _reference(self, images, steps, state, record):
-        states = list(state) if state is not None else [None] * len(self.cells)
-        spikes_per_layer = [[] for _ in self.cells]
-        membranes = [[] for _ in self.cells]
-        for _ in range(steps):
-            current = images
-            for index, (stage, cell) in enumerate(zip(STAGES, self.cells, strict=True)):
-                inputs = current.flatten(1) if stage.flatten else current
-                current = _pool(stage, getattr(self, stage.connection)(inputs))
-                if states[index] is None:
-                    states[index] = cell.initial_state(current)
-                current, states[index], membrane = cell.reference_step(current, states[index])
-                spikes_per_layer[index].append(current)
-                if record:
-                    membranes[index].append(membrane)
-        return _result(spikes_per_layer, states, membranes if record else None)
+
+def _reference_forward(network: ConvSNN, images, steps, state, record) -> ForwardResult:
+    """The reference engine: every stage, connection and cell, one step at a time, as snnTorch's examples run."""
+    states = list(state) if state is not None else [None] * len(network.cells)
+    spikes_per_layer = [[] for _ in network.cells]
+    membranes = [[] for _ in network.cells]
+    for _ in range(steps):
+        current = images
+        for index, (stage, cell) in enumerate(zip(STAGES, network.cells, strict=True)):
+            inputs = current.flatten(1) if stage.flatten else current
+            current = _pool(stage, getattr(network, stage.connection)(inputs))
+            if states[index] is None:
+                states[index] = cell.initial_state(current)
+            current, states[index], membrane = cell.reference_step(current, states[index])
+            spikes_per_layer[index].append(current)
+            if record:
+                membranes[index].append(membrane)
+    return _result(spikes_per_layer, states, membranes if record else None)
 
 
 def _connection(stage: Stage, in_features: int) -> nn.Module:

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from spikebench.neurons.surrogate_widths import derivative_width, scale_for_width
-from spikebench.utils.registry import by_name, resolve
+from spikebench.neurons.surrogate_widths import WidthError, numeric_scale_for_width
+from spikebench.utils.registry import RegistrationError, register, resolve_path
 
 SpikeFunction = Callable[["torch.Tensor"], "torch.Tensor"]  # noqa: F821 (torch is imported lazily)
 
@@ -27,62 +27,122 @@ SpikeFunction = Callable[["torch.Tensor"], "torch.Tensor"]  # noqa: F821 (torch 
 NUMERICS = ("stable", "snntorch")
 
 
+SNNTORCH = "snntorch.surrogate"
+STABLE = "spikebench.neurons.stable_surrogates"
+WIDTHS = "spikebench.neurons.surrogate_widths"
+
+
 @dataclass(frozen=True)
 class SurrogateSpec:
     name: str
-    snntorch_factory: str
+    factory: str
+    """Import path ``module:function`` of the factory that takes the parameters and returns the spike function."""
     defaults: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     stable_factory: str | None = None
-    """A function of ``spikebench.neurons.stable_surrogates`` replacing snnTorch's where its numerics fail."""
+    """Import path of a factory replacing ``factory`` where its numerics fail (``numerics: stable``)."""
     scale: str | None = None
     """The parameter that sets how sharply the gradient peaks at threshold (a study's ``scale`` axis sets it);
     None where no parameter does (the gradient's width is fixed or it is not a peak)."""
+    width: str | None = None
+    """Import path ``module:function`` of its derivative's full width at half maximum from its full parameters,
+    no torch (``spikebench.neurons.surrogate_widths``); None where it has no half maximum."""
+    scale_for_width: str | None = None
+    """Import path of the inverse, ``(width, params) -> scale``; where None, found numerically from ``width``."""
+    origin: str = "spikebench"
 
-    def factory(self, numerics: str = "stable", **params: Any) -> SpikeFunction:
-        if numerics == "stable" and self.stable_factory:
-            return resolve("spikebench.neurons.stable_surrogates", self.stable_factory)(**params)
-        return resolve("snntorch.surrogate", self.snntorch_factory)(**params)
+    def factory_function(self, numerics: str = "stable") -> Callable[..., SpikeFunction]:
+        return resolve_path(self.stable_factory if numerics == "stable" and self.stable_factory else self.factory)
 
 
-SURROGATES: dict[str, SurrogateSpec] = by_name(
-    SurrogateSpec("fast_sigmoid", "fast_sigmoid", {"slope": 25}, "derivative of x / (1 + k|x|)", scale="slope"),
-    SurrogateSpec("triangular", "triangular", {"threshold": 1}, "+/- threshold on either side of 0"),
-    SurrogateSpec(
-        "sigmoid",
-        "sigmoid",
-        {"slope": 25},
-        "derivative of the logistic sigmoid",
-        stable_factory="sigmoid",
-        scale="slope",
-    ),
-    SurrogateSpec(
-        "sparse_fast_sigmoid",
-        "SFS",
-        {"slope": 25, "B": 1},
-        "fast sigmoid, zero below x = B (sparse gradient)",
-        scale="slope",
-    ),
-    SurrogateSpec(
-        "spike_rate_escape",
-        "spike_rate_escape",
-        {"beta": 1, "slope": 25},
-        "Boltzmann escape-rate derivative",
-        scale="slope",
-    ),
-    SurrogateSpec(
-        "stochastic_spike_operator",
-        "SSO",
-        {"mean": 0, "variance": 0.2},
-        "1 above threshold, uniform noise below (draws from torch's global generator)",
-    ),
-    SurrogateSpec(
-        "straight_through_estimator",
-        "straight_through_estimator",
-        {},
-        "identity gradient",
-    ),
-    SurrogateSpec("atan", "atan", {"alpha": 2.0}, "derivative of arctan(pi x alpha / 2) / pi", scale="alpha"),
+SURROGATES: dict[str, SurrogateSpec] = {}
+
+
+def register_surrogate(
+    name: str,
+    factory: str,
+    *,
+    defaults: dict[str, Any] | None = None,
+    description: str = "",
+    scale: str | None = None,
+    width: str | None = None,
+    scale_for_width: str | None = None,
+    stable_factory: str | None = None,
+    origin: str = "a plugin",
+) -> SurrogateSpec:
+    """Register a surrogate gradient under ``name``: its factory by import path ``module:function`` (called with
+    the parameters, it returns a spike function whose forward pass is ``(x > 0).float()`` for ``x = V - V_th``),
+    its parameters' ``defaults``, which of them is its ``scale`` (or None), and optionally its derivative's width
+    at half maximum by import path (equal-width studies need it). ``RegistrationError`` if the name is taken or
+    malformed, or the scale is not one of its parameters."""
+    defaults = dict(defaults or {})
+    spec = SurrogateSpec(name, factory, defaults, description, stable_factory, scale, width, scale_for_width, origin)
+    if scale is not None and scale not in defaults:
+        raise RegistrationError(
+            f"surrogate {name!r}: its scale {scale!r} is not one of its parameters {list(defaults)}"
+        )
+    paths = {"factory": factory, "stable_factory": stable_factory, "width": width, "scale_for_width": scale_for_width}
+    return register(SURROGATES, spec, "surrogate", paths)
+
+
+def _builtin(name: str, snntorch_name: str, defaults: dict[str, Any], description: str, **fields: Any) -> None:
+    register_surrogate(
+        name, f"{SNNTORCH}:{snntorch_name}", defaults=defaults, description=description, origin="snntorch", **fields
+    )
+
+
+_builtin(
+    "fast_sigmoid",
+    "fast_sigmoid",
+    {"slope": 25},
+    "derivative of x / (1 + k|x|)",
+    scale="slope",
+    width=f"{WIDTHS}:fast_sigmoid_width",
+    scale_for_width=f"{WIDTHS}:fast_sigmoid_scale",
+)
+_builtin("triangular", "triangular", {"threshold": 1}, "+/- threshold on either side of 0")
+_builtin(
+    "sigmoid",
+    "sigmoid",
+    {"slope": 25},
+    "derivative of the logistic sigmoid",
+    stable_factory=f"{STABLE}:sigmoid",
+    scale="slope",
+    width=f"{WIDTHS}:sigmoid_width",
+    scale_for_width=f"{WIDTHS}:sigmoid_scale",
+)
+_builtin(
+    "sparse_fast_sigmoid",
+    "SFS",
+    {"slope": 25, "B": 1},
+    "fast sigmoid, zero below x = B (sparse gradient)",
+    scale="slope",
+    width=f"{WIDTHS}:sparse_fast_sigmoid_width",
+    scale_for_width=f"{WIDTHS}:sparse_fast_sigmoid_scale",
+)
+_builtin(
+    "spike_rate_escape",
+    "spike_rate_escape",
+    {"beta": 1, "slope": 25},
+    "Boltzmann escape-rate derivative",
+    scale="slope",
+    width=f"{WIDTHS}:spike_rate_escape_width",
+)
+_builtin(
+    "stochastic_spike_operator",
+    "SSO",
+    {"mean": 0, "variance": 0.2},
+    "1 above threshold, uniform noise below (draws from torch's global generator)",
+)
+_builtin("straight_through_estimator", "straight_through_estimator", {}, "identity gradient")
+_builtin(
+    "atan",
+    "atan",
+    {"alpha": 2.0},
+    "derivative of arctan(pi x alpha / 2) / pi",
+    scale="alpha",
+    width=f"{WIDTHS}:atan_width",
+    scale_for_width=f"{WIDTHS}:atan_scale",
 )
 
 
@@ -115,7 +175,7 @@ def make_spike_function(name: str, params: dict[str, Any] | None = None, numeric
     unknown = set(params) - set(spec.defaults)
     if unknown:
         raise ValueError(f"surrogate {name!r} takes parameters {sorted(spec.defaults)}, got unknown {sorted(unknown)}")
-    return spec.factory(numerics, **{**spec.defaults, **params})
+    return spec.factory_function(numerics)(**{**spec.defaults, **params})
 
 
 def full_params(name: str, params: dict[str, Any] | None = None, scale: float | None = None) -> dict[str, Any]:
@@ -126,15 +186,27 @@ def full_params(name: str, params: dict[str, Any] | None = None, scale: float | 
 def surrogate_width(name: str, params: dict[str, Any] | None = None, scale: float | None = None) -> float | None:
     """Full width at half maximum of the surrogate's derivative (``spikebench.neurons.surrogate_widths``) with
     ``params`` and ``scale``; None where it has none (and for the label ``none`` of models without surrogate)."""
-    if name not in SURROGATES:
+    spec = SURROGATES.get(name)
+    if spec is None or spec.width is None:
         return None
-    return derivative_width(name, full_params(name, params, scale))
+    return float(resolve_path(spec.width)(full_params(name, params, scale)))
 
 
 def scale_at_width(name: str, width: float, params: dict[str, Any] | None = None) -> float | None:
     """The scale at which surrogate ``name`` (other parameters from ``params``) is ``width`` wide, to six
     significant digits so that the run id (``-k<scale>``) names it exactly; None for a surrogate without a
     scale, which runs once at its fixed width. ``WidthError`` where no scale gives that width."""
-    if SURROGATES[name].scale is None:
+    spec = SURROGATES[name]
+    if spec.scale is None:
         return None
-    return float(f"{scale_for_width(name, width, full_params(name, params)):.6g}")
+    if spec.width is None:
+        raise WidthError(f"surrogate {name} cannot be set to a width: its derivative has no half maximum")
+    params = full_params(name, params)
+    if spec.scale_for_width is not None:
+        scale = resolve_path(spec.scale_for_width)(width, params)
+    else:
+        try:
+            scale = numeric_scale_for_width(resolve_path(spec.width), width, params, spec.scale)
+        except WidthError as error:
+            raise WidthError(f"surrogate {name} cannot be set to width {width:g}: {error}") from None
+    return float(f"{scale:.6g}")

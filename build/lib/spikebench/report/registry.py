@@ -43,6 +43,14 @@ TABLES: dict[str, ReportEntry] = by_name(
         ),
     ),
     ReportEntry(
+        "study_runs",
+        "Comparison",
+        caption=(
+            "Which runs each study compares, one row per study and run: a run two studies share (the same grid "
+            "point) is trained once and has a row in each."
+        ),
+    ),
+    ReportEntry(
         "epochs",
         "Training",
         caption=(

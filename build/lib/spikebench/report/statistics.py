@@ -39,7 +39,7 @@ from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.weightstats import ttost_paired
 
 from spikebench.model.registry import NEURON_MODELS, NO_SURROGATE
-from spikebench.study.config import format_level
+from spikebench.study.config import SWEEPS, format_level
 from spikebench.study.power import ALPHA, detectable_difference
 
 DEFAULT_EQUIVALENCE_MARGIN = 0.005
@@ -222,7 +222,7 @@ def _factor_frames(runs: pd.DataFrame, factor: str, baseline: dict) -> Iterator[
     neuron's surrogate; they have no place in the surrogate, scale or width comparison.
     """
     own_estimator = runs["surrogate"] == NO_SURROGATE
-    if factor in ("scale", "width"):
+    if factor in SWEEPS:
         yield runs[runs[factor] != NO_LEVEL], ""
         return
     if factor == "surrogate":
@@ -366,7 +366,7 @@ def adjust_families(comparisons: pd.DataFrame) -> pd.DataFrame:
 
 def level_name(factor: str, level) -> str:
     """A level as a sentence names it: swept numbers with their factor (``width 0.1``), names as they are."""
-    return f"{factor} {level}" if factor in ("scale", "width") else str(level)
+    return f"{factor} {level}" if factor in SWEEPS else str(level)
 
 
 def verdict(row: dict) -> str:

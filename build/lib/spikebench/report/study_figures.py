@@ -17,9 +17,9 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from spikebench.model.backprop import BACKPROP_METHODS, backprop_label
 from spikebench.report.registry import STUDY_FIGURES
-from spikebench.report.statistics import LEARNED, NOT_TESTABLE, PRIMARY, level_name
+from spikebench.report.statistics import LEARNED, MISSING, NOT_TESTABLE, PRIMARY, level_name
 from spikebench.report.style import apply_style, save_figure
-from spikebench.report.tables import MISSING, read_tables
+from spikebench.report.tables import read_tables
 
 Tables = dict[str, pd.DataFrame]
 ACCURACY = "test accuracy at best validation epoch"
@@ -37,8 +37,10 @@ def _finished(runs: pd.DataFrame, backprop: str | None = "bptt") -> pd.DataFrame
     return data[data["backprop"] == backprop] if backprop else data
 
 
-def _in_studies(runs: pd.DataFrame, names: set[str]) -> pd.Series:
-    return runs["studies"].fillna("").str.split(";").map(lambda members: bool(names & set(members)))
+def _in_studies(runs: pd.DataFrame, names: set[str], tables: Tables) -> pd.Series:
+    """Whether each run belongs to one of the studies ``names``."""
+    members = tables["study_runs"]
+    return runs["run_id"].isin(members.loc[members["study"].isin(names), "run_id"])
 
 
 def _at_configured_scale(frame: pd.DataFrame, tables: Tables) -> pd.DataFrame:
@@ -49,7 +51,7 @@ def _at_configured_scale(frame: pd.DataFrame, tables: Tables) -> pd.DataFrame:
     if not fixed:
         return frame
     runs = tables["runs"]
-    return frame[frame["run_id"].isin(runs.loc[_in_studies(runs, fixed), "run_id"])]
+    return frame[frame["run_id"].isin(runs.loc[_in_studies(runs, fixed, tables), "run_id"])]
 
 
 def surrogate_label(surrogate: str, scale: float) -> str:
@@ -381,7 +383,7 @@ def accuracy_vs_scale(tables: Tables) -> plt.Figure:
     runs = tables["runs"]
     studies = tables["studies"]
     sweeping = set(studies.loc[studies["sweeps_scale"].astype(bool), "study"])
-    data = runs[(runs["status"] != MISSING) & runs["width"].notna() & _in_studies(runs, sweeping)]
+    data = runs[(runs["status"] != MISSING) & runs["width"].notna() & _in_studies(runs, sweeping, tables)]
     if data.empty:
         return _placeholder(
             "No study of this config sweeps the surrogate scale or width (a study's scale: or width: axis),"

@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 
 from spikebench.report import html_page
+from spikebench.report.combinations import GROUP
 from spikebench.report.findings import study_findings
 from spikebench.report.registry import STUDY_FIGURES
 from spikebench.report.statistics import PRIMARY
-from spikebench.report.tables import GROUP, read_tables
+from spikebench.report.tables import read_tables
 from spikebench.utils.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
