@@ -38,7 +38,7 @@ CHROMIUM_ARGUMENTS = [
 ]
 EYE = "a[iconname='eye']"
 """The report's 'show this result' buttons."""
-PYTHON_FOLDERS = ["src", "tests", "benchmarks", "workflow/scripts"]
+PYTHON_FOLDERS = ["src", "tests", "benchmarks", "workflow/scripts", "examples"]
 
 
 def write_config(tmp_path, config, name="config.yaml"):

@@ -1,0 +1,184 @@
+"""Plugins: a researcher's own neuron model and surrogate, found through the config or an installed entry point,
+get the same grid and checks as the built-ins; a bad plugin is refused before anything runs, naming itself."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import REPO
+from helpers import synthetic_data_file, train
+from spikebench import plugins
+from spikebench.model.registry import NEURON_MODELS
+from spikebench.neurons.surrogates import SURROGATES, scale_at_width, surrogate_width
+from spikebench.study.config import ConfigError, expand_runs, validate_config
+from spikebench.utils.registry import RegistrationError
+
+EXAMPLE = REPO / "examples/spikebench-alif/src"
+EXAMPLE_PLUGIN = "spikebench_alif.plugin"
+
+
+@pytest.fixture(autouse=True)
+def registries():
+    """Each test starts from the built-ins and leaves them so: the registries, the loaded plugins and the
+    plugin modules are put back afterwards."""
+    neurons, surrogates, loaded = dict(NEURON_MODELS), dict(SURROGATES), set(plugins._loaded)
+    modules = set(sys.modules)
+    yield
+    NEURON_MODELS.clear()
+    NEURON_MODELS.update(neurons)
+    SURROGATES.clear()
+    SURROGATES.update(surrogates)
+    plugins._loaded.clear()
+    plugins._loaded.update(loaded)
+    for module in set(sys.modules) - modules:
+        if module.startswith(("spikebench_alif.plugin", "throwaway", "clashing")):
+            del sys.modules[module]
+
+
+def study_config(neurons, surrogates, listed=(EXAMPLE_PLUGIN,), **study):
+    levels = {"neuron": neurons, "surrogate": surrogates, **study}
+    baseline = {factor: values[0] for factor, values in levels.items() if len(values) > 1}
+    return {
+        "device": "cpu",
+        "plugins": list(listed),
+        "model": {"steps": 4},
+        "data": {"validation_size": 100},
+        "training": {"batch_size": 50, "eval_batch_size": 100, "max_epochs": 2, "patience": 2},
+        "studies": {
+            "mine": {
+                "dataset": ["mnist"],
+                "neuron": neurons,
+                "surrogate": surrogates,
+                "backprop": ["bptt"],
+                "seed": [0],
+                **study,
+                **({"baseline": baseline} if baseline else {}),
+            }
+        },
+    }
+
+
+def test_a_config_names_the_plugins_models_and_surrogates_beside_the_built_ins():
+    config = validate_config(study_config(["leaky", "alif"], ["fast_sigmoid", "gaussian"]))
+    assert set(expand_runs(config)) == {
+        "mnist-leaky-fast_sigmoid-k25-bptt-s0",
+        "mnist-leaky-gaussian-k0.3-bptt-s0",
+        "mnist-alif-fast_sigmoid-k25-bptt-s0",
+        "mnist-alif-gaussian-k0.3-bptt-s0",
+    }
+    assert NEURON_MODELS["alif"].origin == "spikebench_alif"
+    assert surrogate_width("gaussian", scale=0.3) == pytest.approx(2 * (2 * 0.6931471805599453) ** 0.5 * 0.3)
+
+
+def test_a_plugin_surrogate_joins_an_equal_width_study():
+    config = validate_config(study_config(["leaky"], ["fast_sigmoid", "gaussian"], width=[0.02, 0.5]))
+    sigma = scale_at_width("gaussian", 0.5)
+    assert surrogate_width("gaussian", scale=sigma) == pytest.approx(0.5, rel=1e-5)
+    assert f"mnist-leaky-gaussian-k{sigma:g}-bptt-s0" in expand_runs(config)
+
+
+def test_a_typo_lists_the_plugins_names_among_the_allowed():
+    with pytest.raises(ConfigError, match="'alfi' is not allowed; allowed values: leaky, .*, abss, alif"):
+        validate_config(study_config(["alfi"], ["gaussian"]))
+
+
+def test_a_plugin_run_trains_and_writes_its_outputs(tmp_path):
+    config = validate_config(study_config(["alif"], ["gaussian"]))
+    summary = train(config, synthetic_data_file(tmp_path), tmp_path / "run")
+    assert summary["run_id"] == "mnist-alif-gaussian-k0.3-bptt-s0" and summary["status"] in ("ok", "silent")
+    assert summary["epochs_run"] >= 1 and any(norm > 0 for norm in summary["initial_gradient_norms"].values())
+
+
+def write_plugin(directory, name, body):
+    (directory / f"{name}.py").write_text(textwrap.dedent(body))
+    return name
+
+
+def test_a_plugin_that_takes_a_built_in_name_is_refused_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = write_plugin(
+        tmp_path,
+        "clashing_plugin",
+        """
+        from spikebench.plugins import register_neuron, register_surrogate
+        register_surrogate("fine_one", "clashing_cells:fine", defaults={"k": 1.0}, scale="k")
+        register_neuron("leaky", "clashing_cells:Mine", description="mine")
+        """,
+    )
+    with pytest.raises(ConfigError) as refused:
+        validate_config(study_config(["leaky"], ["fast_sigmoid"], listed=[module]))
+    message = str(refused.value)
+    assert "config key 'plugins': plugin clashing_plugin (listed under plugins: in the config)" in message
+    assert "neuron model 'leaky' is already registered (by snntorch); register yours under another name" in message
+    assert "fine_one" not in SURROGATES, "nothing of a refused plugin stays registered"
+
+
+def test_a_plugin_that_does_not_import_is_refused_with_the_fix(tmp_path):
+    with pytest.raises(ConfigError, match="plugin no_such_plugin .* it does not import .* put its directory on"):
+        validate_config(study_config(["leaky"], ["atan"], listed=["no_such_plugin"]))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("My-Model", "m:C"), "use lower-case letters, digits and underscores"),
+        (("mine", "module.Class"), "cell 'module.Class' is not an import path 'module:attribute'"),
+    ],
+)
+def test_malformed_registrations_are_refused(arguments, message):
+    with pytest.raises(RegistrationError, match=message):
+        plugins.register_neuron(*arguments, description="x")
+    assert "mine" not in NEURON_MODELS and "My-Model" not in NEURON_MODELS
+
+
+def test_a_surrogate_scale_must_be_one_of_its_parameters():
+    with pytest.raises(RegistrationError, match="scale 'slope' is not one of its parameters \\['sigma'\\]"):
+        plugins.register_surrogate("mine", "m:f", defaults={"sigma": 1.0}, scale="slope")
+
+
+def run_python(code, path):
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, path))}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_an_installed_packages_entry_point_is_found_without_a_config_change(tmp_path):
+    """A throwaway distribution (its metadata on the path, as pip leaves it) declares a plugin module."""
+    write_plugin(
+        tmp_path,
+        "throwaway_plugin",
+        """
+        from spikebench.plugins import register_neuron
+        register_neuron("throwaway", "spikebench.model.cells:LeakyCell", description="a leaky by another name")
+        """,
+    )
+    metadata = tmp_path / "throwaway-0.1.dist-info"
+    metadata.mkdir()
+    (metadata / "METADATA").write_text("Metadata-Version: 2.1\nName: throwaway\nVersion: 0.1\n")
+    (metadata / "entry_points.txt").write_text("[spikebench.plugins]\nthrowaway = throwaway_plugin\n")
+    code = (
+        "from spikebench.study.config import validate_config, expand_runs\n"
+        "config = {'studies': {'s': {'dataset': ['mnist'], 'neuron': ['throwaway'], 'surrogate': ['atan'],"
+        " 'backprop': ['bptt'], 'seed': [0]}}}\n"
+        "print(list(expand_runs(validate_config(config))))\n"
+    )
+    assert run_python(code, [tmp_path]).stdout.strip() == "['mnist-throwaway-atan-k2-bptt-s0']"
+
+
+def test_planning_a_study_with_a_plugin_imports_no_torch(tmp_path):
+    """What Snakemake does while it plans: validate the config (loading the plugin), expand the grid, find the
+    scale of an equal-width study's plugin surrogate."""
+    code = (
+        "import sys\n"
+        "from spikebench.study.config import validate_config, expand_runs\n"
+        "config = {'plugins': ['spikebench_alif.plugin'], 'studies': {'s': {'dataset': ['mnist'],"
+        " 'neuron': ['alif'], 'surrogate': ['gaussian', 'atan'], 'width': [0.1], 'backprop': ['bptt'],"
+        " 'seed': [0], 'baseline': {'surrogate': 'atan'}}}}\n"
+        "runs = expand_runs(validate_config(config))\n"
+        "print(len(runs), sorted({'torch', 'snntorch', 'pandas', 'matplotlib'} & set(sys.modules)))\n"
+    )
+    assert run_python(code, [EXAMPLE]).stdout.split() == ["2", "[]"]
