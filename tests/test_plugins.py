@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import pytest
+import yaml
 
 from conftest import REPO
 from helpers import synthetic_data_file, train
@@ -182,3 +183,106 @@ def test_planning_a_study_with_a_plugin_imports_no_torch(tmp_path):
         "print(len(runs), sorted({'torch', 'snntorch', 'pandas', 'matplotlib'} & set(sys.modules)))\n"
     )
     assert run_python(code, [EXAMPLE]).stdout.split() == ["2", "[]"]
+
+
+BAD_PLUGIN = """
+import torch
+from spikebench.model.cells import Cell
+from spikebench.plugins import register_neuron, register_surrogate
+
+
+class Lazy(Cell):
+    pass
+
+
+class Narrow(Cell):
+    def fast_step(self, current, state):
+        return current[:, :1] > 0, state, state[0]
+
+
+class Double(Cell):
+    def fast_step(self, current, state):
+        return (current > 0).double(), state, state[0]
+
+
+class NotACell:
+    pass
+
+
+class _Reciprocal(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return (x > 0).float()
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad / x
+
+
+def reciprocal():
+    return _Reciprocal.apply
+
+
+def sign():
+    return torch.sign
+
+
+register_neuron("lazy", "throwaway_bad:Lazy", description="no step")
+register_neuron("narrow", "throwaway_bad:Narrow", description="wrong shape")
+register_neuron("double", "throwaway_bad:Double", description="wrong dtype")
+register_neuron("stranger", "throwaway_bad:NotACell", description="not a cell")
+register_neuron("absent", "throwaway_bad:Absent", description="no such class")
+register_surrogate("reciprocal", "throwaway_bad:reciprocal", description="infinite at 0")
+register_surrogate("sign", "throwaway_bad:sign", description="not a step")
+"""
+
+
+def test_each_bad_cell_and_surrogate_is_named_with_its_problem(tmp_path, monkeypatch):
+    from spikebench.run.plugin_checks import plugin_problems
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    write_plugin(tmp_path, "throwaway_bad", BAD_PLUGIN)
+    plugins.load_plugins(["throwaway_bad"])
+    problems = "\n".join(plugin_problems())
+    for expected in [
+        "plugin throwaway_bad: neuron model 'lazy': its cell throwaway_bad:Lazy does not define fast_step",
+        "neuron model 'narrow': one step of its cell on a float32 input of shape [2, 3, 4, 4] returned spikes of"
+        " [2, 1, 4, 4] torch.bool",
+        "neuron model 'double': one step of its cell on a float32 input of shape [2, 3, 4, 4] returned spikes of"
+        " [2, 3, 4, 4] torch.float64",
+        "neuron model 'stranger': its cell throwaway_bad:NotACell is not a subclass of spikebench.model.cells.Cell",
+        "neuron model 'absent': its cell throwaway_bad:Absent does not import",
+        "surrogate 'reciprocal': its backward pass at [-1.0, -0.10000000149011612, 0.0, 0.10000000149011612, 1.0]"
+        " is [-1.0, -10.0, inf, 10.0, 1.0]: it must be finite, 0 included",
+        "surrogate 'sign': its forward pass gives [-1.0, -1.0, 0.0, 1.0, 1.0]",
+    ]:
+        assert expected in problems
+    assert "spikebench_alif" not in problems and "leaky" not in problems, "built-ins and good plugins pass"
+
+
+def test_the_workflow_refuses_a_bad_plugin_before_any_job(tmp_path):
+    write_plugin(tmp_path, "throwaway_bad", BAD_PLUGIN)
+    config = study_config(["leaky"], ["atan"], listed=["throwaway_bad"])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    environment = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--configfile",
+            "config.yaml",
+        ],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "a plugin failed its check before any job" in output
+    assert "plugin throwaway_bad: neuron model 'lazy'" in output and not (tmp_path / "results").exists()

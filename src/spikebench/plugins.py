@@ -22,17 +22,20 @@ and leaves the registries as they were.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.metadata
 from collections.abc import Iterable
 
 from spikebench.model.registry import NEURON_MODELS, NeuronModelSpec, register_neuron
 from spikebench.neurons.surrogates import SURROGATES, SurrogateSpec, register_surrogate
-from spikebench.utils.registry import RegistrationError
+from spikebench.utils.registry import UNNAMED_ORIGIN, RegistrationError
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginError", "load_plugins", "register_neuron", "register_surrogate"]
 
 ENTRY_POINT_GROUP = "spikebench.plugins"
+BUILT_IN_ORIGINS = ("snntorch", "spikebench")
+"""The origins of the built-in models and surrogates; any other origin is a plugin's."""
 
 
 class PluginError(ValueError):
@@ -57,6 +60,8 @@ def _load_one(module: str, how: str) -> None:
     except Exception as error:  # noqa: BLE001 (whatever a plugin raises, it is reported, not half-registered)
         problem = f"importing it raised {type(error).__name__}: {error}"
     else:
+        _name_origins(NEURON_MODELS, neurons, module)
+        _name_origins(SURROGATES, surrogates, module)
         _loaded.add(module)
         return
     NEURON_MODELS.clear()
@@ -64,6 +69,13 @@ def _load_one(module: str, how: str) -> None:
     SURROGATES.clear()
     SURROGATES.update(surrogates)
     raise PluginError(f"plugin {module} ({how}): {problem}")
+
+
+def _name_origins(registry: dict, before: dict, module: str) -> None:
+    """Record ``module`` as the origin of what it registered without naming one."""
+    for name in set(registry) - set(before):
+        if registry[name].origin == UNNAMED_ORIGIN:
+            registry[name] = dataclasses.replace(registry[name], origin=module)
 
 
 def entry_point_plugins() -> list[str]:

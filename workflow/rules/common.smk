@@ -1,3 +1,4 @@
+import os
 import re
 import subprocess
 import sys
@@ -17,6 +18,9 @@ from spikebench.data.datasets import (
     resolved_sources,
     sources_key,
 )
+from spikebench.model.registry import NEURON_MODELS
+from spikebench.neurons.surrogates import SURROGATES
+from spikebench.plugins import BUILT_IN_ORIGINS
 from spikebench.paths import (
     ResultsLayout,
     provenance_file,
@@ -47,6 +51,36 @@ try:
     validate_config(config)
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
+
+
+def check_plugin_implementations():
+    """Smoke-test the plugins' cells and surrogates before any job, in a process of its own: this one plans
+    without importing torch."""
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    checked = subprocess.run(
+        [sys.executable, "-m", "spikebench.run.plugin_checks", *config["plugins"]],
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
+    if checked.returncode != 0:
+        raise WorkflowError(
+            "a plugin failed its check before any job:\n"
+            + (checked.stderr.strip() or checked.stdout.strip())
+        )
+
+
+if any(
+    spec.origin not in BUILT_IN_ORIGINS
+    for registry in (NEURON_MODELS, SURROGATES)
+    for spec in registry.values()
+):
+    check_plugin_implementations()
 
 RESULTS = config["results"]
 LAYOUT = ResultsLayout(RESULTS)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spikebench.utils.registry import register, resolve_path
+from spikebench.utils.registry import UNNAMED_ORIGIN, register, resolve_path
 
 CELLS = "spikebench.model.cells"
 GAINS = "spikebench.model.gains"
@@ -42,7 +42,7 @@ def register_neuron(
     description: str,
     uses_surrogate: bool = True,
     gain: str | None = None,
-    origin: str = "a plugin",
+    origin: str = UNNAMED_ORIGIN,
 ) -> NeuronModelSpec:
     """Register a neuron model under ``name``: its cell class by import path ``module:Class`` (a
     ``spikebench.model.cells.Cell`` subclass), whether it fires through a surrogate, and optionally its

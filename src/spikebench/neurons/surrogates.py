@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spikebench.neurons.surrogate_widths import WidthError, numeric_scale_for_width
-from spikebench.utils.registry import RegistrationError, register, resolve_path
+from spikebench.utils.registry import UNNAMED_ORIGIN, RegistrationError, register, resolve_path
 
 SpikeFunction = Callable[["torch.Tensor"], "torch.Tensor"]  # noqa: F821 (torch is imported lazily)
 
@@ -68,7 +68,7 @@ def register_surrogate(
     width: str | None = None,
     scale_for_width: str | None = None,
     stable_factory: str | None = None,
-    origin: str = "a plugin",
+    origin: str = UNNAMED_ORIGIN,
 ) -> SurrogateSpec:
     """Register a surrogate gradient under ``name``: its factory by import path ``module:function`` (called with
     the parameters, it returns a spike function whose forward pass is ``(x > 0).float()`` for ``x = V - V_th``),

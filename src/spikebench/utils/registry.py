@@ -29,6 +29,8 @@ def resolve(module: str, name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+UNNAMED_ORIGIN = "a plugin"
+"""The origin a registration records unless told; ``spikebench.plugins`` replaces it with the plugin's module."""
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 """A registered name: it becomes part of run ids (``mnist-<neuron>-<surrogate>-...``), so no dashes."""
 IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
