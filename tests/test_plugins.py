@@ -6,14 +6,16 @@ import subprocess
 import sys
 import textwrap
 
+import pandas as pd
 import pytest
 import yaml
 
 from conftest import REPO
-from helpers import synthetic_data_file, train
+from helpers import snakemake, synthetic_data_file, train
 from spikebench import plugins
 from spikebench.model.registry import NEURON_MODELS
 from spikebench.neurons.surrogates import SURROGATES, scale_at_width, surrogate_width
+from spikebench.report.simulation import SIMULATION_FIGURES
 from spikebench.study.config import ConfigError, expand_runs, validate_config
 from spikebench.utils.registry import RegistrationError
 
@@ -41,7 +43,7 @@ def registries():
 
 def study_config(neurons, surrogates, listed=(EXAMPLE_PLUGIN,), **study):
     levels = {"neuron": neurons, "surrogate": surrogates, **study}
-    baseline = {factor: values[0] for factor, values in levels.items() if len(values) > 1}
+    baseline = {factor: values[0] for factor, values in levels.items() if len(values) > 1 and factor != "seed"}
     return {
         "device": "cpu",
         "plugins": list(listed),
@@ -286,3 +288,83 @@ def test_the_workflow_refuses_a_bad_plugin_before_any_job(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "a plugin failed its check before any job" in output
     assert "plugin throwaway_bad: neuron model 'lazy'" in output and not (tmp_path / "results").exists()
+
+
+@pytest.mark.workflow
+def test_a_plugin_study_runs_end_to_end_and_every_output_names_it(tmp_path, shared_mnist, monkeypatch):
+    """The example plugin's model and surrogate beside leaky and fast_sigmoid, two seeds: the grid trains, and
+    the tables, comparisons, figures, summary page and report all carry the plugin's names."""
+    monkeypatch.setenv("PYTHONPATH", str(EXAMPLE))
+    config = study_config(["leaky", "alif"], ["fast_sigmoid", "gaussian"], seed=[0, 1])
+    config["datasets"] = {"mnist": {"sources": [str(shared_mnist)]}}
+    config["data"] = {"validation_size": 100, "limit_train": 300, "limit_validation": 100, "limit_test": 100}
+    config["simulation"] = {name: {"steps": 20} for name in SIMULATION_FIGURES}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    snakemake("--cores", "2", "--configfile", str(path), workdir=tmp_path)
+    snakemake("--report", str(tmp_path / "results/report.html"), "--configfile", str(path), workdir=tmp_path)
+    runs = pd.read_csv(tmp_path / "results/tables/runs.csv")
+    assert (
+        len(runs) == 8
+        and set(runs["neuron"]) == {"leaky", "alif"}
+        and set(runs["surrogate"])
+        == {
+            "fast_sigmoid",
+            "gaussian",
+        }
+    )
+    assert runs["status"].ne("missing").all()
+    comparisons = pd.read_csv(tmp_path / "results/tables/comparisons.csv")
+    primary = comparisons[comparisons["family"] == "primary"].set_index(["factor", "level"])
+    assert "alif" in set(primary.loc["neuron"].index), primary.index.tolist()
+    assert any(level.startswith("gaussian") for level in primary.loc["surrogate"].index), primary.index.tolist()
+    gains = pd.read_csv(tmp_path / "results/tables/neuron_gains.csv").set_index("neuron")["steady_state_gain"]
+    assert gains["alif"] == pytest.approx(2.0), "the plugin's own closed form"
+    for figure in ("accuracy_heatmap", "baseline_comparisons", "seed_spread"):
+        drawn = (tmp_path / f"results/figures/{figure}.svg").read_text()
+        assert "alif" in drawn and "gaussian" in drawn, figure
+    page = (tmp_path / "results/summary.html").read_text()
+    assert "alif" in page and "gaussian" in page
+    assert "mnist-alif-gaussian-k0.3-bptt-s1" in (tmp_path / "results/report.html").read_text()
+
+
+def test_snakemake_plans_a_plugin_study_without_importing_torch(tmp_path):
+    """Every process that imports torch writes its pid (a sitecustomize on the path watches imports): the plugin
+    check's process does, Snakemake's own does not."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        textwrap.dedent(
+            """
+            import os, sys
+
+            class WatchTorch:
+                def find_spec(self, name, path=None, target=None):
+                    if name == "torch":
+                        with open(os.environ["TORCH_IMPORTS"], "a") as log:
+                            log.write(f"{os.getpid()}\\n")
+                    return None
+
+            sys.meta_path.insert(0, WatchTorch())
+            """
+        )
+    )
+    config = study_config(["leaky", "alif"], ["fast_sigmoid", "gaussian"])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    log = tmp_path / "torch_imports.txt"
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(EXAMPLE)]), "TORCH_IMPORTS": str(log)}
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-n",
+        "--snakefile",
+        REPO / "Snakefile",
+        "--configfile",
+        "config.yaml",
+    ]
+    planner = subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = planner.communicate()[0].decode()
+    assert planner.returncode == 0, output
+    assert "train" in output and log.is_file(), "the plugin check's own process imported torch"
+    assert str(planner.pid) not in log.read_text().split(), "Snakemake's process imported torch while planning"
