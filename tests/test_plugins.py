@@ -16,7 +16,9 @@ from spikebench import plugins
 from spikebench.model.registry import NEURON_MODELS
 from spikebench.neurons.surrogates import SURROGATES, scale_at_width, surrogate_width
 from spikebench.report.simulation import SIMULATION_FIGURES
+from spikebench.run.setup import build_model
 from spikebench.study.config import ConfigError, expand_runs, validate_config
+from spikebench.study.settings import RunSettings
 from spikebench.utils.registry import RegistrationError
 
 EXAMPLE = REPO / "examples/spikebench-alif/src"
@@ -368,3 +370,35 @@ def test_snakemake_plans_a_plugin_study_without_importing_torch(tmp_path):
     assert planner.returncode == 0, output
     assert "train" in output and log.is_file(), "the plugin check's own process imported torch"
     assert str(planner.pid) not in log.read_text().split(), "Snakemake's process imported torch while planning"
+
+
+def test_a_plugin_models_own_constants_come_from_the_config():
+    config = study_config(["alif"], ["gaussian"])
+    config["model"]["neuron_params"] = {"alif": {"rho": 0.5}}
+    settings = RunSettings.from_config(validate_config(config))
+    (run,) = expand_runs(config).values()
+    cell = build_model(run, settings, "fast").cells[0]
+    assert dict(cell.settings.params) == {"rho": 0.5, "gamma": 0.2}, "set in the config, else registered"
+    assert settings.as_dict()["model"]["neuron_params"] == {"alif": {"rho": 0.5}}
+
+
+@pytest.mark.parametrize(
+    ("neuron_params", "message"),
+    [
+        (
+            {"alif": {"rh": 0.5}},
+            "'model.neuron_params.alif.rh': neuron model alif has no parameter 'rh'; allowed parameters: rho, gamma",
+        ),
+        ({"leaky": {"beta": 0.5}}, "neuron model leaky has no parameter 'beta'; allowed parameters: none"),
+    ],
+)
+def test_unknown_constants_are_refused_with_the_allowed_ones(neuron_params, message):
+    config = study_config(["alif"], ["gaussian"])
+    config["model"]["neuron_params"] = neuron_params
+    with pytest.raises(ConfigError, match=message):
+        validate_config(config)
+
+
+def test_a_config_without_neuron_params_keeps_the_fingerprint_it_had_before_the_key():
+    settings = RunSettings.from_config(validate_config(study_config(["leaky"], ["atan"], listed=[])))
+    assert "neuron_params" not in settings.as_dict()["model"], "results made before the key existed stay valid"

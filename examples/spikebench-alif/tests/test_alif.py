@@ -12,9 +12,11 @@ import torch
 
 import spikebench_alif
 from spikebench.model.cells import NeuronSettings
-from spikebench_alif.cells import GAMMA, RHO, ALIFCell
+from spikebench_alif.cells import ALIFCell
 from spikebench_alif.closed_forms import gaussian_width
 from spikebench_alif.surrogates import gaussian
+
+RHO, GAMMA = 0.8, 0.3
 
 
 def alif_by_hand(inputs: list[float], beta: float, threshold: float) -> tuple[list[float], list[float]]:
@@ -31,7 +33,7 @@ def alif_by_hand(inputs: list[float], beta: float, threshold: float) -> tuple[li
 
 
 def test_the_cell_steps_as_the_equations_say():
-    settings = NeuronSettings(beta=0.5, threshold=1.0)
+    settings = NeuronSettings(beta=0.5, threshold=1.0, params={"rho": RHO, "gamma": GAMMA})
     cell = ALIFCell(settings, gaussian(0.3))
     generator = torch.Generator().manual_seed(0)
     currents = torch.rand(30, 4, generator=generator, dtype=torch.float64) * 1.5

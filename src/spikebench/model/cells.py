@@ -23,13 +23,15 @@ Spikes are ``spike_fn(U - th)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
 import snntorch
 import torch
 from torch import nn
 
+from spikebench.model.registry import NEURON_MODELS
 from spikebench.neurons import functional
 from spikebench.neurons.surrogates import SpikeFunction
 
@@ -50,10 +52,14 @@ class NeuronSettings(NamedTuple):
     lapicque_c: float = 1.44
     lif: functional.LIFParameters = functional.LIFParameters(tau=2.0)
     abss: functional.ABSSParameters = functional.ABSSParameters(tau=2.0)
+    params: Mapping[str, float] = MappingProxyType({})
+    """The neuron model's own constants (``NeuronModelSpec.parameters``, overridden by ``model.neuron_params``)."""
 
     @classmethod
-    def from_model(cls, model: ModelSettings) -> NeuronSettings:
+    def from_model(cls, model: ModelSettings, neuron: str) -> NeuronSettings:
+        defaults = NEURON_MODELS[neuron].parameters
         return cls(
+            params=MappingProxyType({**defaults, **model.neuron_params.get(neuron, {})}),
             beta=model.beta,
             alpha=model.alpha,
             threshold=model.threshold,

@@ -5,7 +5,7 @@ the registry without importing torch."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from spikebench.utils.registry import UNNAMED_ORIGIN, register, resolve_path
 
@@ -27,6 +27,9 @@ class NeuronModelSpec:
     gain: str | None = None
     """Import path ``module:function`` of its steady-state gain U / I from the config's model settings, no torch
     (``spikebench.model.gains``); None where none is given."""
+    parameters: dict[str, float] = field(default_factory=dict)
+    """Its own constants and their defaults, which ``model.neuron_params`` overrides; its cell reads them as
+    ``self.settings.params``."""
 
     def cell_class(self) -> type:
         return resolve_path(self.cell)
@@ -42,13 +45,14 @@ def register_neuron(
     description: str,
     uses_surrogate: bool = True,
     gain: str | None = None,
+    parameters: dict[str, float] | None = None,
     origin: str = UNNAMED_ORIGIN,
 ) -> NeuronModelSpec:
     """Register a neuron model under ``name``: its cell class by import path ``module:Class`` (a
     ``spikebench.model.cells.Cell`` subclass), whether it fires through a surrogate, and optionally its
-    steady-state gain by import path ``module:function``. ``RegistrationError`` if the name is taken or
-    malformed."""
-    spec = NeuronModelSpec(name, origin, uses_surrogate, description, cell, gain)
+    steady-state gain by import path ``module:function`` and its own ``parameters`` with their defaults (the
+    config's ``model.neuron_params`` overrides them). ``RegistrationError`` if the name is taken or malformed."""
+    spec = NeuronModelSpec(name, origin, uses_surrogate, description, cell, gain, dict(parameters or {}))
     return register(NEURON_MODELS, spec, "neuron model", {"cell": cell, "gain": gain})
 
 

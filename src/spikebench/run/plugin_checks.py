@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from types import MappingProxyType
 
 import torch
 
@@ -36,7 +37,8 @@ def cell_problem(spec: NeuronModelSpec) -> str | None:
         return f"its cell {spec.cell} does not define fast_step(current, state) -> (spikes, state, membrane)"
     current = torch.rand(SMOKE_SHAPE, generator=torch.Generator().manual_seed(0))
     try:
-        cell = cell_class(NeuronSettings(), make_spike_function("fast_sigmoid") if spec.uses_surrogate else None)
+        settings = NeuronSettings(params=MappingProxyType(dict(spec.parameters)))
+        cell = cell_class(settings, make_spike_function("fast_sigmoid") if spec.uses_surrogate else None)
         if cell.uses_generator:
             cell.generator = torch.Generator().manual_seed(0)
         spikes, state, membrane = cell.fast_step(current, cell.initial_state(current))

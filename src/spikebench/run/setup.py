@@ -75,7 +75,9 @@ def build_model(run: Run, settings: RunSettings, engine: str) -> ConvSNN:
     surrogate = run.surrogate if run.surrogate != NO_SURROGATE else None
     model = settings.model
     params = with_scale(surrogate, model.surrogate_params.get(surrogate), run.scale) if surrogate else None
-    return ConvSNN(run.neuron, surrogate, NeuronSettings.from_model(model), params, engine, model.surrogate_numerics)
+    return ConvSNN(
+        run.neuron, surrogate, NeuronSettings.from_model(model, run.neuron), params, engine, model.surrogate_numerics
+    )
 
 
 def make_optimizer(parameters, training: TrainingSettings) -> torch.optim.Optimizer:

@@ -127,6 +127,7 @@ def validate_config(config: dict) -> dict:
         _with_defaults(Draft202012Validator)(schema).validate(config)
         problems = (
             surrogate_parameter_errors(config["model"]["surrogate_params"])
+            + neuron_parameter_errors(config["model"]["neuron_params"])
             + grid_size_errors(config["studies"])
             + study_selection_errors(config)
             + sweep_errors(config["studies"], config["model"]["surrogate_params"])
@@ -146,6 +147,18 @@ def surrogate_parameter_errors(surrogate_params: dict[str, dict[str, Any]]) -> l
             problems.append(
                 f"config key 'model.surrogate_params.{name}.{unknown}': surrogate {name} has no parameter"
                 f" {unknown!r}; allowed parameters: {', '.join(allowed) or 'none'}"
+            )
+    return problems
+
+
+def neuron_parameter_errors(neuron_params: dict[str, dict[str, Any]]) -> list[str]:
+    problems = []
+    for name, params in neuron_params.items():
+        allowed = NEURON_MODELS[name].parameters
+        for unknown in sorted(set(params) - set(allowed)):
+            problems.append(
+                f"config key 'model.neuron_params.{name}.{unknown}': neuron model {name} has no parameter"
+                f" {unknown!r}; allowed parameters: {', '.join(allowed) or 'none (its constants are model: keys)'}"
             )
     return problems
 

@@ -30,6 +30,8 @@ class ModelSettings:
     surrogate_numerics: str
     surrogate_params: dict[str, dict[str, float]]
     """Per surrogate, the parameters the config sets; the others take snnTorch's defaults."""
+    neuron_params: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    """Per neuron model, the constants of its own the config sets (``NeuronModelSpec.parameters``)."""
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,13 @@ class RunSettings:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """As plain JSON values (the betas a list, as in the config file)."""
+        """As plain JSON values (the betas a list, as in the config file). ``neuron_params`` only where set, so
+        that the fingerprint of a config without it is the one it had before the key existed: results made
+        then stay valid."""
         values = dataclasses.asdict(self)
         values["training"]["adam_betas"] = list(self.training.adam_betas)
+        if not self.model.neuron_params:
+            del values["model"]["neuron_params"]
         return values
 
 

@@ -7,8 +7,10 @@ Per step, with ``z`` the previous step's spikes (detached, as snnTorch detaches 
     U_t = beta U_{t-1} + I_t - theta z_{t-1}    leaky membrane, reset by subtracting the base threshold
     z_t = spike_fn(U_t - A_t)                   fires through the run's surrogate
 
-``beta`` and ``theta`` are the config's ``model.beta`` and ``model.threshold``; ``rho`` and ``gamma`` are this
-plugin's constants. The same step runs in both engines (no separate reference implementation).
+``beta`` and ``theta`` are the config's ``model.beta`` and ``model.threshold``; ``rho`` (the adaptation's decay per
+step, 0.9 by default: a spike's effect on the threshold halves in about 6.6 steps) and ``gamma`` (the threshold's
+rise per unit of adaptation, 0.2) are this model's own parameters, registered in ``plugin.py`` and set in a config
+under ``model.neuron_params.alif``. The same step runs in both engines (no separate reference implementation).
 """
 
 from __future__ import annotations
@@ -17,11 +19,6 @@ import torch
 
 from spikebench.model.cells import Cell
 
-RHO = 0.9
-"""Decay of the adaptation per step: a spike's effect on the threshold halves in about 6.6 steps."""
-GAMMA = 0.2
-"""Threshold increase per unit of adaptation."""
-
 
 class ALIFCell(Cell):
     num_states = 3
@@ -29,8 +26,8 @@ class ALIFCell(Cell):
 
     def fast_step(self, current: torch.Tensor, state):
         adaptation, previous_spikes, membrane = state
-        threshold = self.settings.threshold
-        adaptation = RHO * adaptation + previous_spikes
+        threshold, params = self.settings.threshold, self.settings.params
+        adaptation = params["rho"] * adaptation + previous_spikes
         membrane = self.settings.beta * membrane + current - threshold * previous_spikes
-        spikes = self.spike_fn(membrane - (threshold + GAMMA * adaptation))
+        spikes = self.spike_fn(membrane - (threshold + params["gamma"] * adaptation))
         return spikes, (adaptation, spikes.detach(), membrane), membrane

@@ -7,6 +7,7 @@ register_neuron(
     "spikebench_alif.cells:ALIFCell",
     description="adaptive-threshold LIF (Bellec et al. 2018): each spike raises the threshold, which decays back",
     gain="spikebench_alif.closed_forms:alif_gain",
+    parameters={"rho": 0.9, "gamma": 0.2},
     origin="spikebench_alif",
 )
 register_surrogate(
