@@ -19,6 +19,7 @@ from spikebench.report.findings import study_findings
 from spikebench.report.merge import RunFiles, merge_runs
 from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.report.statistics import COMPARISON_COLUMNS, MISSING, study_comparisons
+from spikebench.report.summary_page import smoke_test_reasons
 from spikebench.report.table_page import render_table_page
 from spikebench.report.tables import build_tables
 from spikebench.run.contract import (
@@ -461,3 +462,15 @@ def test_the_summary_schema_the_typed_view_and_the_fates_agree():
     assert list(typing.get_type_hints(RunSummary)) == SUMMARY_FIELDS == SUMMARY_SCHEMA["required"]
     assert SUMMARY_SCHEMA["properties"]["status"]["enum"] == list(STATUSES)
     assert SUMMARY_SCHEMA["properties"]["config"]["required"] == list(SETTINGS_SECTIONS)
+
+
+def test_the_smoke_test_banner_names_what_the_design_lacks_and_leaves_a_real_study_alone():
+    context = {"training": {"max_epochs": 1, "patience": 1}, "data": {"limit_train": 4096}}
+    one_seed = pd.DataFrame({"seed": [0, 0, 0]})
+    assert smoke_test_reasons(context, one_seed) == [
+        "one seed: no seed-to-seed spread, so no difference between levels can be tested",
+        "at most 1 epoch with patience 1: no run can stop early, so none is known to have converged",
+        "training on at most 4,096 images",
+    ]
+    study = {"training": {"max_epochs": 100, "patience": 10}, "data": {"limit_train": None}}
+    assert smoke_test_reasons(study, pd.DataFrame({"seed": [0, 1, 2]})) == []

@@ -91,7 +91,7 @@ def test_durations_read_naturally():
     assert [duration(s) for s in (45, 250, 7500, 3 * 86400)] == ["45 s", "4 min 10 s", "2 h 05 min", "3.0 days"]
 
 
-def test_an_estimate_adds_up_what_it_timed():
+def test_an_estimate_adds_up_what_it_timed(monkeypatch):
     config = config_for(
         backprop="tbptt",
         model={"steps": 4},
@@ -119,6 +119,9 @@ def test_an_estimate_adds_up_what_it_timed():
     text = describe(result, 2, torch.device("cpu"), "tiny.yaml", "given")
     assert "tiny.yaml: 2 runs, 15 jobs in Snakemake's plan" in text and "wall time, 2 cores (--cores)" in text
     assert "2 runs; jobs not counted" in describe(replace(result, jobs=None), 2, torch.device("cpu"), "t", "given")
+    monkeypatch.setattr("spikebench.run.estimate.os.cpu_count", lambda: 2)
+    assert "--cores 8 is more than this machine's 2" in describe(result, 8, torch.device("cpu"), "t", "given")
+    assert "more than this machine" not in describe(result, 2, torch.device("cpu"), "t", "given")
 
 
 def test_the_command_prints_the_estimate(tmp_path, capsys):

@@ -20,11 +20,13 @@ from helpers import config_for, synthetic_data_file, train, train_until_first_ch
 from spikebench.model.backprop import update_windows, updates_per_batch
 from spikebench.model.network import ConvSNN, detach_state
 from spikebench.model.topology import LAYER_NAMES
+from spikebench.run import cli
 from spikebench.run.checkpoint import TrainingState
 from spikebench.run.contract import EPOCH_COLUMNS, SUMMARY_FIELDS, TIMING_COLUMNS
 from spikebench.run.outcome import classify
 from spikebench.run.setup import configure_process
 from spikebench.run.trainer import Trainer, train_batch
+from spikebench.study.config import expand_runs
 
 
 @pytest.fixture(scope="module")
@@ -282,3 +284,20 @@ def test_evaluation_leaves_the_training_draws_of_a_stochastic_neuron_untouched(
     once, twice = without_timing(finished(config) / "epochs.csv"), without_timing(tmp_path / "epochs.csv")
     pd.testing.assert_frame_equal(once, twice)
     assert once["train_loss"].iloc[1:].notna().all()
+
+
+def test_the_single_run_command_will_not_overwrite_a_finished_run_unasked(finished, data_file, tmp_path, capsys):
+    config = config_for()
+    directory = finished(config)
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    (run_id,) = expand_runs(config)
+    arguments = ["--config", str(config_path), "--run", run_id, "--data", str(data_file), "--out", str(directory)]
+    before = (directory / "summary.json").read_text()
+    with pytest.raises(SystemExit) as refused:
+        cli.main(arguments)
+    assert refused.value.code == 2 and "holds a finished run (summary.json); pass --force" in capsys.readouterr().err
+    assert (directory / "summary.json").read_text() == before, "nothing was touched"
+    fresh = tmp_path / "fresh"
+    cli.main([*arguments[:-1], str(fresh)])
+    assert (fresh / "summary.json").is_file()

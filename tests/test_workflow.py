@@ -220,6 +220,8 @@ def test_report_reads_well_in_a_browser(quick_run, tmp_path):
     try:
         driver.get((workdir / "results/quick/summary.html").as_uri())
         assert driver.find_element(By.ID, "summary-table").is_displayed()
+        banner = driver.find_element(By.ID, "smoke-test")
+        assert banner.is_displayed() and "one seed" in banner.text and "no run can stop early" in banner.text
         context = driver.find_element(By.ID, "context").text
         assert (
             "quick" in context and "train 4,096" in context and "patience 1" in context and "snnTorch 1.0.0" in context

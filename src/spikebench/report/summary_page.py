@@ -114,7 +114,13 @@ def _context_rows(context: dict, runs: pd.DataFrame) -> list[tuple[str, str]]:
         for column in ("train_samples", "validation_samples", "test_samples")
         if column in finished and len(finished) and finished[column].notna().any()
     )
-    scales = ", ".join(f"{name} {params}" for name, params in model["surrogate_params"].items()) or "snnTorch's"
+    scales = (
+        "; ".join(
+            f"{name} " + ", ".join(f"{key} {value:g}" for key, value in params.items())
+            for name, params in model["surrogate_params"].items()
+        )
+        or "snnTorch's"
+    )
     seeds = ", ".join(map(str, sorted(runs["seed"].unique())))
     versions = finished.iloc[0] if len(finished) else None
     compute = finished["wall_seconds"].sum() / 3600 if "wall_seconds" in finished else float("nan")
@@ -143,6 +149,22 @@ def _context_rows(context: dict, runs: pd.DataFrame) -> list[tuple[str, str]]:
         ("compute", f"{compute:.2f} h of training-job wall time over {len(finished)} finished runs"),
         ("built", time.strftime("%Y-%m-%d %H:%M %Z")),
     ]
+
+
+def smoke_test_reasons(context: dict, runs: pd.DataFrame) -> list[str]:
+    """Why the design cannot support conclusions, one reason each; empty when it can."""
+    training, data = context["training"], context["data"]
+    reasons = []
+    if runs["seed"].nunique() < 2:
+        reasons.append("one seed: no seed-to-seed spread, so no difference between levels can be tested")
+    if training["max_epochs"] <= training["patience"]:
+        reasons.append(
+            f"at most {_count(training['max_epochs'], 'epoch')} with patience {training['patience']}: no run can"
+            " stop early, so none is known to have converged"
+        )
+    if reasons and data.get("limit_train"):
+        reasons.append(f"training on at most {data['limit_train']:,} images")
+    return reasons
 
 
 def _how_runs_ran(finished: pd.DataFrame, context: dict) -> str:
@@ -220,6 +242,7 @@ def render_summary_page(
         "summary.html.j2",
         "spikebench summary",
         context_rows=_context_rows(context, runs),
+        smoke_test=smoke_test_reasons(context, runs),
         outcomes=f"{_count(len(runs), 'run')}: "
         + ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in runs["outcome"].value_counts().items()),
         summary_table=html_page.table(headline_table(summary), "summary-table"),

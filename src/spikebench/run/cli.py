@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", help="compact data file (default: <the config's results>/data/<dataset>.npz)")
     parser.add_argument("--out", help="output directory (default: <the config's results>/runs/<run id>)")
     parser.add_argument("--threads", type=int, help="torch threads (default: the config's threads)")
+    parser.add_argument("--force", action="store_true", help="train again over a finished run in the output directory")
     args = parser.parse_args(argv)
     config = load_config(args.config)
     runs = expand_runs(config)
@@ -41,10 +42,17 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"run {args.run!r} is not in {args.config}; its runs include {', '.join(list(runs)[:5])}, ...")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     run, layout = runs[args.run], ResultsLayout(config["results"])
+    paths = TrainingPaths.in_directory(args.out or layout.run_directory(run.run_id))
+    if paths.summary.is_file() and not args.force:
+        parser.error(
+            f"{paths.summary.parent} holds a finished run ({paths.summary.name}); pass --force to train it again"
+            " there, or --out DIR to write elsewhere"
+        )
+    logging.getLogger(__name__).info("writing %s's outputs to %s", run.run_id, paths.summary.parent)
     train_run(
         run.as_dict(),
         RunSettings.from_config(config).as_dict(),
         args.data or layout.data_file(run.dataset),
-        TrainingPaths.in_directory(args.out or layout.run_directory(run.run_id)),
+        paths,
         args.threads or config["threads"],
     )

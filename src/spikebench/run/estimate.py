@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import math
+import os
 import re
 import subprocess
 import sys
@@ -237,6 +238,17 @@ def jobs_line(result: Estimate) -> str:
 
 def describe(result: Estimate, cores: int, device: torch.device, config_path: str, best_epoch_source: str) -> str:
     """The estimate as a table of CPU and wall time for the fewest, expected and most epochs."""
+    lines = _table(result, cores, device, config_path, best_epoch_source)
+    machine = os.cpu_count() or 1
+    if cores > machine:
+        lines.append(
+            f"--cores {cores} is more than this machine's {machine}: its row is what a machine with {cores} cores"
+            f" would take; here Snakemake would start {cores} jobs at once on {machine} cores, each the slower."
+        )
+    return "\n".join(lines)
+
+
+def _table(result: Estimate, cores: int, device: torch.device, config_path: str, best_epoch_source: str) -> list[str]:
     epochs = result.epochs
     lines = [
         f"{config_path}: {jobs_line(result)}; timed on {device}, {torch.get_num_threads()} thread(s) per job",
@@ -255,7 +267,7 @@ def describe(result: Estimate, cores: int, device: torch.device, config_path: st
         "jobs that share a machine's memory bandwidth run somewhat slower than timed alone. A GPU changes the time",
         "per batch itself: run this command on the GPU machine with device: cuda, which times that device.",
     ]
-    return "\n".join(lines)
+    return lines
 
 
 def positive_int(text: str) -> int:
