@@ -69,8 +69,11 @@ FAILURE_KINDS = ("at_chance", "silent", "no_gradient", "diverged", "diverged_aft
 
 
 def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per combination, readable: failures with their kinds, accuracy in % with its interval."""
-    ordered = summary.sort_values(["failure_rate", "test_acc_mean"], ascending=[True, False])
+    """One row per combination, readable: failures with their kinds, accuracy in % with its interval. Ranked by
+    failure rate and accuracy only where every combination has two or more runs that learned; otherwise in the
+    grid's order, since one run each is no ranking."""
+    ranked = len(summary) and (summary["learned_runs"] >= 2).all()
+    ordered = summary.sort_values(["failure_rate", "test_acc_mean"], ascending=[True, False]) if ranked else summary
     rows = []
     for row in ordered.to_dict("records"):
         kinds = ", ".join(f"{row[kind]} {kind.replace('_', ' ')}" for kind in FAILURE_KINDS if row.get(kind, 0))
@@ -101,9 +104,8 @@ def _count(number: int, noun: str) -> str:
 def _in_percent(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
     """The columns starting with ``prefix`` (rates) in %, their names saying so."""
     columns = [column for column in frame.columns if column.startswith(prefix)]
-    return frame.assign(**{column: (frame[column] * 100).round(2) for column in columns}).rename(
-        columns={column: f"{column} (%)" for column in columns}
-    )
+    percent = {column: (frame[column] * 100).map(lambda value: float(f"{value:.3g}")) for column in columns}
+    return frame.assign(**percent).rename(columns={column: f"{column} (%)" for column in columns})
 
 
 def _context_rows(context: dict, runs: pd.DataFrame) -> list[tuple[str, str]]:
