@@ -3,6 +3,7 @@ schemas and templates they ship with and need nothing from the checkout."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -19,8 +20,13 @@ def installed(tmp_path_factory):
     """The wheel of this checkout installed into a directory of its own (its dependencies are this
     interpreter's), and the environment that puts it first on the path."""
     root = tmp_path_factory.mktemp("install")
+    # Built from a copy: setuptools leaves a build/ directory beside the sources it builds.
+    source = root / "source"
+    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", root, REPO],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", root, source],
         check=True,
     )
     (wheel,) = root.glob("spikebench-*.whl")

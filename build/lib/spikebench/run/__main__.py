@@ -1,3 +1,0 @@
-from spikebench.run.cli import main
-
-main()
