@@ -126,8 +126,7 @@ def validate_config(config: dict) -> dict:
     if not problems:
         _with_defaults(Draft202012Validator)(schema).validate(config)
         problems = (
-            surrogate_parameter_errors(config["model"]["surrogate_params"])
-            + neuron_parameter_errors(config["model"]["neuron_params"])
+            parameter_errors(config["model"])
             + grid_size_errors(config["studies"])
             + study_selection_errors(config)
             + sweep_errors(config["studies"], config["model"]["surrogate_params"])
@@ -139,28 +138,31 @@ def validate_config(config: dict) -> dict:
     return config
 
 
-def surrogate_parameter_errors(surrogate_params: dict[str, dict[str, Any]]) -> list[str]:
+def unknown_parameter_errors(
+    key: str, kind: str, params_by_name: dict[str, dict[str, Any]], allowed_by_name: dict[str, dict], none: str
+) -> list[str]:
+    """One line per parameter under ``model.<key>.<name>`` that the registered ``kind`` ``name`` does not take
+    (``allowed_by_name[name]``); ``none`` says what to write when it takes none."""
     problems = []
-    for name, params in surrogate_params.items():
-        allowed = SURROGATES[name].defaults
+    for name, params in params_by_name.items():
+        allowed = allowed_by_name[name]
         for unknown in sorted(set(params) - set(allowed)):
             problems.append(
-                f"config key 'model.surrogate_params.{name}.{unknown}': surrogate {name} has no parameter"
-                f" {unknown!r}; allowed parameters: {', '.join(allowed) or 'none'}"
+                f"config key 'model.{key}.{name}.{unknown}': {kind} {name} has no parameter {unknown!r};"
+                f" allowed parameters: {', '.join(allowed) or none}"
             )
     return problems
 
 
-def neuron_parameter_errors(neuron_params: dict[str, dict[str, Any]]) -> list[str]:
-    problems = []
-    for name, params in neuron_params.items():
-        allowed = NEURON_MODELS[name].parameters
-        for unknown in sorted(set(params) - set(allowed)):
-            problems.append(
-                f"config key 'model.neuron_params.{name}.{unknown}': neuron model {name} has no parameter"
-                f" {unknown!r}; allowed parameters: {', '.join(allowed) or 'none (its constants are model: keys)'}"
-            )
-    return problems
+def parameter_errors(model: dict[str, Any]) -> list[str]:
+    """The surrogates' and neuron models' parameters the config sets that they do not take."""
+    surrogates = {name: spec.defaults for name, spec in SURROGATES.items()}
+    neurons = {name: spec.parameters for name, spec in NEURON_MODELS.items()}
+    return unknown_parameter_errors(
+        "surrogate_params", "surrogate", model["surrogate_params"], surrogates, "none"
+    ) + unknown_parameter_errors(
+        "neuron_params", "neuron model", model["neuron_params"], neurons, "none (its constants are model: keys)"
+    )
 
 
 def study_selection_errors(config: dict) -> list[str]:
