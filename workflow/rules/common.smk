@@ -27,7 +27,7 @@ from spikebench.paths import (
     raw_data_directory,
     raw_file,
 )
-from spikebench.report.registry import STUDY_FIGURES, TABLES
+from spikebench.report.registry import STUDY_FIGURES, TABLES, simulation_caption
 from spikebench.run.contract import (
     CHECKPOINT_FILE,
     RUN_OUTPUTS,
@@ -139,6 +139,10 @@ def simulation_parameters(wildcards):
         "abss": config["simulation"]["abss"],
         "figure": config["simulation"][wildcards.figure],
     }
+
+
+def simulation_figure_caption(wildcards):
+    return simulation_caption(wildcards.figure, **simulation_parameters(wildcards))
 
 
 TABLE_FILES = {name: LAYOUT.table(name) for name in TABLES}

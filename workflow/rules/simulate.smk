@@ -2,7 +2,7 @@ rule simulate:
     output:
         png=report(
             LAYOUT.simulation("{figure}", "png"),
-            caption="../../report/simulation.rst",
+            caption="../../report/caption.rst",
             category="Neuron simulation",
             labels={"figure": "{figure}"},
         ),
@@ -21,5 +21,6 @@ rule simulate:
         "../../envs/training.yaml"
     params:
         simulation=simulation_parameters,
+        caption=simulation_figure_caption,
     script:
         "../scripts/simulate.py"

@@ -156,8 +156,9 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
         caption=(
             "Test accuracy (at each run's best validation epoch) of every neuron model x surrogate gradient, mean "
             "over the seeds whose run learned, trained with BPTT; each cell counts the runs that failed, which the "
-            "mean leaves out (as summary.csv does). Empty cells are combinations the config does not run (ABSS has "
-            "no surrogate)."
+            "mean leaves out (as summary.csv does). Hatched grey: no run of the cell learned. Empty cells are "
+            "combinations the config does not run (ABSS has no surrogate). Columns name each surrogate's scale "
+            "parameter and value (atan alpha=2)."
         ),
     ),
     StudyFigureSpec(
@@ -166,8 +167,10 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
         "learning_curves",
         caption=(
             "Validation accuracy per epoch, one panel per neuron model, one colour per surrogate at its configured "
-            "scale; epoch 0 is the untrained network. With two or more seeds the line is their mean and the band "
-            "spans them (minimum to maximum); the title gives n. Curves end where early stopping ended the runs."
+            "scale (the same colour in every figure); epoch 0 is the untrained network. Runs that learned and runs "
+            "that failed are drawn apart (solid, dashed). With two or more seeds the line is their mean and the "
+            "band spans them (minimum to maximum); the title gives n. Curves end where early stopping ended the "
+            "runs."
         ),
     ),
     StudyFigureSpec(
@@ -175,8 +178,11 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
         "Comparison",
         "seed_spread",
         caption=(
-            "Test accuracy of every seed (dots) per neuron model and surrogate at its configured scale, BPTT, with "
-            "boxes (quartiles) where every combination has three seeds or more; the title gives n."
+            "Test accuracy of every seed per neuron model and surrogate at its configured scale, BPTT: one marker "
+            "per run, hollow where the run failed (did not learn), larger where several runs share a point; boxes "
+            "(quartiles of the runs that learned) where every combination has three seeds or more; the title "
+            "gives n. The y axis spans at least four half-widths of the 95% binomial interval of one run's test "
+            "accuracy, so differences of a few test images never fill it."
         ),
     ),
     StudyFigureSpec(
@@ -198,7 +204,8 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
         caption=(
             "BPTT, truncated BPTT (an update every K steps) and snnTorch's 'RTRL', which is TBPTT with a window "
             "of one step (an update after every step, no credit assignment across steps; not real-time recurrent "
-            "learning): mean test accuracy with its 95% confidence interval over seeds, dots for seeds. The "
+            "learning): every seed (hollow where it failed) and the mean of the runs that learned with its 95% t "
+            "interval, at one surrogate and scale. The "
             "methods differ in the number of weight updates as much as in truncation; the control '1-step "
             "truncation, one update per batch' (rtrl_one_update) makes as many updates as BPTT with RTRL's "
             "truncation, so it separates the two. See accuracy_vs_updates."
@@ -210,9 +217,11 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
         "accuracy_vs_updates",
         caption=(
             "Test accuracy against the optimizer updates each run made until its best validation epoch (log "
-            "scale), coloured by backprop method: BPTT makes one update per batch, TBPTT one per window, "
-            "snnTorch's RTRL one per step, so an accuracy difference between methods mixes truncation with the "
-            "number of updates."
+            "scale), coloured by backprop method, marker per neuron model, hollow where the run failed: BPTT makes "
+            "one update per batch, TBPTT one per window, snnTorch's RTRL one per step, so an accuracy difference "
+            "between methods mixes truncation with the number of updates. Runs with equal updates are set apart "
+            "by neuron model (a few percent); runs whose best epoch is 0 made no useful update and cannot sit on a "
+            "log axis: a note under the figure counts them."
         ),
     ),
     StudyFigureSpec(
@@ -236,9 +245,10 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
             "The untrained network, before its first update. Left: each neuron model's spike rate per layer on "
             "the validation set (mean over its runs), labelled with its steady-state gain U / I (the membrane a "
             "constant unit input settles at): a model with a high gain fires from the start, one with a low gain "
-            "may be silent. Right: the norm of the first gradient over all weights, median over seeds, per neuron "
-            "model and surrogate (k: scale); '0' means no gradient reached the weights at all, so the run could "
-            "not learn (status no_gradient)."
+            "may be silent ('0: conv2, output silent' names the layers whose bar has no height). Right: the "
+            "norm of the first gradient over all weights, median over seeds, per neuron model and surrogate with "
+            "its scale parameter; grey cells are combinations not run; '0' means no gradient reached the weights "
+            "at all, so the run could not learn (status no_gradient)."
         ),
     ),
     StudyFigureSpec(
@@ -248,7 +258,9 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
         caption=(
             "The accuracy-cost trade-off: test accuracy against activation sparsity (share of zero spiking "
             "outputs) and against effective synaptic operations per sample (MACs of the first convolution plus "
-            "ACs of the spike-fed layers, NeuroBench definitions), on the test set with the best weights."
+            "ACs of the spike-fed layers, NeuroBench definitions), on the test set with the best weights; one row "
+            "per backprop method, colour per surrogate, marker per neuron model, hollow where the run failed, "
+            "larger where several runs share a point (silent runs often do)."
         ),
     ),
     StudyFigureSpec(
@@ -258,7 +270,55 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
         caption=(
             "Seconds per epoch per neuron model and backprop method, from the runs' own timings (training and "
             "evaluation), and the whole training job's wall time from Snakemake's benchmark files: bars are means "
-            "over the runs, error bars one standard deviation (none with one run each)."
+            "over the runs of the bar (n in the title counts runs per bar, seeds and surrogates together), error "
+            "bars one standard deviation (none with one run per bar)."
         ),
     ),
 )
+
+SIMULATION_CAPTIONS: dict[str, str] = {
+    "lif_single": (
+        "One LIF neuron (V += (I - V) dt / tau with tau = {lif[tau]:g}, dt = {lif[dt]:g}; reset to "
+        "V_reset = {lif[reset]:g} when V >= V_th = {lif[threshold]:g}) under the constant input "
+        "I = {figure[current]:g} for {figure[steps]} steps. Top: the potential before each step's reset, the dashed "
+        "line the threshold; bottom: the spike train. Look at the regular interval between spikes: the input sets "
+        "how fast V climbs back to threshold after each reset (an input at or below V_th never fires)."
+    ),
+    "lif_relu": (
+        "One LIF neuron (tau = {lif[tau]:g}, V_th = {lif[threshold]:g}, V_reset = {lif[reset]:g}) driven by the "
+        "ReLU of a ramp from {figure[ramp_start]:g} to {figure[ramp_end]:g} over {figure[steps]} steps: input, "
+        "potential and spikes. Look at the silence while the ramp is negative (ReLU gives 0) and the spikes "
+        "coming faster as the input grows past the threshold."
+    ),
+    "lif_population": (
+        "{figure[neurons]} LIF neurons (tau = {lif[tau]:g}, V_th = {lif[threshold]:g}) each under its own constant "
+        "input, evenly spaced over {figure[current]:g} +- {figure[current_spread]:g}/2, for {figure[steps]} steps. "
+        "Top: potentials coloured by input (colour bar), the dashed line the threshold; bottom: one raster row per "
+        "neuron, labelled with its input and firing rate. Look at the rate rising with the input, and at the "
+        "neurons whose input stays below V_th: they settle under it and never fire."
+    ),
+    "abss_population": (
+        "{figure[neurons]} autoregressive Bernoulli spike sampling (ABSS) neurons under constant inputs evenly "
+        "spaced over {figure[current]:g} +- {figure[current_spread]:g}/2 for {figure[steps]} steps (seed "
+        "{figure[seed]}): V += (I - V) dt / tau + w_ar s_prev (tau = {abss[tau]:g}, w_ar = {abss[w_ar]:g}), a spike "
+        "with probability sigmoid((V - V_th) / T) (V_th = {abss[threshold]:g}, T = {abss[temperature]:g}), V reset "
+        "to 0 where it spiked. The dotted line is V_th, where the firing probability is one half: ABSS has no hard "
+        "threshold. Look at the jump after each spike: V is reset to 0, and on the next step the autoregressive "
+        "term adds w_ar = {abss[w_ar]:g}, so the plotted potential restarts near {abss[w_ar]:g}, not at 0; that "
+        "feedback makes a neuron that just fired likelier to fire again (bursts)."
+    ),
+    "lif_vs_abss": (
+        "The same ReLU ramp ({figure[ramp_start]:g} to {figure[ramp_end]:g} over {figure[steps]} steps), scaled by "
+        "gains 0.8 to 1.2 across {figure[neurons]} neurons, drives LIF (blue; dashed: V_th = {lif[threshold]:g}) "
+        "and ABSS neurons (red; dotted: V_th = {abss[threshold]:g}, where the firing probability is one half; "
+        "seed {figure[seed]}). Look at LIF firing only once V reaches threshold, regularly, against ABSS firing "
+        "at random, sometimes below V_th, its potential restarting near w_ar = {abss[w_ar]:g} after each spike "
+        "(the autoregressive term)."
+    ),
+}
+"""One caption per simulation figure, keyed like ``spikebench.report.simulation.SIMULATION_FIGURES``: what is
+drawn, with the parameters (``simulation_caption`` fills them in from the config), and what to look at."""
+
+
+def simulation_caption(name: str, lif: dict, abss: dict, figure: dict) -> str:
+    return SIMULATION_CAPTIONS[name].format(lif=lif, abss=abss, figure=figure)

@@ -17,6 +17,10 @@ POTENTIAL_LABEL = "potential V (a.u.)"
 INPUT_LABEL = "input I (a.u.)"
 MODEL_COLORS = {"LIF": "#1f77b4", "ABSS": "#d62728"}
 MODEL_PALETTES = {"LIF": "crest", "ABSS": "flare"}
+AFTER_SPIKE = {
+    "ABSS": "\nafter a spike: V reset to 0, lifted by w_ar s_prev on the next step"
+}
+"""Why an ABSS trace jumps up right after each spike, where a LIF trace starts again from V_reset."""
 
 
 def _stacked_axes(heights: list[float], width: float = 9.0) -> tuple[plt.Figure, list[plt.Axes]]:
@@ -116,18 +120,14 @@ def _population(
         trace = table[table["neuron"] == neuron]
         potential_axis.plot(trace["time_step"], trace["potential"], color=colormap(norm(current)), linewidth=1.0)
     threshold_line(potential_axis, threshold)
-    potential_axis.annotate(
-        f"{threshold_name} V_th = {threshold:g}",
-        (1.0, threshold),
-        xycoords=("axes fraction", "data"),
-        xytext=(0, 3),
-        textcoords="offset points",
-        ha="right",
-        va="bottom",
-        fontsize="small",
-    )
     potential_axis.set_ylabel(POTENTIAL_LABEL)
-    potential_axis.set_title(f"{len(inputs)} {label} neurons, constant inputs {inputs.min():.2f} to {inputs.max():.2f}")
+    style = "dotted" if label == "ABSS" else "dashed"
+    potential_axis.set_title(
+        f"{len(inputs)} {label} neurons, constant inputs {inputs.min():.2f} to {inputs.max():.2f}\n"
+        f"{style}: {threshold_name} V_th = {threshold:g}" + AFTER_SPIKE.get(label, ""),
+        fontsize="medium",
+        loc="left",
+    )
     figure.colorbar(ScalarMappable(norm, colormap), ax=[potential_axis, raster_axis], label=INPUT_LABEL, pad=0.02)
     rows = {neuron: row for row, neuron in enumerate(inputs.index)}
     spikes = table[table["spike"] == 1]
