@@ -16,14 +16,17 @@ from scipy import stats
 from helpers import example_settings, example_summary, grid_run, write_run
 from spikebench.report.combinations import never_learned, summarize, t_interval
 from spikebench.report.findings import study_findings
+from spikebench.report.html_page import numeric_columns
+from spikebench.report.html_page import table as render_table
 from spikebench.report.merge import RunFiles, merge_runs
 from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.report.statistics import COMPARISON_COLUMNS, MISSING, study_comparisons
-from spikebench.report.summary_page import smoke_test_reasons
+from spikebench.report.summary_page import shared_machine_note, smoke_test_reasons
 from spikebench.report.table_page import render_table_page
 from spikebench.report.tables import build_tables
 from spikebench.run.contract import (
     EPOCHS_FILE,
+    OPTIONAL_SUMMARY_FIELDS,
     STATUSES,
     SUMMARY_FIELDS,
     SUMMARY_FILE,
@@ -459,7 +462,9 @@ def test_a_truncated_workload_file_names_itself(tmp_path):
 
 
 def test_the_summary_schema_the_typed_view_and_the_fates_agree():
-    assert list(typing.get_type_hints(RunSummary)) == SUMMARY_FIELDS == SUMMARY_SCHEMA["required"]
+    assert list(typing.get_type_hints(RunSummary)) == SUMMARY_FIELDS
+    assert SUMMARY_SCHEMA["required"] == [name for name in SUMMARY_FIELDS if name not in OPTIONAL_SUMMARY_FIELDS]
+    assert OPTIONAL_SUMMARY_FIELDS == ["load_average", "cpu_count"]
     assert SUMMARY_SCHEMA["properties"]["status"]["enum"] == list(STATUSES)
     assert SUMMARY_SCHEMA["properties"]["config"]["required"] == list(SETTINGS_SECTIONS)
 
@@ -474,3 +479,26 @@ def test_the_smoke_test_banner_names_what_the_design_lacks_and_leaves_a_real_stu
     ]
     study = {"training": {"max_epochs": 100, "patience": 10}, "data": {"limit_train": None}}
     assert smoke_test_reasons(study, pd.DataFrame({"seed": [0, 1, 2]})) == []
+
+
+def test_the_page_says_when_timings_come_from_a_shared_machine():
+    quiet = pd.DataFrame({"load_average_1min": [1.1, 0.9], "threads": [1, 1], "cpu_count": [2, 2]})
+    assert shared_machine_note(quiet).startswith("quiet")
+    busy = quiet.assign(load_average_1min=[1.1, 3.9])
+    note = shared_machine_note(busy)
+    assert note.startswith("shared: 1 of 2 runs") and "up to 3.9 on 2 CPUs" in note
+    older = quiet.assign(load_average_1min=np.nan)
+    assert shared_machine_note(older).startswith("not recorded")
+
+
+def test_numbers_are_right_aligned_and_text_left_aligned_on_every_page():
+    frame = pd.DataFrame(
+        {
+            "neuron": ["leaky", "abss"],
+            "accuracy": ["94.1 [93.0, 95.2]", "77.7"],
+            "failure rate": ["0.0041%", ""],
+            "surrogate": ["atan alpha=2", "none"],
+        }
+    )
+    assert numeric_columns(frame) == [2, 3]
+    assert "#t td:nth-child(2), #t td:nth-child(3) { text-align: right; }" in render_table(frame, "t")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import functools
 import importlib.resources
+import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -51,9 +52,25 @@ class Figure(NamedTuple):
         return cls(name, name.replace("_", " "), data_uri(Path(path).read_bytes(), "image/png"), caption)
 
 
+NUMBER = re.compile(r"^\s*[-+\u2212]?(\d[\d,]*\.?\d*|\.\d+)(e[-+]?\d+)?")
+"""A cell that starts with a number (``94.1``, ``0.0041%``, ``1,024``, ``-0.3 [-1.2, 0.6]``)."""
+
+
+def numeric_columns(frame: pd.DataFrame) -> list[int]:
+    """1-based positions of the columns whose every filled cell starts with a number: right-aligned, so that
+    digits line up; text columns stay left-aligned."""
+    positions = []
+    for position, column in enumerate(frame.columns, start=1):
+        values = frame[column].dropna()
+        cells = [str(value) for value in values if str(value).strip()]
+        if cells and all(NUMBER.match(cell) for cell in cells):
+            positions.append(position)
+    return positions
+
+
 def table(frame: pd.DataFrame, table_id: str, classes: str = "") -> Markup:
     """``frame`` as an HTML table (pandas escapes every cell) in a box that scrolls sideways rather than
-    overflow the page."""
+    overflow the page; numeric columns right-aligned (``numeric_columns``)."""
     rendered = frame.to_html(
         index=False,
         table_id=table_id,
@@ -63,4 +80,6 @@ def table(frame: pd.DataFrame, table_id: str, classes: str = "") -> Markup:
         classes=classes or None,
         escape=True,
     )
-    return Markup(f"<div class='scroll'>{rendered}</div>")
+    selectors = ", ".join(f"#{table_id} td:nth-child({position})" for position in numeric_columns(frame))
+    style = f"<style>{selectors} {{ text-align: right; }}</style>" if selectors else ""
+    return Markup(f"{style}<div class='scroll'>{rendered}</div>")

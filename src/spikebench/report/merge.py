@@ -150,6 +150,8 @@ def run_row(summary: dict, epochs: pd.DataFrame) -> dict:
         **{column: best[column].iloc[0] if len(best) else np.nan for column in BEST_EPOCH_COLUMNS},
         **{f"initial_{column}": initial[column].iloc[0] if len(initial) else np.nan for column in INITIAL_COLUMNS},
         "initial_gradient_norm": total_norm(summary["initial_gradient_norms"]),
+        "load_average_1min": (summary.get("load_average") or [np.nan])[0],
+        "cpu_count": summary.get("cpu_count") or np.nan,
     }
 
 
@@ -205,6 +207,8 @@ RUN_COLUMNS = [
     "engine",
     "device",
     "threads",
+    "load_average_1min",
+    "cpu_count",
     "spike_rate_conv1",
     "spike_rate_conv2",
     "spike_rate_output",

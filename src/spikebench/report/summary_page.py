@@ -108,6 +108,10 @@ def _in_percent(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
     return frame.assign(**percent).rename(columns={column: f"{column} (%)" for column in columns})
 
 
+LOAD_SLACK = 0.5
+"""Load above a run's own threads that still counts as a quiet machine (background daemons, the logger)."""
+
+
 def _context_rows(context: dict, runs: pd.DataFrame) -> list[tuple[str, str]]:
     data, training, model = context["data"], context["training"], context["model"]
     finished = runs[runs["status"] != "missing"]
@@ -140,6 +144,7 @@ def _context_rows(context: dict, runs: pd.DataFrame) -> list[tuple[str, str]]:
         ("seeds", seeds),
         ("surrogate scales set", scales),
         ("engine, device, threads", _how_runs_ran(finished, context)),
+        ("machine load", shared_machine_note(finished)),
         (
             "versions",
             "unknown"
@@ -151,6 +156,24 @@ def _context_rows(context: dict, runs: pd.DataFrame) -> list[tuple[str, str]]:
         ("compute", f"{compute:.2f} h of training-job wall time over {len(finished)} finished runs"),
         ("built", time.strftime("%Y-%m-%d %H:%M %Z")),
     ]
+
+
+def shared_machine_note(finished: pd.DataFrame) -> str:
+    """Whether the runs' timings come from a machine busy with other work: the 1-minute load average each run
+    recorded as it finished, against its own threads."""
+    recorded = finished.dropna(subset=["load_average_1min"]) if "load_average_1min" in finished else finished[:0]
+    if recorded.empty:
+        return "not recorded by these runs: timings may include waiting for other jobs"
+    busy = recorded[recorded["load_average_1min"] > recorded["threads"] + LOAD_SLACK]
+    peak = recorded["load_average_1min"].max()
+    cpus = recorded["cpu_count"].max()
+    if busy.empty:
+        return f"quiet: no run finished with a load average above its own threads (peak {peak:.1f})"
+    return (
+        f"shared: {len(busy)} of {len(recorded)} runs finished while the machine's 1-minute load average exceeded "
+        f"their own threads (up to {peak:.1f} on {cpus:.0f} CPUs), so their seconds per epoch include waiting "
+        "for other jobs (parallel Snakemake jobs count); compare timings only from a quiet machine"
+    )
 
 
 def smoke_test_reasons(context: dict, runs: pd.DataFrame) -> list[str]:

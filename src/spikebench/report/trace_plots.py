@@ -17,9 +17,7 @@ POTENTIAL_LABEL = "potential V (a.u.)"
 INPUT_LABEL = "input I (a.u.)"
 MODEL_COLORS = {"LIF": "#1f77b4", "ABSS": "#d62728"}
 MODEL_PALETTES = {"LIF": "crest", "ABSS": "flare"}
-AFTER_SPIKE = {
-    "ABSS": "\nafter a spike: V reset to 0, lifted by w_ar s_prev on the next step"
-}
+AFTER_SPIKE = {"ABSS": "\nafter a spike: V reset to 0, lifted by w_ar s_prev on the next step"}
 """Why an ABSS trace jumps up right after each spike, where a LIF trace starts again from V_reset."""
 
 

@@ -10,7 +10,7 @@ import hashlib
 import importlib.resources
 import json
 from pathlib import Path
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, NamedTuple, NotRequired, TypedDict
 
 import jsonschema
 
@@ -136,6 +136,8 @@ class RunSummary(TypedDict):
     device: str
     device_name: str
     discarded_checkpoints: list[str]
+    load_average: NotRequired[list[float] | None]
+    cpu_count: NotRequired[int | None]
 
 
 SUMMARY_SCHEMA: dict[str, Any] = json.loads(
@@ -144,6 +146,8 @@ SUMMARY_SCHEMA: dict[str, Any] = json.loads(
 """The JSON schema of ``summary.json``: the trainer checks a summary against it before writing, the merge after
 reading."""
 SUMMARY_FIELDS = list(SUMMARY_SCHEMA["properties"])
+OPTIONAL_SUMMARY_FIELDS = [name for name in SUMMARY_FIELDS if name not in SUMMARY_SCHEMA["required"]]
+"""Fields a summary may lack (recorded since a later version), so that older runs' outputs still merge."""
 _SUMMARY_VALIDATOR = jsonschema.Draft202012Validator(SUMMARY_SCHEMA)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from spikebench.run.checkpoint import TrainingState
 from spikebench.run.contract import RunSummary, settings_fingerprint
 from spikebench.run.setup import RunSetup
@@ -61,4 +63,6 @@ def build_summary(setup: RunSetup, state: TrainingState, wall_seconds: float) ->
         device=environment.device,
         device_name=environment.device_name,
         discarded_checkpoints=state.discarded_checkpoints,
+        load_average=list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        cpu_count=os.cpu_count(),
     )
