@@ -303,6 +303,31 @@ def test_deleting_one_runs_epochs_reruns_only_it_and_the_aggregates(quick_run):
     }
 
 
+def readme_block(first_line: str) -> str:
+    """The fenced code block of the README that starts with ``first_line``."""
+    blocks = re.findall(r"```\w*\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)
+    (block,) = [block for block in blocks if block.startswith(first_line)]
+    return block
+
+
+@pytest.mark.workflow
+def test_the_readme_recipe_adds_runs_and_trains_only_them(quick_run):
+    """README "Add runs to a study": a second config file merges into the first; only the new seeds train."""
+    workdir, config = quick_run
+    extra = workdir / "more-seeds.yaml"
+    extra.write_text(readme_block("# more-seeds.yaml"))
+    command = readme_block("snakemake --cores 2 --configfile config/quick.yaml more-seeds.yaml").split()
+    assert command[-2:] == ["config/quick.yaml", "more-seeds.yaml"]
+    result = snakemake("-n", "--configfile", str(config), str(extra), workdir=workdir)
+    output = result.stdout + result.stderr
+    planned = set(re.findall(r"run_id=(\S+)", output))
+    methods = load_yaml(REPO / "config/quick.yaml")["studies"]["quick_backprop"]["backprop"]
+    added = {f"mnist-leaky-atan-k2-{method}-s{seed}" for method in methods for seed in (1, 2)}
+    assert re.search(rf"^train\s+{len(added)}$", output, flags=re.M) and added <= planned
+    assert not any(run.endswith("-s0") for run in planned), "the runs already there are reused"
+    assert re.search(r"^merge_runs\s+1$", output, flags=re.M)
+
+
 @pytest.mark.workflow
 def test_a_merge_killed_mid_run_loses_nothing_and_the_report_still_builds(quick_run):
     """kill -9 of a forced merge leaves the tables half written or gone; after --unlock a plain rerun rebuilds

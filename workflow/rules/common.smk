@@ -216,6 +216,7 @@ def study_context():
             for key in ("steps", "beta", "alpha", "threshold", "surrogate_params")
         },
         "training": config["training"],
+        "simulation": config["simulation"],
         "engine": config["engine"],
         "device": config["device"],
         "threads": config["threads"],

@@ -14,7 +14,7 @@ import pandas as pd
 from spikebench.report import html_page
 from spikebench.report.combinations import GROUP
 from spikebench.report.findings import study_findings
-from spikebench.report.registry import STUDY_FIGURES
+from spikebench.report.registry import STUDY_FIGURES, simulation_caption
 from spikebench.report.statistics import PRIMARY
 from spikebench.report.tables import read_tables
 from spikebench.utils.atomic import atomic_write_text
@@ -262,7 +262,7 @@ def render_summary_page(
     tables = read_tables(table_paths)
     summary, runs, never = tables["summary"], tables["runs"], tables["never_learned"]
     primary = primary_table(tables["comparisons"])
-    simulation_caption = "Potentials before each step's reset; parameters from the config's simulation section."
+    simulation = context["simulation"]
     page = html_page.render(
         "summary.html.j2",
         "spikebench summary",
@@ -280,7 +280,10 @@ def render_summary_page(
             html_page.Figure.from_png(path, name, STUDY_FIGURES[name].caption) for name, path in figure_paths.items()
         ],
         simulations=[
-            html_page.Figure.from_png(path, name, simulation_caption) for name, path in simulation_paths.items()
+            html_page.Figure.from_png(
+                path, name, simulation_caption(name, simulation["lif"], simulation["abss"], simulation[name])
+            )
+            for name, path in simulation_paths.items()
         ],
     )
     atomic_write_text(out_path, page)
