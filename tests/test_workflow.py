@@ -21,8 +21,12 @@ from spikebench.data.datasets import sources_key
 from spikebench.model.registry import NEURON_MODELS
 from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.report.simulation import SIMULATION_FIGURES, TRACE_COLUMNS
+from spikebench.report.study_figures import draw_study_figure
+from spikebench.report.style import save_figure
+from spikebench.report.summary_page import render_summary_page
 from spikebench.run.contract import EPOCH_COLUMNS, STATUSES
 from spikebench.study.config import expand_runs, validate_config
+from synthetic_study import study_config, synthetic_tables
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_ARGUMENTS = [
@@ -172,26 +176,69 @@ def test_quick_config_end_to_end(quick_run):
         assert f"all {rows:,} rows" in (results / f"tables/{name}.html").read_text(), name
 
 
-@pytest.mark.workflow
-def test_report_reads_well_in_a_browser(quick_run, tmp_path):
+def start_chrome():
+    """A headless Chromium under Selenium, or a skip where Debian's chromium and its driver are missing."""
     browser = pytest.importorskip("selenium.webdriver", reason="selenium is part of the test extra")
     if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
         pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+    from selenium.webdriver.chrome.service import Service
+
+    options = browser.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in CHROMIUM_ARGUMENTS:
+        options.add_argument(argument)
+    return browser.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def test_a_three_seed_study_that_can_stop_early_gets_no_smoke_test_banner(tmp_path):
+    """The banner's absence, in a browser, on the page of a real design: three seeds, patience below the
+    epochs (synthetic runs, so no training)."""
+    from selenium.webdriver.common.by import By
+
+    tables = synthetic_tables(tmp_path, [0, 1, 2])
+    table_paths = {name: str(tmp_path / f"{name}.csv") for name in TABLES}
+    figure_paths = {}
+    for name in STUDY_FIGURES:
+        figure_paths[name] = str(tmp_path / f"{name}.png")
+        save_figure(draw_study_figure(name, tables), figure_paths[name], tmp_path / f"{name}.svg")
+    config = study_config([0, 1, 2])
+    context = {
+        "config_files": ["three_seeds.yaml"],
+        "results": "results",
+        "studies": list(config["studies"]),
+        "data": config["data"],
+        "model": config["model"],
+        "training": {**config["training"], "max_epochs": 20, "patience": 3},
+        "simulation": config["simulation"],
+        "engine": "fast",
+        "device": "cpu",
+        "threads": 1,
+        "commit": None,
+    }
+    page = tmp_path / "summary.html"
+    render_summary_page(table_paths, figure_paths, {}, [], context, page)
+    driver = start_chrome()
+    try:
+        driver.get(page.as_uri())
+        assert driver.find_element(By.ID, "summary-table").is_displayed()
+        assert not driver.find_elements(By.ID, "smoke-test")
+        assert "patience 3" in driver.find_element(By.ID, "context").text
+    finally:
+        driver.quit()
+
+
+@pytest.mark.workflow
+def test_report_reads_well_in_a_browser(quick_run, tmp_path):
     from selenium.common.exceptions import (
         ElementClickInterceptedException,
         NoSuchElementException,
         StaleElementReferenceException,
     )
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     workdir, _ = quick_run
-    options = browser.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in CHROMIUM_ARGUMENTS:
-        options.add_argument(argument)
-    driver = browser.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = start_chrome()
     # The report is a script-rendered page that animates its menus, and images load asynchronously: wait for
     # what is checked, and click again while an animating element still covers the target.
     wait = WebDriverWait(driver, 30)
