@@ -3,6 +3,7 @@
     python benchmarks/train_throughput.py [--neuron leaky --neuron alpha | --neuron all]
                                           [--steps 25 --batch 128 --threads 2 --repeats 5 --csv out.csv]
                                           [--backprop bptt|tbptt|rtrl --tbptt-window 5]
+                                          [--precision bf16]
 
 For every neuron model both engines get the same weights, batch, steps and threads, and are timed
 interleaved in one process (fast, reference, fast, reference, ...); the table shows medians. Training is
@@ -21,6 +22,10 @@ that convolution exactly can train faster. Tighter still, and measured rather th
 with every spiking layer replaced by one multiplication, the cost of everything but the neuron dynamics.
 
 Both engines run with freed memory kept in the process (``spikebench.utils.allocator``), as training jobs do.
+With ``--precision bf16`` the fast engine also runs in bfloat16 (``precision: bf16``), timed interleaved with
+the others, and the table adds ``bf16_over_fp32``. The last line is JSON: the first neuron model's
+``fast_samples_per_s``, its ``fraction_of_convolution_bound``, ``bf16_over_fp32`` where measured, and the
+machine's limits.
 """
 
 from __future__ import annotations
@@ -50,16 +55,23 @@ from spikebench.study.settings import RunSettings
 from spikebench.utils.allocator import keep_freed_memory
 
 ENGINES = ("fast", "reference")
+BF16 = "bf16"
+"""The fast engine with ``precision: bf16``, timed beside the fp32 engines with ``--precision bf16``."""
 FULL_STUDY = Path(__file__).resolve().parents[1] / "config/config.yaml"
 STUDY_TRAINING = RunSettings.from_config(load_config(FULL_STUDY)).training
 """The full study's optimizer settings, which every timed training step uses."""
 
 
-def make_models(neuron: str) -> dict[str, ConvSNN]:
+def make_models(neuron: str, bf16: bool = False) -> dict[str, ConvSNN]:
+    """Both engines in fp32 with the same weights, and with ``bf16`` the fast engine in bfloat16 as ``bf16``."""
     surrogate = "fast_sigmoid" if NEURON_MODELS[neuron].uses_surrogate else None
     torch.manual_seed(0)
     models = {engine: ConvSNN(neuron, surrogate, engine=engine) for engine in ENGINES}
-    models["reference"].load_state_dict(models["fast"].state_dict())
+    if bf16:
+        models[BF16] = ConvSNN(neuron, surrogate, engine="fast", precision="bf16")
+    for name, model in models.items():
+        if name != "fast":
+            model.load_state_dict(models["fast"].state_dict())
     for model in models.values():
         model.seed_generators(0)
     return models
@@ -173,13 +185,13 @@ def flops_per_sample(steps: int) -> float:
 
 
 def measure(neuron: str, args) -> dict:
-    models = make_models(neuron)
+    models = make_models(neuron, bf16=args.precision == BF16)
     optimizers = {engine: make_optimizer(model.parameters(), STUDY_TRAINING) for engine, model in models.items()}
     loss_fn = SF.ce_rate_loss()
     images, labels = batch(args.batch)
     eval_images, _ = batch(args.eval_batch)
-    train_seconds = {engine: [] for engine in ENGINES}
-    eval_seconds = {engine: [] for engine in ENGINES}
+    train_seconds = {engine: [] for engine in models}
+    eval_seconds = {engine: [] for engine in models}
     for repeat in range(args.repeats + 1):
         for engine, model in models.items():
             optimizer = optimizers[engine]
@@ -209,6 +221,10 @@ def measure(neuron: str, args) -> dict:
             row[f"{engine}_peak_rss_mib"] = peak_rss_mib(neuron, engine, args)
     row["train_ratio"] = row["fast_train_samples_per_s"] / row["reference_train_samples_per_s"]
     row["eval_ratio"] = row["fast_eval_samples_per_s"] / row["reference_eval_samples_per_s"]
+    if BF16 in models:
+        row["bf16_train_samples_per_s"] = args.batch / statistics.median(train_seconds[BF16])
+        row["bf16_eval_samples_per_s"] = args.eval_batch / statistics.median(eval_seconds[BF16])
+        row["bf16_over_fp32"] = row["bf16_train_samples_per_s"] / row["fast_train_samples_per_s"]
     return row
 
 
@@ -275,6 +291,12 @@ def main() -> None:
     parser.add_argument("--backprop", choices=list(BACKPROP_METHODS), default="bptt", help="weight updates per batch")
     parser.add_argument("--tbptt-window", type=int, default=5, help="steps per update with --backprop tbptt")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--precision",
+        choices=["fp32", BF16],
+        default="fp32",
+        help="bf16: also time the fast engine in bfloat16, interleaved with fp32 (bf16_over_fp32)",
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True, help="peak RSS per engine")
     parser.add_argument("--scaling", action=argparse.BooleanOptionalAction, default=True)
@@ -326,6 +348,12 @@ def main() -> None:
             f" {row['eval_ratio']:>6.2f} {row['fast_saved_mib']:>7.0f}/{row['reference_saved_mib']:<7.0f}"
             f" {peak:>14}"
         )
+    if args.precision == BF16:
+        for row in rows:
+            print(
+                f"{row['neuron']:<9} bf16 train {row['bf16_train_samples_per_s']:.0f} samples/s,"
+                f" eval {row['bf16_eval_samples_per_s']:.0f}: {row['bf16_over_fp32']:.2f}x fp32's training"
+            )
     if args.scaling:
         result = scaling(args)
         print(
@@ -340,6 +368,10 @@ def main() -> None:
             writer.writeheader()
             writer.writerows(rows)
     summary = {
+        "neuron": rows[0]["neuron"],
+        "fast_samples_per_s": rows[0]["fast_train_samples_per_s"],
+        "fraction_of_convolution_bound": rows[0]["fraction_of_convolution_bound"],
+        **({"bf16_over_fp32": rows[0]["bf16_over_fp32"]} if args.precision == BF16 else {}),
         "compute_limit_samples_per_s": limit,
         "convolution_bound_samples_per_s": bound,
         "without_neuron_dynamics_samples_per_s": ceiling,

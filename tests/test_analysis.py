@@ -37,7 +37,7 @@ from spikebench.run.contract import (
     settings_fingerprint,
 )
 from spikebench.study.config import expand_runs, study_designs, validate_config
-from spikebench.study.settings import SETTINGS_SECTIONS
+from spikebench.study.settings import OPTIONAL_SETTINGS, SETTINGS_SECTIONS
 
 FIXED_SCALE = ["neuron", "surrogate", "backprop"]
 """The factors of a study without a scale axis."""
@@ -464,9 +464,10 @@ def test_a_truncated_workload_file_names_itself(tmp_path):
 def test_the_summary_schema_the_typed_view_and_the_fates_agree():
     assert list(typing.get_type_hints(RunSummary)) == SUMMARY_FIELDS
     assert SUMMARY_SCHEMA["required"] == [name for name in SUMMARY_FIELDS if name not in OPTIONAL_SUMMARY_FIELDS]
-    assert OPTIONAL_SUMMARY_FIELDS == ["load_average", "cpu_count"]
+    assert OPTIONAL_SUMMARY_FIELDS == ["load_average", "cpu_count", "precision"]
     assert SUMMARY_SCHEMA["properties"]["status"]["enum"] == list(STATUSES)
-    assert SUMMARY_SCHEMA["properties"]["config"]["required"] == list(SETTINGS_SECTIONS)
+    required = [section for section in SETTINGS_SECTIONS if section not in OPTIONAL_SETTINGS]
+    assert SUMMARY_SCHEMA["properties"]["config"]["required"] == required
 
 
 def test_the_smoke_test_banner_names_what_the_design_lacks_and_leaves_a_real_study_alone():

@@ -1,5 +1,6 @@
 """The benchmark scripts run and print or write what their docs promise (tiny sizes: no timing is checked)."""
 
+import json
 import subprocess
 import sys
 
@@ -31,6 +32,19 @@ def test_train_throughput_writes_every_ratio_and_bound(tmp_path):
     for engine in ("fast", "reference"):
         assert (rows[f"{engine}_peak_rss_mib"] > 0).all() and (rows[f"{engine}_saved_mib"] > 0).all()
     assert (rows["two_jobs_one_thread"] > 0).all() and (rows["one_job_two_threads"] > 0).all()
+    summary = json.loads(output.strip().splitlines()[-1])
+    assert summary["neuron"] == "leaky" and summary["fast_samples_per_s"] == rows["fast_train_samples_per_s"][0]
+    assert summary["convolution_bound_samples_per_s"] > 0 and "bf16_over_fp32" not in summary
+
+
+def test_train_throughput_times_bf16_beside_fp32():
+    output = run_benchmark(
+        "benchmarks/train_throughput.py",
+        *("--neuron", "leaky", "--steps", "2", "--batch", "4", "--eval-batch", "8", "--precision", "bf16"),
+        *("--repeats", "1", "--threads", "1", "--no-memory", "--no-scaling"),
+    )
+    summary = json.loads(output.strip().splitlines()[-1])
+    assert summary["bf16_over_fp32"] > 0 and "x fp32's training" in output
 
 
 def test_neuron_simulation_compares_layers_with_loops():

@@ -162,3 +162,38 @@ def test_snntorch_numerics_reproduce_the_reference_nan():
     loss = SF.ce_rate_loss()(model(images, STEPS).spikes, labels)
     gradients = torch.autograd.grad(loss, list(model.parameters()))
     assert any(torch.isnan(g).any() for g in gradients)
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_bf16_runs_the_connections_in_bfloat16_and_keeps_the_neurons_in_float32(engine):
+    torch.manual_seed(3)
+    exact = ConvSNN("leaky", "atan", engine=engine)
+    rounded = ConvSNN("leaky", "atan", engine=engine, precision="bf16")
+    rounded.load_state_dict(exact.state_dict())
+    with torch.no_grad():
+        for model in (exact, rounded):
+            model.conv1.weight.mul_(3.0)
+    images, labels = images_and_labels()
+    seen = []
+    handle = torch.nn.modules.module.register_module_forward_hook(
+        lambda module, inputs, output: seen.append(output.dtype) if module is rounded.conv2 else None
+    )
+    try:
+        results = [model(images, STEPS) for model in (exact, rounded)]
+    finally:
+        handle.remove()
+    assert seen and set(seen) == {torch.bfloat16}, "the convolution computes in bfloat16"
+    assert all(tensor.dtype == torch.float32 for state in results[1].state for tensor in state)
+    assert results[1].spikes.dtype == torch.float32
+    loss = SF.ce_rate_loss()(results[1].spikes, labels)
+    gradients = torch.autograd.grad(loss, list(rounded.parameters()))
+    assert all(g.dtype == torch.float32 and torch.isfinite(g).all() for g in gradients)
+    assert sum(g.abs().sum() for g in gradients) > 0
+    # Spikes are thresholded currents: bfloat16's 8-bit mantissa flips a few neurons near threshold only.
+    agreement = (results[0].spikes == results[1].spikes).float().mean().item()
+    assert agreement > 0.95
+
+
+def test_an_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="unknown precision 'fp16'; known: fp32, bf16"):
+        ConvSNN("leaky", "atan", precision="fp16")

@@ -24,9 +24,10 @@ from spikebench.run import cli
 from spikebench.run.checkpoint import TrainingState
 from spikebench.run.contract import EPOCH_COLUMNS, SUMMARY_FIELDS, TIMING_COLUMNS
 from spikebench.run.outcome import classify
-from spikebench.run.setup import configure_process
+from spikebench.run.setup import check_precision, configure_process
 from spikebench.run.trainer import Trainer, train_batch
 from spikebench.study.config import expand_runs
+from spikebench.study.settings import RunSettings
 
 
 @pytest.fixture(scope="module")
@@ -301,3 +302,18 @@ def test_the_single_run_command_will_not_overwrite_a_finished_run_unasked(finish
     fresh = tmp_path / "fresh"
     cli.main([*arguments[:-1], str(fresh)])
     assert (fresh / "summary.json").is_file()
+
+
+def test_bf16_is_refused_on_a_cpu_without_bfloat16_arithmetic():
+    check_precision("fp32", torch.device("cpu"), cpu_flags=set())
+    check_precision("bf16", torch.device("cpu"), cpu_flags={"avx512f", "avx512_bf16"})
+    with pytest.raises(RuntimeError, match="has none of avx512_bf16, amx_bf16.*set precision: fp32"):
+        check_precision("bf16", torch.device("cpu"), cpu_flags={"avx2"})
+
+
+def test_fp32_leaves_the_settings_and_their_fingerprint_as_before_precision_existed():
+    config = config_for()
+    fp32 = RunSettings.from_config(config).as_dict()
+    assert "precision" not in fp32
+    assert RunSettings.from_config({**config, "precision": "bf16"}).as_dict()["precision"] == "bf16"
+    assert RunSettings.from_config(fp32).precision == "fp32"

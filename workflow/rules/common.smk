@@ -218,6 +218,7 @@ def study_context():
         "training": config["training"],
         "simulation": config["simulation"],
         "engine": config["engine"],
+        "precision": config["precision"],
         "device": config["device"],
         "threads": config["threads"],
         "commit": git_commit(),

@@ -152,6 +152,7 @@ def run_row(summary: dict, epochs: pd.DataFrame) -> dict:
         "initial_gradient_norm": total_norm(summary["initial_gradient_norms"]),
         "load_average_1min": (summary.get("load_average") or [np.nan])[0],
         "cpu_count": summary.get("cpu_count") or np.nan,
+        "precision": summary.get("precision", "fp32"),
     }
 
 
@@ -205,6 +206,7 @@ RUN_COLUMNS = [
     "train_samples_per_second",
     "job_seconds",
     "engine",
+    "precision",
     "device",
     "threads",
     "load_average_1min",

@@ -143,7 +143,7 @@ def _context_rows(context: dict, runs: pd.DataFrame) -> list[tuple[str, str]]:
         ),
         ("seeds", seeds),
         ("surrogate scales set", scales),
-        ("engine, device, threads", _how_runs_ran(finished, context)),
+        ("engine, precision, device, threads", _how_runs_ran(finished, context)),
         ("machine load", shared_machine_note(finished)),
         (
             "versions",
@@ -193,16 +193,22 @@ def smoke_test_reasons(context: dict, runs: pd.DataFrame) -> list[str]:
 
 
 def _how_runs_ran(finished: pd.DataFrame, context: dict) -> str:
-    """Engine, device and threads as the finished runs recorded them (not as the current config says), every
-    value that occurs; the config's where no run finished."""
+    """Engine, precision, device and threads as the finished runs recorded them (not as the current config
+    says), every value that occurs; the config's where no run finished."""
     if finished.empty:
-        return f"{context['engine']}, {context['device']}, {context['threads']} per job (config; no run finished)"
+        return (
+            f"{context['engine']}, {context.get('precision', 'fp32')}, {context['device']},"
+            f" {context['threads']} per job (config; no run finished)"
+        )
 
     def values(column: str) -> str:
         return " / ".join(str(value) for value in sorted(set(finished[column].dropna()), key=str)) or "unknown"
 
     threads = " / ".join(str(int(value)) for value in sorted(set(finished["threads"].dropna())))
-    return f"{values('engine')}, {values('device')}, {threads or 'unknown'} per job (as the runs recorded them)"
+    return (
+        f"{values('engine')}, {values('precision')}, {values('device')}, {threads or 'unknown'} per job"
+        " (as the runs recorded them)"
+    )
 
 
 def _initialisation_values(tables: dict[str, pd.DataFrame]) -> dict:

@@ -138,6 +138,7 @@ class RunSummary(TypedDict):
     discarded_checkpoints: list[str]
     load_average: NotRequired[list[float] | None]
     cpu_count: NotRequired[int | None]
+    precision: NotRequired[str]
 
 
 SUMMARY_SCHEMA: dict[str, Any] = json.loads(

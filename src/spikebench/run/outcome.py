@@ -65,4 +65,5 @@ def build_summary(setup: RunSetup, state: TrainingState, wall_seconds: float) ->
         discarded_checkpoints=state.discarded_checkpoints,
         load_average=list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         cpu_count=os.cpu_count(),
+        precision=setup.settings.precision,
     )

@@ -76,13 +76,48 @@ def build_model(run: Run, settings: RunSettings, engine: str) -> ConvSNN:
     model = settings.model
     params = with_scale(surrogate, model.surrogate_params.get(surrogate), run.scale) if surrogate else None
     return ConvSNN(
-        run.neuron, surrogate, NeuronSettings.from_model(model, run.neuron), params, engine, model.surrogate_numerics
+        run.neuron,
+        surrogate,
+        NeuronSettings.from_model(model, run.neuron),
+        params,
+        engine,
+        model.surrogate_numerics,
+        settings.precision,
     )
 
 
 def make_optimizer(parameters, training: TrainingSettings) -> torch.optim.Optimizer:
     """The study's optimizer: Adamax at the config's rate, betas and epsilon."""
     return torch.optim.Adamax(parameters, lr=training.learning_rate, betas=training.adam_betas, eps=training.adam_eps)
+
+
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+"""CPU features with bfloat16 arithmetic (Linux /proc/cpuinfo names); without them oneDNN emulates it slowly."""
+
+
+def check_precision(precision: str, device: torch.device, cpu_flags: set[str] | None = None) -> None:
+    """Refuse bf16 where the hardware has no bfloat16 arithmetic, naming what is missing and the fix."""
+    if precision != "bf16":
+        return
+    if device.type == "cuda":
+        if not torch.cuda.is_bf16_supported():
+            name = torch.cuda.get_device_name(device)
+            raise RuntimeError(f"precision: bf16, but {name} has no bfloat16 support; set precision: fp32")
+        return
+    flags = cpu_flags if cpu_flags is not None else _cpu_flags()
+    if not flags & set(CPU_BF16_FLAGS):
+        raise RuntimeError(
+            f"precision: bf16, but this CPU ({platform.processor() or platform.machine()}) has none of"
+            f" {', '.join(CPU_BF16_FLAGS)}, so bfloat16 would be emulated and slower than fp32; set precision: fp32"
+        )
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -159,6 +194,7 @@ class RunSetup:
 
 def set_up(run: Run, settings: RunSettings, data_path: str | Path, threads: int) -> RunSetup:
     device = resolve_device(settings.device)
+    check_precision(settings.precision, device)
     environment = configure_process(threads, device)
     splits, metadata = load_splits(data_path, run.dataset, settings.data, device)
     torch.manual_seed(run.seed)

@@ -68,6 +68,8 @@ class RunSettings:
     data: DataSettings
     device: str
     engine: str
+    precision: str = "fp32"
+    """The connection layers' arithmetic (``spikebench.model.network.PRECISIONS``)."""
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> RunSettings:
@@ -79,21 +81,26 @@ class RunSettings:
             data=DataSettings(**config["data"]),
             device=config["device"],
             engine=config["engine"],
+            precision=config.get("precision", "fp32"),
         )
 
     def as_dict(self) -> dict[str, Any]:
         """As plain JSON values (the betas a list, as in the config file). ``neuron_params`` only where set, so
         that the fingerprint of a config without it is the one it had before the key existed: results made
-        then stay valid."""
+        then stay valid; ``precision`` likewise only where it is not fp32."""
         values = dataclasses.asdict(self)
         values["training"]["adam_betas"] = list(self.training.adam_betas)
         if not self.model.neuron_params:
             del values["model"]["neuron_params"]
+        if self.precision == "fp32":
+            del values["precision"]
         return values
 
 
 SETTINGS_SECTIONS = tuple(field.name for field in dataclasses.fields(RunSettings))
 """The config keys ``RunSettings`` reads."""
+OPTIONAL_SETTINGS = ("precision",)
+"""Keys ``RunSettings.as_dict`` leaves out at their default, so that older runs' settings stay valid."""
 
 
 @dataclass(frozen=True)
