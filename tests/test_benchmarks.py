@@ -53,3 +53,19 @@ def test_neuron_simulation_compares_layers_with_loops():
         *("--neurons", "10", "--batch", "2", "--steps", "20", "--loop-sequences", "0", "--repeats", "1"),
     )
     assert "LIF" in output and "ABSS" in output
+
+
+def test_precision_accuracy_pairs_the_grids_and_reports_the_difference(tmp_path):
+    rows = [
+        {"dataset": "mnist", "neuron": "leaky", "surrogate": "atan", "scale": 2.0, "backprop": "bptt", "seed": seed}
+        for seed in range(3)
+    ]
+    fp32 = pd.DataFrame(rows).assign(run_id=range(3), test_acc_at_best=[0.90, 0.92, 0.10], outcome="learned")
+    fp32.loc[2, "outcome"] = "silent"
+    bf16 = fp32.assign(test_acc_at_best=[0.91, 0.92, 0.10])
+    fp32.to_csv(tmp_path / "fp32.csv", index=False)
+    bf16.to_csv(tmp_path / "bf16.csv", index=False)
+    output = run_benchmark("benchmarks/precision_accuracy.py", str(tmp_path / "fp32.csv"), str(tmp_path / "bf16.csv"))
+    result = json.loads(output.strip().splitlines()[-1])
+    assert (result["pairs"], result["pairs_both_learned"], result["fates_agree"]) == (3, 2, 3)
+    assert abs(result["mean_difference_points"] - 0.5) < 1e-9 and result["ci95_low_points"] < 0.5
