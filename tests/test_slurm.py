@@ -10,9 +10,9 @@ import yaml
 from conftest import REPO, SHARED_MNIST, load_yaml
 from helpers import snakemake
 from slurm_cluster import missing_requirements, single_node_cluster
+from spikebench.report.merge import MACHINE_STATE_COLUMNS
 from spikebench.run.contract import TIMING_COLUMNS
 
-RUN_TIMING_COLUMNS = ["wall_seconds", "mean_epoch_seconds", "train_samples_per_second", "job_seconds"]
 SUMMARY_TIMING_COLUMNS = ["mean_seconds_per_epoch"]
 
 pytestmark = pytest.mark.workflow
@@ -46,7 +46,7 @@ def run_outputs(workdir):
     for run in sorted((results / "runs").iterdir()):
         outputs[f"{run.name}/epochs"] = pd.read_csv(run / "epochs.csv").drop(columns=TIMING_COLUMNS)
         outputs[f"{run.name}/workload"] = json.loads((run / "workload.json").read_text())
-    outputs["runs"] = pd.read_csv(results / "tables/runs.csv").drop(columns=RUN_TIMING_COLUMNS)
+    outputs["runs"] = pd.read_csv(results / "tables/runs.csv").drop(columns=list(MACHINE_STATE_COLUMNS))
     outputs["summary"] = pd.read_csv(results / "tables/summary.csv").drop(columns=SUMMARY_TIMING_COLUMNS)
     return outputs
 

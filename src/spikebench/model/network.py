@@ -58,14 +58,8 @@ class ConvSNN(nn.Module):
         precision: str = "fp32",
     ):
         super().__init__()
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
-        self.precision = precision
-        if neuron not in NEURON_MODELS:
-            raise ValueError(f"unknown neuron model {neuron!r}; known: {', '.join(NEURON_MODELS)}")
-        self.engine = engine
+        _check_choices(neuron=(neuron, NEURON_MODELS), engine=(engine, ENGINES), precision=(precision, PRECISIONS))
+        self.engine, self.precision = engine, precision
         for index, stage in enumerate(STAGES):
             setattr(self, stage.connection, _connection(stage, in_features(index)))
         spike_fn = make_spike_function(surrogate, surrogate_params, surrogate_numerics) if surrogate else None
@@ -119,13 +113,11 @@ class ConvSNN(nn.Module):
         # Without a backward pass every image is independent of the others, and on a CPU a piece of the batch
         # keeps each step's tensors in cache (1.7 MB per layer-1 tensor at 256 images, 6.9 MB at 1,000). Not
         # for stochastic layers, whose draws would otherwise land on other images than in the reference engine.
-        pieces = range(0, batch, IMAGES_PER_PIECE)
-        return _concatenate(
-            [
-                self._fast(images[start : start + IMAGES_PER_PIECE], steps, _slice_state(state, start), record)
-                for start in pieces
-            ]
-        )
+        pieces = [
+            (images[start : start + IMAGES_PER_PIECE], _slice_state(state, start))
+            for start in range(0, batch, IMAGES_PER_PIECE)
+        ]
+        return _concatenate([self._fast(piece, steps, piece_state, record) for piece, piece_state in pieces])
 
     def _fast(self, images, steps, state, record):
         # Between the convolutional layers a sequence stays a list of per-step tensors: stacking it (and the
@@ -154,12 +146,9 @@ class ConvSNN(nn.Module):
         return _result(spikes_per_layer, states, membranes if record else None)
 
     def _spike_drive(self, stage: Stage, spikes: list[torch.Tensor], layout: _Layout) -> list[torch.Tensor]:
-        """A stage on the previous layer's per-step spikes (in ``layout``): its per-step input currents.
-
-        A convolution runs one step per call: its full-resolution output and its gradient then exist for one
-        step at a time, which keeps peak memory below the reference engine's, and it is faster than 3, 5 or 25
-        steps per call (it stays in cache). A linear layer sees all steps as one batch.
-        """
+        """A stage on the previous layer's per-step spikes (in ``layout``): its per-step input currents. A
+        convolution runs one step per call (its output and gradient exist one step at a time: less memory than
+        the reference, and faster than 3, 5 or 25 steps per call); a linear layer sees all steps as one batch."""
         connection = getattr(self, stage.connection)
         if stage.kind == "conv":
             return [layout.enter_view(_pool(stage, self.connect(stage, layout.channels_last(step)))) for step in spikes]
@@ -167,18 +156,27 @@ class ConvSNN(nn.Module):
         inputs, weight = stacked, connection.weight
         if stage.flatten:
             inputs, weight = stacked.flatten(2), layout.linear_weight(weight, stacked.shape[2:])
-        with self._autocast(inputs):
+        with _autocast(inputs, self.precision):
             currents = F.linear(inputs, weight, connection.bias)
         # unbind, not per-step indexing: each indexing op's backward would fill and add a whole [T, ...] gradient.
         return currents.float().unbind(0)
 
     def connect(self, stage: Stage, inputs: torch.Tensor) -> torch.Tensor:
         """A stage's connection layer on ``inputs``, in the network's precision; the output in float32."""
-        with self._autocast(inputs):
+        with _autocast(inputs, self.precision):
             return getattr(self, stage.connection)(inputs).float()
 
-    def _autocast(self, inputs: torch.Tensor):
-        return torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
+def _check_choices(**choices: tuple[str, object]) -> None:
+    """``ValueError`` naming the first choice whose value is not among its known ones."""
+    for kind, (value, known) in choices.items():
+        if value not in known:
+            label = "neuron model" if kind == "neuron" else kind
+            raise ValueError(f"unknown {label} {value!r}; known: {', '.join(known)}")
+
+
+def _autocast(inputs: torch.Tensor, precision: str) -> torch.autocast:
+    return torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def _reference_forward(network: ConvSNN, images, steps, state, record) -> ForwardResult:

@@ -229,6 +229,17 @@ RUN_COLUMNS = [
 ]
 
 
+MACHINE_STATE_COLUMNS = (
+    "wall_seconds",
+    "mean_epoch_seconds",
+    "train_samples_per_second",
+    "job_seconds",
+    "load_average_1min",
+)
+"""Columns of the runs table that say how long a run took and how busy its machine was: the only ones that
+differ between two runs of one grid point with the same settings on the same machine."""
+
+
 OUTCOMES = ("learned", "at_chance", "silent", "no_gradient", "diverged", "diverged_after_learning", MISSING)
 """What became of a run: ``learned`` (finished, and its best validation accuracy beats the validation split's
 majority-class share, what a constant answer scores, by a one-sided binomial test at 5% divided by the epochs

@@ -626,6 +626,31 @@ def _name_silent_layers(axis: plt.Axes, layers: list[str]) -> None:
             )
 
 
+def _first_gradient_panel(axis: plt.Axes, grid: pd.DataFrame) -> None:
+    """The first gradient's norm per neuron model and surrogate on a log colour scale; 0 written out."""
+    logged = np.log10(grid.where(grid > 0))
+    labels = grid.map(lambda value: "0" if value == 0 else ("" if pd.isna(value) else f"{value:.1e}"))
+    sns.heatmap(
+        logged,
+        annot=labels,
+        fmt="",
+        cmap="magma",
+        ax=axis,
+        linewidths=0.5,
+        cbar_kws={"label": "log10 gradient norm"},
+        annot_kws={"fontsize": 7},
+    )
+    axis.set_facecolor("#dddddd")
+    axis.set_title(
+        "First gradient's norm, median over seeds\n0: no gradient at all; grey: combination not run", fontsize="medium"
+    )
+    axis.set_xlabel("surrogate gradient")
+    axis.set_ylabel("neuron model")
+    axis.tick_params(axis="both", rotation=0, labelsize="small")
+    upright_columns(axis)
+    axis.grid(False)
+
+
 def initial_state(tables: Tables) -> plt.Figure:
     """Before any update: each neuron model's spike rate per layer (its steady-state gain in the label), and
     the first gradient's norm per neuron model and surrogate (0: no gradient reaches the weights)."""
@@ -670,27 +695,7 @@ def initial_state(tables: Tables) -> plt.Figure:
         fontsize="small",
         frameon=False,
     )
-    logged = np.log10(grid.where(grid > 0))
-    labels = grid.map(lambda value: "0" if value == 0 else ("" if pd.isna(value) else f"{value:.1e}"))
-    sns.heatmap(
-        logged,
-        annot=labels,
-        fmt="",
-        cmap="magma",
-        ax=axes[1],
-        linewidths=0.5,
-        cbar_kws={"label": "log10 gradient norm"},
-        annot_kws={"fontsize": 7},
-    )
-    axes[1].set_facecolor("#dddddd")
-    axes[1].set_title(
-        "First gradient's norm, median over seeds\n0: no gradient at all; grey: combination not run", fontsize="medium"
-    )
-    axes[1].set_xlabel("surrogate gradient")
-    axes[1].set_ylabel("neuron model")
-    axes[1].tick_params(axis="both", rotation=0, labelsize="small")
-    upright_columns(axes[1])
-    axes[1].grid(False)
+    _first_gradient_panel(axes[1], grid)
     return figure
 
 

@@ -33,7 +33,7 @@ import yaml
 
 from spikebench.model.backprop import BACKPROP_METHODS, update_windows
 from spikebench.paths import ResultsLayout
-from spikebench.run.setup import build_model, make_optimizer, resolve_device
+from spikebench.run.setup import build_model, check_precision, make_optimizer, resolve_device
 from spikebench.run.trainer import train_batch
 from spikebench.study.config import ConfigError, Run, expand_runs, load_config
 from spikebench.study.power import DEFAULT_SEED_SD, design_lines, measured_seed_sd
@@ -342,7 +342,11 @@ def main(argv: list[str] | None = None) -> None:
     seed_sd, source = seed_spread(config, args.seed_sd)
     print("\n".join(design_lines(config, seed_sd, source, args.detect)) + "\n")
     settings = RunSettings.from_config(config)
-    print(f"timing {args.config}'s models (batch {settings.training.batch_size}, {settings.model.steps} steps) ...")
+    check_precision(settings.precision, device)
+    print(
+        f"timing {args.config}'s models (batch {settings.training.batch_size}, {settings.model.steps} steps,"
+        f" {settings.precision}) ..."
+    )
     result = estimate(config, device, jobs, best_epoch)
     print(describe(result, args.cores, device, args.config, best_epoch_source))
 
