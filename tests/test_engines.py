@@ -165,7 +165,7 @@ def test_snntorch_numerics_reproduce_the_reference_nan():
 
 
 @pytest.mark.parametrize("engine", ["fast", "reference"])
-def test_bf16_runs_the_connections_in_bfloat16_and_keeps_the_neurons_in_float32(engine):
+def test_bf16_runs_the_connections_in_bfloat16_and_keeps_the_neurons_in_float32(engine, monkeypatch):
     torch.manual_seed(3)
     exact = ConvSNN("leaky", "atan", engine=engine)
     rounded = ConvSNN("leaky", "atan", engine=engine, precision="bf16")
@@ -174,15 +174,19 @@ def test_bf16_runs_the_connections_in_bfloat16_and_keeps_the_neurons_in_float32(
         for model in (exact, rounded):
             model.conv1.weight.mul_(3.0)
     images, labels = images_and_labels()
+    exact_result = exact(images, STEPS)
     seen = []
-    handle = torch.nn.modules.module.register_module_forward_hook(
-        lambda module, inputs, output: seen.append(output.dtype) if module is rounded.conv2 else None
-    )
-    try:
-        results = [model(images, STEPS) for model in (exact, rounded)]
-    finally:
-        handle.remove()
-    assert seen and set(seen) == {torch.bfloat16}, "the convolution computes in bfloat16"
+    for name in ("conv2d", "linear"):
+        original = getattr(torch.nn.functional, name)
+
+        def recorded(*args, original=original, name=name, **kwargs):
+            output = original(*args, **kwargs)
+            seen.append((name, output.dtype))
+            return output
+
+        monkeypatch.setattr(torch.nn.functional, name, recorded)
+    results = [exact_result, rounded(images, STEPS)]
+    assert {dtype for _, dtype in seen} == {torch.bfloat16} and {name for name, _ in seen} == {"conv2d", "linear"}
     assert all(tensor.dtype == torch.float32 for state in results[1].state for tensor in state)
     assert results[1].spikes.dtype == torch.float32
     loss = SF.ce_rate_loss()(results[1].spikes, labels)

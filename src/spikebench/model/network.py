@@ -151,7 +151,7 @@ class ConvSNN(nn.Module):
         the reference, and faster than 3, 5 or 25 steps per call); a linear layer sees all steps as one batch."""
         connection = getattr(self, stage.connection)
         if stage.kind == "conv":
-            return [layout.enter_view(_pool(stage, self.connect(stage, layout.channels_last(step)))) for step in spikes]
+            return _convolve_steps(stage, connection, spikes, layout, self.precision)
         stacked = torch.stack(spikes)
         inputs, weight = stacked, connection.weight
         if stage.flatten:
@@ -165,6 +165,20 @@ class ConvSNN(nn.Module):
         """A stage's connection layer on ``inputs``, in the network's precision; the output in float32."""
         with _autocast(inputs, self.precision):
             return getattr(self, stage.connection)(inputs).float()
+
+
+def _convolve_steps(
+    stage: Stage, connection: nn.Conv2d, spikes: list[torch.Tensor], layout: _Layout, precision: str
+) -> list[torch.Tensor]:
+    """A convolutional stage on per-step spikes, one step per call. The weight is laid out like the
+    channels-last inputs once per sequence, not reordered by oneDNN at every step, and one autocast region
+    spans all steps, so that bf16 casts it once too."""
+    weight = connection.weight.contiguous(memory_format=torch.channels_last)
+    with _autocast(weight, precision):
+        return [
+            layout.enter_view(_pool(stage, F.conv2d(layout.channels_last(step), weight, connection.bias).float()))
+            for step in spikes
+        ]
 
 
 def _check_choices(**choices: tuple[str, object]) -> None:
