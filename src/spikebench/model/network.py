@@ -172,11 +172,12 @@ def _convolve_steps(
 ) -> list[torch.Tensor]:
     """A convolutional stage on per-step spikes, one step per call. The weight is laid out like the
     channels-last inputs once per sequence, not reordered by oneDNN at every step, and one autocast region
-    spans all steps, so that bf16 casts it once too."""
+    spans all steps, so that bf16 casts it once too; bf16 outputs are pooled before they return to float32
+    (max pooling commutes with the exact conversion), a quarter of the values to convert."""
     weight = connection.weight.contiguous(memory_format=torch.channels_last)
     with _autocast(weight, precision):
         return [
-            layout.enter_view(_pool(stage, F.conv2d(layout.channels_last(step), weight, connection.bias).float()))
+            layout.enter_view(_pool(stage, F.conv2d(layout.channels_last(step), weight, connection.bias)).float())
             for step in spikes
         ]
 
