@@ -426,7 +426,8 @@ VERDICT_COLORS = {"different": "#d62728", "equivalent": "#1f77b4", "inconclusive
 def _comparison_label(row) -> str:
     own = "no surrogate; " if row.note.startswith("has its own") else ""
     failed_runs = f"failed {row.level_failures}/{row.n_blocks} vs {row.baseline_failures}/{row.n_blocks}"
-    return f"{backprop_label(level_name(row.factor, row.level))} ({own}{_count(row.n_pairs, 'pair')} learned; {failed_runs})"
+    level = backprop_label(level_name(row.factor, row.level))
+    return f"{level} ({own}{_count(row.n_pairs, 'pair')} learned; {failed_runs})"
 
 
 def _comparison_panel(axis: plt.Axes, rows: pd.DataFrame) -> None:
