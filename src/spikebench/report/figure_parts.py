@@ -55,11 +55,12 @@ def finished_runs(runs: pd.DataFrame, backprop: str | None = "bptt") -> pd.DataF
     return data[data["backprop"] == backprop] if backprop else data
 
 
-def scatter_runs(axis: plt.Axes, data: pd.DataFrame, x: str, y: str, colors: dict, color_by: str, **style) -> None:
+def scatter_runs(
+    axis: plt.Axes, data: pd.DataFrame, x: str, y: str, colors: dict, color_by: str, size: float = 42
+) -> None:
     """One marker per run, coloured by ``color_by`` (``colors``), shaped by neuron model; hollow where the run
     failed; runs that share a point exactly drawn once, with an area that grows with their count."""
     markers = neuron_markers()
-    size = style.get("size", 42)
     for (color_key, neuron, did_fail), rows in data.groupby([color_by, "neuron", failed(data)], sort=False):
         color = colors.get(color_key, "grey")
         points = rows.groupby([rows[x].round(9), rows[y].round(9)]).size().reset_index(name="runs")
