@@ -40,6 +40,7 @@ from spikebench.report.registry import STUDY_FIGURES
 from spikebench.report.statistics import LEARNED, MISSING, NOT_TESTABLE, PRIMARY, level_name
 from spikebench.report.style import apply_style, backprop_colors, save_figure
 from spikebench.report.tables import read_tables
+from spikebench.utils.text import counted
 
 Tables = dict[str, pd.DataFrame]
 
@@ -66,10 +67,6 @@ def _at_configured_scale(frame: pd.DataFrame, tables: Tables) -> pd.DataFrame:
         return frame
     runs = tables["runs"]
     return frame[frame["run_id"].isin(runs.loc[_in_studies(runs, fixed, tables), "run_id"])]
-
-
-def _count(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _seeds(data: pd.DataFrame, columns: list[str]) -> pd.Series:
@@ -299,7 +296,7 @@ def accuracy_vs_cost(tables: Tables) -> plt.Figure:
         for axis, x in zip(row, ("activation_sparsity", "synops"), strict=True):
             scatter_runs(axis, rows, x, "accuracy", colors, "surrogate")
             axis.margins(x=0.15)
-        row[0].set_title(f"{backprop_label(method)}: {_count(len(rows), 'run')}", loc="left", fontsize="medium")
+        row[0].set_title(f"{backprop_label(method)}: {counted(len(rows), 'run')}", loc="left", fontsize="medium")
     axes[-1, 0].set_xlabel("activation sparsity (share of zero outputs)")
     axes[-1, 1].set_xlabel("synaptic operations per sample (millions)")
     accuracy_axis(axes[0, 0], data["accuracy"], data["test_samples"])
@@ -427,7 +424,7 @@ def _comparison_label(row) -> str:
     own = "no surrogate; " if row.note.startswith("has its own") else ""
     failed_runs = f"failed {row.level_failures}/{row.n_blocks} vs {row.baseline_failures}/{row.n_blocks}"
     level = backprop_label(level_name(row.factor, row.level))
-    return f"{level} ({own}{_count(row.n_pairs, 'pair')} learned; {failed_runs})"
+    return f"{level} ({own}{counted(row.n_pairs, 'pair')} learned; {failed_runs})"
 
 
 def _comparison_panel(axis: plt.Axes, rows: pd.DataFrame) -> None:

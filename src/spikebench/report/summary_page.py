@@ -18,6 +18,7 @@ from spikebench.report.registry import STUDY_FIGURES, simulation_caption
 from spikebench.report.statistics import PRIMARY
 from spikebench.report.tables import read_tables
 from spikebench.utils.atomic import atomic_write_text
+from spikebench.utils.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +98,6 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
 def _in_percent(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
     """The columns starting with ``prefix`` (rates) in %, their names saying so."""
     columns = [column for column in frame.columns if column.startswith(prefix)]
@@ -138,7 +135,7 @@ def _context_rows(context: dict, runs: pd.DataFrame) -> list[tuple[str, str]]:
         ("time steps", str(model["steps"])),
         (
             "training",
-            f"up to {_count(training['max_epochs'], 'epoch')}, patience {training['patience']},"
+            f"up to {counted(training['max_epochs'], 'epoch')}, patience {training['patience']},"
             f" batch {training['batch_size']}, Adamax lr {training['learning_rate']:g}",
         ),
         ("seeds", seeds),
@@ -184,7 +181,7 @@ def smoke_test_reasons(context: dict, runs: pd.DataFrame) -> list[str]:
         reasons.append("one seed: no seed-to-seed spread, so no difference between levels can be tested")
     if training["max_epochs"] <= training["patience"]:
         reasons.append(
-            f"at most {_count(training['max_epochs'], 'epoch')} with patience {training['patience']}: no run can"
+            f"at most {counted(training['max_epochs'], 'epoch')} with patience {training['patience']}: no run can"
             " stop early, so none is known to have converged"
         )
     if reasons and data.get("limit_train"):
@@ -274,7 +271,7 @@ def render_summary_page(
         "spikebench summary",
         context_rows=_context_rows(context, runs),
         smoke_test=smoke_test_reasons(context, runs),
-        outcomes=f"{_count(len(runs), 'run')}: "
+        outcomes=f"{counted(len(runs), 'run')}: "
         + ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in runs["outcome"].value_counts().items()),
         summary_table=html_page.table(headline_table(summary), "summary-table"),
         never_learned=None if never.empty else html_page.table(_readable(never), "never-learned-table"),
