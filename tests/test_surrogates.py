@@ -162,3 +162,37 @@ def test_the_numeric_inverse_refuses_what_no_scale_gives():
         numeric_scale_for_width(spike_rate_escape_width, 0.5, {"beta": 1, "slope": 25}, "slope")
     with pytest.raises(WidthError, match="no slope between 1e-6 and 1e6"):
         numeric_scale_for_width(fast_sigmoid_width, 1e-9, {"slope": 25}, "slope")
+
+
+FUSED = [name for name, spec in SURROGATES.items() if spec.fused_factory is not None]
+
+
+def test_the_study_s_main_surrogates_have_fused_spike_functions():
+    assert {"fast_sigmoid", "atan"} <= set(FUSED)
+
+
+def fused_inputs() -> list[torch.Tensor]:
+    """float32 membranes minus threshold: random over several magnitudes, the values where the rules change,
+    extremes, and a channels-last tensor as the fast engine's convolutional layers hand over."""
+    generator = torch.Generator().manual_seed(4)
+    random = torch.randn(4096, generator=generator) * torch.logspace(-6, 2, 4096)
+    edges = torch.tensor([0.0, -0.0, 1.0, -1.0, 1e-45, -1e-45, 1e-30, 3e30, -3e30, float("inf"), float("-inf")])
+    channels_last = torch.randn((3, 5, 4, 4), generator=generator).contiguous(memory_format=torch.channels_last)
+    return [torch.cat([random, edges]), channels_last]
+
+
+@pytest.mark.parametrize("name", FUSED)
+@pytest.mark.parametrize("scale", [0.3, 2, 25, 50.0, 100])
+def test_a_fused_spike_function_gives_snntorch_s_numbers_bit_for_bit(name, scale):
+    params = {SURROGATES[name].scale: scale}
+    for x in fused_inputs():
+        gradient_in = torch.empty_like(x).normal_(generator=torch.Generator().manual_seed(5))
+        results = []
+        for fused in (False, True):
+            inputs = x.clone().requires_grad_(True)
+            spikes = make_spike_function(name, params, "snntorch", fused=fused)(inputs)
+            spikes.backward(gradient_in)
+            results.append((spikes.detach(), inputs.grad))
+        (snntorch_spikes, snntorch_grad), (fused_spikes, fused_grad) = results
+        assert torch.equal(fused_spikes, snntorch_spikes)
+        assert torch.equal(fused_grad, snntorch_grad)

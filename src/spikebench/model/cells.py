@@ -140,14 +140,14 @@ class SnnTorchCell(Cell):
     def charge(self, drive: torch.Tensor, state: State, reset: torch.Tensor) -> State:
         raise NotImplementedError
 
-    def driven_step(self, drive: torch.Tensor, state: State) -> StepResult:
+    def driven_step(self, drive: torch.Tensor, state: State, reset: torch.Tensor) -> StepResult:
         threshold = self.settings.threshold
-        new_state = self.charge(drive, state, delayed_reset(state[-1], threshold))
+        new_state = self.charge(drive, state, reset)
         membrane = new_state[-1]
         return fire(self.spike_fn, membrane, threshold), new_state, membrane
 
     def fast_step(self, current, state):
-        return self.driven_step(self.input_term(current), state)
+        return self.driven_step(self.input_term(current), state, delayed_reset(state[-1], self.settings.threshold))
 
     def sequence(self, currents, state, record=False):
         # A static input is one tensor repeated at every step: its input term is computed once, the same
@@ -156,7 +156,17 @@ class SnnTorchCell(Cell):
         for current in currents:
             if id(current) not in drives:
                 drives[id(current)] = self.input_term(current)
-        return functional.step_through(self.driven_step, [drives[id(current)] for current in currents], state, record)
+        # Each step's reset is the Heaviside of the previous membrane, which the previous step's spikes already
+        # are (snnTorch computes its reset with the spike function's forward pass too): one pass fewer a step.
+        reset = delayed_reset(state[-1], self.settings.threshold)
+        spikes, membranes = [], []
+        for current in currents:
+            spike, state, membrane = self.driven_step(drives[id(current)], state, reset)
+            reset = spike.detach()
+            spikes.append(spike)
+            if record:
+                membranes.append(membrane)
+        return spikes, state, membranes if record else None
 
 
 class LeakyCell(SnnTorchCell):

@@ -22,7 +22,7 @@ from torch import nn
 from spikebench.model.cells import NeuronSettings, State
 from spikebench.model.registry import NEURON_MODELS
 from spikebench.model.topology import STAGES, Stage, in_features
-from spikebench.neurons.surrogates import make_spike_function
+from spikebench.neurons.surrogates import SpikeFunction, make_spike_function
 
 ENGINES = ("fast", "reference")
 PRECISIONS = ("fp32", "bf16")
@@ -62,7 +62,7 @@ class ConvSNN(nn.Module):
         self.engine, self.precision = engine, precision
         for index, stage in enumerate(STAGES):
             setattr(self, stage.connection, _connection(stage, in_features(index)))
-        spike_fn = make_spike_function(surrogate, surrogate_params, surrogate_numerics) if surrogate else None
+        spike_fn = _spike_function(surrogate, surrogate_params, surrogate_numerics, engine)
         cell = NEURON_MODELS[neuron].cell_class()
         self.cells = nn.ModuleList(cell(settings, spike_fn) for _ in STAGES)
 
@@ -180,6 +180,12 @@ def _convolve_steps(
             layout.enter_view(_pool(stage, F.conv2d(layout.channels_last(step), weight, connection.bias)).float())
             for step in spikes
         ]
+
+
+def _spike_function(surrogate: str | None, params: dict | None, numerics: str, engine: str) -> SpikeFunction | None:
+    """The fast engine takes the fused spike functions (the same numbers in fewer passes), the reference engine
+    snnTorch's own, as users write it; None for neuron models without a surrogate."""
+    return make_spike_function(surrogate, params, numerics, fused=engine == "fast") if surrogate else None
 
 
 def _check_choices(**choices: tuple[str, object]) -> None:

@@ -30,6 +30,7 @@ NUMERICS = ("stable", "snntorch")
 SNNTORCH = "snntorch.surrogate"
 STABLE = "spikebench.neurons.stable_surrogates"
 WIDTHS = "spikebench.neurons.surrogate_widths"
+FUSED = "spikebench.neurons.fused_surrogates"
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,15 @@ class SurrogateSpec:
     no torch (``spikebench.neurons.surrogate_widths``); None where it has no half maximum."""
     scale_for_width: str | None = None
     """Import path of the inverse, ``(width, params) -> scale``; where None, found numerically from ``width``."""
+    fused_factory: str | None = None
+    """Import path of a factory whose spike function gives ``factory``'s numbers bit for bit in fewer passes
+    over the tensor (``spikebench.neurons.fused_surrogates``, tested against it); the fast engine takes it."""
     origin: str = "spikebench"
 
-    def factory_function(self, numerics: str = "stable") -> Callable[..., SpikeFunction]:
-        return resolve_path(self.stable_factory if numerics == "stable" and self.stable_factory else self.factory)
+    def factory_function(self, numerics: str = "stable", fused: bool = False) -> Callable[..., SpikeFunction]:
+        if numerics == "stable" and self.stable_factory:
+            return resolve_path(self.stable_factory)
+        return resolve_path(self.fused_factory if fused and self.fused_factory else self.factory)
 
 
 SURROGATES: dict[str, SurrogateSpec] = {}
@@ -68,20 +74,30 @@ def register_surrogate(
     width: str | None = None,
     scale_for_width: str | None = None,
     stable_factory: str | None = None,
+    fused_factory: str | None = None,
     origin: str = UNNAMED_ORIGIN,
 ) -> SurrogateSpec:
     """Register a surrogate gradient under ``name``: its factory by import path ``module:function`` (called with
     the parameters, it returns a spike function whose forward pass is ``(x > 0).float()`` for ``x = V - V_th``),
     its parameters' ``defaults``, which of them is its ``scale`` (or None), and optionally its derivative's width
-    at half maximum by import path (equal-width studies need it). ``RegistrationError`` if the name is taken or
+    at half maximum by import path (equal-width studies need it), and a ``fused_factory`` with the same numbers in
+    fewer passes for the fast engine. ``RegistrationError`` if the name is taken or
     malformed, or the scale is not one of its parameters."""
     defaults = dict(defaults or {})
-    spec = SurrogateSpec(name, factory, defaults, description, stable_factory, scale, width, scale_for_width, origin)
+    spec = SurrogateSpec(
+        name, factory, defaults, description, stable_factory, scale, width, scale_for_width, fused_factory, origin
+    )
     if scale is not None and scale not in defaults:
         raise RegistrationError(
             f"surrogate {name!r}: its scale {scale!r} is not one of its parameters {list(defaults)}"
         )
-    paths = {"factory": factory, "stable_factory": stable_factory, "width": width, "scale_for_width": scale_for_width}
+    paths = {
+        "factory": factory,
+        "stable_factory": stable_factory,
+        "fused_factory": fused_factory,
+        "width": width,
+        "scale_for_width": scale_for_width,
+    }
     return register(SURROGATES, spec, "surrogate", paths)
 
 
@@ -99,6 +115,7 @@ _builtin(
     scale="slope",
     width=f"{WIDTHS}:fast_sigmoid_width",
     scale_for_width=f"{WIDTHS}:fast_sigmoid_scale",
+    fused_factory=f"{FUSED}:fast_sigmoid",
 )
 _builtin("triangular", "triangular", {"threshold": 1}, "+/- threshold on either side of 0")
 _builtin(
@@ -143,6 +160,7 @@ _builtin(
     scale="alpha",
     width=f"{WIDTHS}:atan_width",
     scale_for_width=f"{WIDTHS}:atan_scale",
+    fused_factory=f"{FUSED}:atan",
 )
 
 
@@ -163,8 +181,11 @@ def with_scale(name: str, params: dict[str, Any] | None, scale: float | None) ->
     return params
 
 
-def make_spike_function(name: str, params: dict[str, Any] | None = None, numerics: str = "stable") -> SpikeFunction:
-    """Build the named surrogate spike function, overriding its defaults with ``params``."""
+def make_spike_function(
+    name: str, params: dict[str, Any] | None = None, numerics: str = "stable", fused: bool = False
+) -> SpikeFunction:
+    """Build the named surrogate spike function, overriding its defaults with ``params``; with ``fused``, its
+    ``fused_factory``'s where it has one (the same numbers)."""
     if numerics not in NUMERICS:
         raise ValueError(f"unknown surrogate numerics {numerics!r}; known: {', '.join(NUMERICS)}")
     try:
@@ -175,7 +196,7 @@ def make_spike_function(name: str, params: dict[str, Any] | None = None, numeric
     unknown = set(params) - set(spec.defaults)
     if unknown:
         raise ValueError(f"surrogate {name!r} takes parameters {sorted(spec.defaults)}, got unknown {sorted(unknown)}")
-    return spec.factory_function(numerics)(**{**spec.defaults, **params})
+    return spec.factory_function(numerics, fused)(**{**spec.defaults, **params})
 
 
 def full_params(name: str, params: dict[str, Any] | None = None, scale: float | None = None) -> dict[str, Any]:
