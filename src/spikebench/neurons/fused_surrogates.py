@@ -1,10 +1,11 @@
-"""snnTorch's fast sigmoid and arctan spike functions in fewer passes over the tensor, the same numbers.
+"""snnTorch's deterministic spike functions in fewer passes over the tensor, the same numbers.
 
 snnTorch's forward pass converts a bool comparison to float (on CPUs several times the comparison itself), and
-its backward pass clones the incoming gradient and allocates a new tensor for every operation. These run the
-same operations in the same order on one buffer, so every result is bit for bit snnTorch's (tested on
-random and edge-case inputs, forward and backward). The fast engine uses them (``SurrogateSpec.fused_factory``);
-the reference engine keeps snnTorch's own.
+its backward pass clones the incoming gradient and allocates a new tensor for every operation (triangular also
+indexes with a bool mask). These run the same arithmetic in the same order on as few buffers as it allows, so
+every result is bit for bit snnTorch's (tested on random and edge-case inputs, forward and backward). The fast
+engine uses them (``SurrogateSpec.fused_factory``); the reference engine keeps snnTorch's own. The stochastic
+spike operator draws noise and keeps snnTorch's.
 """
 
 from __future__ import annotations
@@ -14,48 +15,104 @@ import torch
 from spikebench.neurons.functional import compare_as_float
 
 
-class FusedFastSigmoid(torch.autograd.Function):
+class _Heaviside(torch.autograd.Function):
+    """Forward ``x > 0`` as float, written into a float tensor; ``ctx.params`` are the surrogate's parameters."""
+
+    @staticmethod
+    def forward(ctx, input_, *params):
+        ctx.save_for_backward(input_)
+        ctx.params = params
+        return compare_as_float(torch.gt, input_, 0)
+
+
+class FusedFastSigmoid(_Heaviside):
     """snnTorch's ``FastSigmoid``: ``grad / (k |x| + 1)^2``."""
 
     @staticmethod
-    def forward(ctx, input_, slope):
-        ctx.save_for_backward(input_)
-        ctx.slope = slope
-        return compare_as_float(torch.gt, input_, 0)
+    def backward(ctx, grad_output):
+        (input_,), (slope,) = ctx.saved_tensors, ctx.params
+        return _over_fast_sigmoid(grad_output, input_, slope), None
+
+
+class FusedSparseFastSigmoid(_Heaviside):
+    """snnTorch's ``SparseFastSigmoid``: ``grad / (k |x| + 1)^2 * (x > B)``."""
 
     @staticmethod
     def backward(ctx, grad_output):
-        (input_,) = ctx.saved_tensors
-        denominator = torch.abs(input_).mul_(ctx.slope).add_(1.0).pow_(2)
-        return torch.div(grad_output, denominator, out=denominator), None
+        (input_,), (slope, above) = ctx.saved_tensors, ctx.params
+        gradient = _over_fast_sigmoid(grad_output, input_, slope)
+        return gradient.mul_(compare_as_float(torch.gt, input_, above)), None, None
 
 
-class FusedATan(torch.autograd.Function):
+class FusedATan(_Heaviside):
     """snnTorch's ``ATan``: ``alpha / 2 / (1 + (pi / 2 alpha x)^2) grad``, where ``float / tensor`` is torch's
     ``reciprocal(tensor) * float``."""
 
     @staticmethod
-    def forward(ctx, input_, alpha):
-        ctx.save_for_backward(input_)
-        ctx.alpha = alpha
+    def backward(ctx, grad_output):
+        (input_,), (alpha,) = ctx.saved_tensors, ctx.params
+        scaled = torch.mul(input_, torch.pi / 2 * alpha).pow_(2).add_(1).reciprocal_()
+        return scaled.mul_(alpha / 2).mul_(grad_output), None
+
+
+class FusedSpikeRateEscape(_Heaviside):
+    """snnTorch's ``SpikeRateEscape``: ``grad * k * exp(-beta |x - 1|)``."""
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (input_,), (beta, slope) = ctx.saved_tensors, ctx.params
+        escape = torch.sub(input_, 1).abs_().mul_(-beta).exp_()
+        return torch.mul(grad_output, slope).mul_(escape), None, None
+
+
+class FusedTriangular(_Heaviside):
+    """snnTorch's ``Triangular``: ``grad * threshold``, negated where ``x >= 0``; the negation as a factor
+    ``-threshold`` (the same number: rounding is symmetric in sign) instead of indexing with a bool mask."""
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (input_,), (threshold,) = ctx.saved_tensors, ctx.params
+        factor = compare_as_float(torch.ge, input_, 0).mul_(-2 * threshold).add_(threshold)
+        return factor.mul_(grad_output), None
+
+
+class FusedStraightThrough(torch.autograd.Function):
+    """snnTorch's ``StraightThroughEstimator``: the gradient passes unchanged (without snnTorch's clone)."""
+
+    @staticmethod
+    def forward(ctx, input_):
         return compare_as_float(torch.gt, input_, 0)
 
     @staticmethod
     def backward(ctx, grad_output):
-        (input_,) = ctx.saved_tensors
-        scaled = torch.mul(input_, torch.pi / 2 * ctx.alpha).pow_(2).add_(1).reciprocal_()
-        return scaled.mul_(ctx.alpha / 2).mul_(grad_output), None
+        return grad_output
+
+
+def _over_fast_sigmoid(grad_output: torch.Tensor, input_: torch.Tensor, slope: float) -> torch.Tensor:
+    """``grad / (slope * |x| + 1.0) ** 2`` in one new tensor."""
+    denominator = torch.abs(input_).mul_(slope).add_(1.0).pow_(2)
+    return torch.div(grad_output, denominator, out=denominator)
 
 
 def fast_sigmoid(slope=25):
-    def inner(x):
-        return FusedFastSigmoid.apply(x, slope)
+    return lambda x: FusedFastSigmoid.apply(x, slope)
 
-    return inner
+
+def SFS(slope=25, B=1):  # noqa: N802 (snnTorch's name)
+    return lambda x: FusedSparseFastSigmoid.apply(x, slope, B)
 
 
 def atan(alpha=2.0):
-    def inner(x):
-        return FusedATan.apply(x, alpha)
+    return lambda x: FusedATan.apply(x, alpha)
 
-    return inner
+
+def spike_rate_escape(beta=1, slope=25):
+    return lambda x: FusedSpikeRateEscape.apply(x, beta, slope)
+
+
+def triangular(threshold=1):
+    return lambda x: FusedTriangular.apply(x, threshold)
+
+
+def straight_through_estimator():
+    return FusedStraightThrough.apply

@@ -117,7 +117,13 @@ _builtin(
     scale_for_width=f"{WIDTHS}:fast_sigmoid_scale",
     fused_factory=f"{FUSED}:fast_sigmoid",
 )
-_builtin("triangular", "triangular", {"threshold": 1}, "+/- threshold on either side of 0")
+_builtin(
+    "triangular",
+    "triangular",
+    {"threshold": 1},
+    "+/- threshold on either side of 0",
+    fused_factory=f"{FUSED}:triangular",
+)
 _builtin(
     "sigmoid",
     "sigmoid",
@@ -136,6 +142,7 @@ _builtin(
     scale="slope",
     width=f"{WIDTHS}:sparse_fast_sigmoid_width",
     scale_for_width=f"{WIDTHS}:sparse_fast_sigmoid_scale",
+    fused_factory=f"{FUSED}:SFS",
 )
 _builtin(
     "spike_rate_escape",
@@ -144,6 +151,7 @@ _builtin(
     "Boltzmann escape-rate derivative",
     scale="slope",
     width=f"{WIDTHS}:spike_rate_escape_width",
+    fused_factory=f"{FUSED}:spike_rate_escape",
 )
 _builtin(
     "stochastic_spike_operator",
@@ -151,7 +159,13 @@ _builtin(
     {"mean": 0, "variance": 0.2},
     "1 above threshold, uniform noise below (draws from torch's global generator)",
 )
-_builtin("straight_through_estimator", "straight_through_estimator", {}, "identity gradient")
+_builtin(
+    "straight_through_estimator",
+    "straight_through_estimator",
+    {},
+    "identity gradient",
+    fused_factory=f"{FUSED}:straight_through_estimator",
+)
 _builtin(
     "atan",
     "atan",
