@@ -20,8 +20,9 @@ bound is tighter: the time oneDNN needs for the second convolution alone (forwar
 weight gradient, channels-last, one step of the batch per call, as many calls as steps), timed interleaved
 with the engines' training steps and taken as the median like them, so that a busy or throttled machine
 moves both alike. No engine that computes that convolution exactly can train faster. Tighter still, and
-measured rather than derived: the fast engine with every spiking layer replaced by one multiplication, the
-cost of everything but the neuron dynamics.
+measured rather than derived (interleaved too): the row's fast engine with every spiking layer replaced by one
+multiplication, the cost of everything but the neuron dynamics; the fast engine's time per batch minus this
+one is what the neuron dynamics cost (``neuron_dynamics_ms_per_batch``).
 
 Both engines run with freed memory kept in the process (``spikebench.utils.allocator``), as training jobs do.
 With ``--precision bf16`` the fast engine also runs in bfloat16 (``precision: bf16``), timed interleaved with
@@ -166,9 +167,10 @@ def without_neuron_dynamics(model: ConvSNN) -> ConvSNN:
     return model
 
 
-def network_ceiling(args) -> float:
-    """Training samples/s of the fast engine without neuron dynamics: no neuron model can train faster."""
-    model = without_neuron_dynamics(make_models("leaky")["fast"])
+def network_ceiling(neuron: str, args):
+    """One training step of ``neuron``'s fast engine (its layout) without neuron dynamics: no neuron model can
+    train faster."""
+    model = without_neuron_dynamics(make_models(neuron)["fast"])
     optimizer = make_optimizer(model.parameters(), STUDY_TRAINING)
     loss_fn = SF.ce_rate_loss()
     images, labels = batch(args.batch)
@@ -176,8 +178,7 @@ def network_ceiling(args) -> float:
     def step():
         train_batch(model, optimizer, loss_fn, images, labels, args.windows, args.update_per_window)
 
-    step()
-    return args.batch / statistics.median(_timed(step) for _ in range(args.repeats))
+    return step
 
 
 def _timed(function) -> float:
@@ -200,12 +201,17 @@ def measure(neuron: str, args) -> dict:
     eval_images, _ = batch(args.eval_batch)
     train_seconds = {engine: [] for engine in models}
     eval_seconds = {engine: [] for engine in models}
-    convolution = convolution_block(args.batch, args.steps)
-    convolution_seconds = []
+    # Timed interleaved with the engines, as they are, so that a machine whose speed drifts moves all alike.
+    bounds = {
+        "convolution_bound": convolution_block(args.batch, args.steps),
+        "without_neuron_dynamics": network_ceiling(neuron, args),
+    }
+    bound_seconds = {name: [] for name in bounds}
     for repeat in range(args.repeats + 1):
-        seconds = _timed(convolution)
-        if repeat:
-            convolution_seconds.append(seconds)
+        for name, bound in bounds.items():
+            seconds = _timed(bound)
+            if repeat:
+                bound_seconds[name].append(seconds)
         for engine, model in models.items():
             optimizer = optimizers[engine]
             seconds = _timed(
@@ -232,8 +238,12 @@ def measure(neuron: str, args) -> dict:
         row[f"{engine}_saved_mib"] = saved / 2**20
         if args.memory:
             row[f"{engine}_peak_rss_mib"] = peak_rss_mib(neuron, engine, args)
-    row["convolution_bound_samples_per_s"] = args.batch / statistics.median(convolution_seconds)
+    for name, seconds in bound_seconds.items():
+        row[f"{name}_samples_per_s"] = args.batch / statistics.median(seconds)
     row["fraction_of_convolution_bound"] = row["fast_train_samples_per_s"] / row["convolution_bound_samples_per_s"]
+    row["neuron_dynamics_ms_per_batch"] = 1000 * (
+        statistics.median(train_seconds["fast"]) - statistics.median(bound_seconds["without_neuron_dynamics"])
+    )
     row["train_ratio"] = row["fast_train_samples_per_s"] / row["reference_train_samples_per_s"]
     row["eval_ratio"] = row["fast_eval_samples_per_s"] / row["reference_eval_samples_per_s"]
     if BF16 in models:
@@ -329,7 +339,6 @@ def main() -> None:
     convolution = convolution_gflops(args.batch, forward_convolution_seconds(args.batch))
     gflops = max(matmul, convolution)
     limit = gflops * 1e9 / flops_per_sample(args.steps)
-    ceiling = network_ceiling(args)
     print(
         f"{args.backprop}, steps {args.steps} (windows {args.windows}), batch {args.batch}, {args.threads} threads,"
         f" torch {torch.__version__}"
@@ -337,7 +346,7 @@ def main() -> None:
     print(f"freed memory kept in the process: {keeps_freed_memory}")
     print(f"fp32: matmul (MKL) {matmul:.0f} GFLOP/s, second convolution forward (oneDNN) {convolution:.0f} GFLOP/s")
     print(f"{flops_per_sample(args.steps) / 1e9:.3f} GFLOP per training sample: compute limit {limit:.0f} samples/s")
-    print(f"fast engine with every spiking layer replaced by a multiplication: {ceiling:.0f} training samples/s\n")
+    print()
     header = (
         f"{'neuron':<9} {'train fast':>10} {'train ref':>10} {'ratio':>6} {'% limit':>8} {'% conv':>7}"
         f" {'eval fast':>10} {'eval ref':>10} {'ratio':>6} {'saved MiB f/r':>15} {'peak MiB f/r':>14}"
@@ -348,7 +357,6 @@ def main() -> None:
         row = measure(neuron, args)
         row["compute_limit_samples_per_s"] = limit
         row["fraction_of_compute_limit"] = row["fast_train_samples_per_s"] / limit
-        row["without_neuron_dynamics_samples_per_s"] = ceiling
         rows.append(row)
         peak = f"{row.get('fast_peak_rss_mib', 0):.0f}/{row.get('reference_peak_rss_mib', 0):.0f}"
         print(
@@ -361,7 +369,9 @@ def main() -> None:
         )
         print(
             f"{'':<9} second convolution alone, forward and both gradients:"
-            f" at most {row['convolution_bound_samples_per_s']:.0f} training samples/s"
+            f" at most {row['convolution_bound_samples_per_s']:.0f} training samples/s\n{'':<9} every spiking layer"
+            f" replaced by a multiplication: {row['without_neuron_dynamics_samples_per_s']:.0f} training samples/s"
+            f" (the neuron dynamics cost {row['neuron_dynamics_ms_per_batch']:.0f} ms per batch)"
         )
     if args.precision == BF16:
         for row in rows:
@@ -389,7 +399,7 @@ def main() -> None:
         **({"bf16_over_fp32": rows[0]["bf16_over_fp32"]} if args.precision == BF16 else {}),
         "compute_limit_samples_per_s": limit,
         "convolution_bound_samples_per_s": rows[0]["convolution_bound_samples_per_s"],
-        "without_neuron_dynamics_samples_per_s": ceiling,
+        "without_neuron_dynamics_samples_per_s": rows[0]["without_neuron_dynamics_samples_per_s"],
         "matmul_gflops": matmul,
         "convolution_gflops": convolution,
         "keeps_freed_memory": keeps_freed_memory,

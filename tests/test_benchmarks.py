@@ -29,6 +29,7 @@ def test_train_throughput_writes_every_ratio_and_bound(tmp_path):
     ratios = ["train_ratio", "eval_ratio", "fraction_of_compute_limit", "fraction_of_convolution_bound"]
     for column in [*ratios, "without_neuron_dynamics_samples_per_s"]:
         assert (rows[column] > 0).all(), column
+    assert rows["neuron_dynamics_ms_per_batch"].notna().all()
     for engine in ("fast", "reference"):
         assert (rows[f"{engine}_peak_rss_mib"] > 0).all() and (rows[f"{engine}_saved_mib"] > 0).all()
     assert (rows["two_jobs_one_thread"] > 0).all() and (rows["one_job_two_threads"] > 0).all()
