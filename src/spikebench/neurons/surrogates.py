@@ -3,8 +3,8 @@
 spikebench reuses snnTorch's surrogate functions rather than rewriting them, so a spike function made
 here is bit-for-bit the one snnTorch's neurons use. Every spike function takes ``x = V - V_th`` and returns
 ``(x > 0).float()`` in the forward pass. The fast engine asks for ``fused=True``: the same numbers from
-``spikebench.neurons.fused_surrogates``, in fewer passes over the tensor (tested bit for bit). The registry names snnTorch's factories instead of holding them so
-that the Snakefile can read it without importing torch.
+``spikebench.neurons.fused_surrogates``, in fewer passes over the tensor (tested bit for bit). The registry
+names snnTorch's factories instead of holding them so that the Snakefile can read it without importing torch.
 
 One exception, by default: snnTorch's ``Sigmoid`` backward computes ``k exp(-k x) / (exp(-k x) + 1)^2``,
 which overflows to ``inf / inf = NaN`` in float32 once ``k x < -88`` (``x < -3.55`` for ``k = 25``), a
