@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from spikebench.model.registry import NEURON_MODELS
-from spikebench.neurons import functional
+from spikebench.neurons import functional, native
 from spikebench.neurons.surrogates import SpikeFunction
 
 if TYPE_CHECKING:
@@ -149,6 +149,11 @@ class SnnTorchCell(Cell):
     def fast_step(self, current, state):
         return self.driven_step(self.input_term(current), state, delayed_reset(state[-1], self.settings.threshold))
 
+    def native_dynamics(self) -> native.Dynamics | None:
+        """The model's constants for the native kernels (``spikebench.neurons.native``), None if they do not
+        run it."""
+        return None
+
     def sequence(self, currents, state, record=False):
         # A static input is one tensor repeated at every step: its input term is computed once, the same
         # numbers as at every step.
@@ -156,12 +161,16 @@ class SnnTorchCell(Cell):
         for current in currents:
             if id(current) not in drives:
                 drives[id(current)] = self.input_term(current)
+        dynamics = self.native_dynamics()
+        per_step = [drives[id(current)] for current in currents]
+        if dynamics is not None and not record and native.applies(self.spike_fn, [*per_step, *state]):
+            return (*native.sequence(dynamics, self.spike_fn, per_step, state), None)
         # Each step's reset is the Heaviside of the previous membrane, which the previous step's spikes already
         # are (snnTorch computes its reset with the spike function's forward pass too): one pass fewer a step.
         reset = delayed_reset(state[-1], self.settings.threshold)
         spikes, membranes = [], []
-        for current in currents:
-            spike, state, membrane = self.driven_step(drives[id(current)], state, reset)
+        for drive in per_step:
+            spike, state, membrane = self.driven_step(drive, state, reset)
             reset = spike.detach()
             spikes.append(spike)
             if record:
@@ -173,6 +182,9 @@ class LeakyCell(SnnTorchCell):
     def __init__(self, settings, spike_fn):
         super().__init__(settings, spike_fn)
         self.reference = snntorch.Leaky(beta=settings.beta, threshold=settings.threshold, spike_grad=spike_fn)
+
+    def native_dynamics(self):
+        return native.Dynamics(self.settings.beta, self.settings.threshold)
 
     def charge(self, drive, state, reset):
         (membrane,) = state
@@ -187,6 +199,9 @@ class SynapticCell(SnnTorchCell):
         self.reference = snntorch.Synaptic(
             alpha=settings.alpha, beta=settings.beta, threshold=settings.threshold, spike_grad=spike_fn
         )
+
+    def native_dynamics(self):
+        return native.Dynamics(self.settings.beta, self.settings.threshold, self.settings.alpha)
 
     def charge(self, drive, state, reset):
         synaptic, membrane = state
@@ -227,6 +242,9 @@ class LapicqueCell(SnnTorchCell):
         self.resistance = settings.lapicque_r
         self.inverse_rc = float(1 / (resistance * capacitance))
         self.decay = float(1 - 1 / (resistance * capacitance))
+
+    def native_dynamics(self):
+        return native.Dynamics(self.decay, self.settings.threshold)
 
     def input_term(self, current):
         """``I dt / C``, computed as snnTorch does: ``I R / (R C)`` (``dt = 1``). At the usual ``R = 1`` without

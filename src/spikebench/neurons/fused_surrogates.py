@@ -10,6 +10,8 @@ spike operator draws noise and keeps snnTorch's.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 from spikebench.neurons.functional import compare_as_float
@@ -94,25 +96,36 @@ def _over_fast_sigmoid(grad_output: torch.Tensor, input_: torch.Tensor, slope: f
     return torch.div(grad_output, denominator, out=denominator)
 
 
+class FusedSpike(NamedTuple):
+    """A fused spike function with its parameters, callable as ``spike_fn(x)``; the native neuron kernels
+    (``spikebench.neurons.native``) read which function and parameters it is."""
+
+    function: type[torch.autograd.Function]
+    params: tuple = ()
+
+    def __call__(self, input_: torch.Tensor) -> torch.Tensor:
+        return self.function.apply(input_, *self.params)
+
+
 def fast_sigmoid(slope=25):
-    return lambda x: FusedFastSigmoid.apply(x, slope)
+    return FusedSpike(FusedFastSigmoid, (slope,))
 
 
 def SFS(slope=25, B=1):  # noqa: N802 (snnTorch's name)
-    return lambda x: FusedSparseFastSigmoid.apply(x, slope, B)
+    return FusedSpike(FusedSparseFastSigmoid, (slope, B))
 
 
 def atan(alpha=2.0):
-    return lambda x: FusedATan.apply(x, alpha)
+    return FusedSpike(FusedATan, (alpha,))
 
 
 def spike_rate_escape(beta=1, slope=25):
-    return lambda x: FusedSpikeRateEscape.apply(x, beta, slope)
+    return FusedSpike(FusedSpikeRateEscape, (beta, slope))
 
 
 def triangular(threshold=1):
-    return lambda x: FusedTriangular.apply(x, threshold)
+    return FusedSpike(FusedTriangular, (threshold,))
 
 
 def straight_through_estimator():
-    return FusedStraightThrough.apply
+    return FusedSpike(FusedStraightThrough)

@@ -139,6 +139,7 @@ class RunSummary(TypedDict):
     load_average: NotRequired[list[float] | None]
     cpu_count: NotRequired[int | None]
     precision: NotRequired[str]
+    native_neuron_kernels: NotRequired[bool]
 
 
 SUMMARY_SCHEMA: dict[str, Any] = json.loads(

@@ -66,4 +66,5 @@ def build_summary(setup: RunSetup, state: TrainingState, wall_seconds: float) ->
         load_average=list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         cpu_count=os.cpu_count(),
         precision=setup.settings.precision,
+        native_neuron_kernels=environment.native_neuron_kernels,
     )

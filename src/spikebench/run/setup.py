@@ -23,6 +23,7 @@ from spikebench.model.backprop import BACKPROP_METHODS, update_windows, updates_
 from spikebench.model.cells import NeuronSettings
 from spikebench.model.network import ConvSNN
 from spikebench.model.registry import NO_SURROGATE
+from spikebench.neurons import native
 from spikebench.neurons.surrogates import with_scale
 from spikebench.study.config import Run
 from spikebench.study.settings import DataSettings, RunSettings, TrainingSettings
@@ -137,6 +138,7 @@ class Environment:
     device: str
     device_name: str
     versions: dict[str, str]
+    native_neuron_kernels: bool
 
 
 def configure_process(threads: int, device: torch.device) -> Environment:
@@ -160,6 +162,8 @@ def configure_process(threads: int, device: torch.device) -> Environment:
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
+        # Built (or found built) here, before training, so that a compiler's complaint leads the log.
+        native_neuron_kernels=device.type == "cpu" and native.status().available,
     )
 
 

@@ -1,0 +1,277 @@
+"""snnTorch's Leaky, Lapicque and Synaptic neurons over a whole sequence in compiled loops: the fast engine's
+numbers, bit for bit, in one pass over the tensors per step instead of a dozen.
+
+The eager fast engine runs a neuron step as separate PyTorch operations, forward and backward, each a pass over
+the layer's tensors with its own allocation and autograd node; on a CPU they cost about a sixth of a training
+batch. ``neuron_sequences.c`` computes the same float32 operations in the same order, one element at a time
+(see its header), and this module runs it as one autograd function per sequence.
+
+The C source is compiled on first use with the system's C compiler (``$CC``, else Python's, else ``cc``) into
+``$SPIKEBENCH_CACHE`` (default ``~/.cache/spikebench``), keyed by the source, the compiler, the flags and the
+CPU (it is built for the CPU it runs on), and loaded with ctypes against the OpenMP runtime torch already
+loaded. Without a compiler, or with ``SPIKEBENCH_NATIVE=0``, the fast engine runs its eager operations: the
+same numbers, slower. ``status()`` says which, and why.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import logging
+import os
+import platform
+import shlex
+import subprocess
+import sysconfig
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+
+from spikebench.neurons import fused_surrogates
+
+LOG = logging.getLogger(__name__)
+SOURCE = "neuron_sequences.c"
+FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-std=c11", "-shared", "-fPIC")
+"""``-ffp-contract=off``: no fused multiply-add, which would round differently from PyTorch's separate
+operations. ``-march=native``: built for this CPU (hence the CPU in the cache key)."""
+OPENMP = "-fopenmp"
+"""Tried first; without it (Apple's clang) the loops run on one thread."""
+DISABLE = "SPIKEBENCH_NATIVE"
+
+
+class NativeStatus(NamedTuple):
+    available: bool
+    detail: str
+    """The compiled library's path, or why there is none."""
+
+
+class Dynamics(NamedTuple):
+    """A neuron model's constants for the kernels: ``membrane = decay * membrane + input - reset * threshold``,
+    with ``input`` the synaptic current ``synaptic_decay * synaptic + drive`` for Synaptic, the drive otherwise."""
+
+    decay: float
+    threshold: float
+    synaptic_decay: float | None = None
+
+
+_SURROGATES = {
+    fused_surrogates.FusedFastSigmoid: (0, lambda slope: (slope, 0.0)),
+    fused_surrogates.FusedSparseFastSigmoid: (1, lambda slope, above: (slope, above)),
+    fused_surrogates.FusedATan: (2, lambda alpha: (torch.pi / 2 * alpha, alpha / 2)),
+    fused_surrogates.FusedTriangular: (3, lambda threshold: (-2 * threshold, threshold)),
+    fused_surrogates.FusedStraightThrough: (4, lambda: (0.0, 0.0)),
+}
+"""Fused spike functions the kernels compute, with their code and their two float parameters in the C source's
+terms (each computed in Python double precision and rounded to float32 once, as PyTorch rounds a scalar)."""
+
+
+def surrogate_code(spike_fn) -> tuple[int, float, float] | None:
+    """The kernels' ``(kind, first, second)`` for a fused spike function, None for any other."""
+    if not isinstance(spike_fn, fused_surrogates.FusedSpike) or spike_fn.function not in _SURROGATES:
+        return None
+    kind, parameters = _SURROGATES[spike_fn.function]
+    return (kind, *parameters(*spike_fn.params))
+
+
+def cache_directory() -> Path:
+    return Path(os.environ.get("SPIKEBENCH_CACHE") or Path.home() / ".cache" / "spikebench") / "native"
+
+
+def _compiler() -> list[str]:
+    return shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
+
+
+def _cpu() -> str:
+    """What ``-march=native`` depends on: the CPU's feature flags where Linux lists them."""
+    try:
+        flags = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")]
+    except OSError:
+        flags = []
+    return flags[0] if flags else platform.processor() + platform.machine()
+
+
+def _build(source: str, target: Path) -> str | None:
+    """Compile ``source`` into ``target`` (atomically: concurrent jobs may build the same one); None if it
+    worked, else the compiler's complaint."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        source_path = Path(scratch) / SOURCE
+        source_path.write_text(source)
+        built = Path(scratch) / target.name
+        error = ""
+        for extra in ([OPENMP], []):
+            command = [*_compiler(), *FLAGS, *extra, str(source_path), "-o", str(built)]
+            try:
+                process = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+            except (OSError, subprocess.TimeoutExpired) as failure:
+                return f"{shlex.join(command)}: {failure}"
+            if process.returncode == 0:
+                os.replace(built, target)
+                return None
+            error = f"{shlex.join(command)}: {process.stderr.strip()[-400:]}"
+        return error
+
+
+@functools.cache
+def _library() -> tuple[ctypes.CDLL | None, str]:
+    if os.environ.get(DISABLE, "1") == "0":
+        return None, f"disabled ({DISABLE}=0)"
+    source = resources.files(__package__).joinpath(SOURCE).read_text()
+    key = hashlib.sha256("\0".join([source, *_compiler(), *FLAGS, _cpu(), torch.__version__]).encode()).hexdigest()
+    target = cache_directory() / f"neuron_sequences-{key[:24]}.so"
+    if not target.exists():
+        LOG.info("compiling the native neuron kernels into %s", target)
+        error = _build(source, target)
+        if error is not None:
+            LOG.warning("native neuron kernels unavailable, the fast engine runs its eager path: %s", error)
+            return None, f"not compiled: {error}"
+    try:
+        library = ctypes.CDLL(str(target))
+    except OSError as failure:
+        return None, f"not loaded: {failure}"
+    _declare(library)
+    return library, str(target)
+
+
+def _declare(library: ctypes.CDLL) -> None:
+    count, flt, ptr, kind = ctypes.c_int64, ctypes.c_float, ctypes.c_void_p, ctypes.c_int
+    library.leaky_forward.argtypes = [count, flt, flt, *[ptr] * 4]
+    library.synaptic_forward.argtypes = [count, flt, flt, flt, *[ptr] * 5]
+    library.leaky_backward.argtypes = [count, kind, flt, flt, flt, *[ptr] * 5]
+    library.synaptic_backward.argtypes = [count, kind, flt, flt, flt, flt, *[ptr] * 7]
+    for function in (library.leaky_forward, library.synaptic_forward, library.leaky_backward):
+        function.restype = None
+    library.synaptic_backward.restype = None
+
+
+def status() -> NativeStatus:
+    library, detail = _library()
+    return NativeStatus(library is not None, detail)
+
+
+def applies(spike_fn, tensors) -> bool:
+    """Whether the kernels can run a sequence: a fused surrogate they know, float32 CPU tensors of one shape,
+    contiguous (the kernels index them as flat arrays), and the library built."""
+    first = tensors[0]
+    return (
+        surrogate_code(spike_fn) is not None
+        and all(
+            t.device.type == "cpu" and t.dtype == torch.float32 and t.is_contiguous() and t.shape == first.shape
+            for t in tensors
+        )
+        and _library()[0] is not None
+    )
+
+
+def sequence(dynamics: Dynamics, spike_fn, drives: list[torch.Tensor], state: tuple[torch.Tensor, ...]):
+    """Run a Leaky (one state: the membrane) or Synaptic (two: current, membrane) layer over per-step
+    ``drives``, a drive repeated at every step passed as the same tensor. Returns per-step spikes and the final
+    state, differentiable as the eager engine's."""
+    unique: dict[int, int] = {}
+    slots = tuple(unique.setdefault(id(drive), len(unique)) for drive in drives)
+    distinct = list({id(drive): drive for drive in drives}.values())
+    outputs = _Sequence.apply(dynamics, surrogate_code(spike_fn), slots, len(state), *state, *distinct)
+    return list(outputs[: len(drives)]), tuple(outputs[len(drives) :])
+
+
+def _pointer(tensor: torch.Tensor | None) -> int | None:
+    return None if tensor is None else tensor.data_ptr()
+
+
+class _Sequence(torch.autograd.Function):
+    """The sequence as one autograd node: the forward pass keeps each step's surrogate input ``h`` (as the eager
+    spike function does); the backward pass runs the steps in reverse, as autograd would."""
+
+    @staticmethod
+    def forward(ctx, dynamics, surrogate, slots, num_states, *tensors):
+        library = _library()[0]
+        state = [tensor.clone() for tensor in tensors[:num_states]]
+        drives = tensors[num_states:]
+        keep = any(ctx.needs_input_grad)
+        spikes, surrogate_inputs = [], []
+        for slot in slots:
+            drive = drives[slot]
+            spike, h = torch.empty_like(drive), torch.empty_like(drive) if keep else None
+            if num_states == 2:
+                library.synaptic_forward(
+                    drive.numel(), dynamics.synaptic_decay, dynamics.decay, dynamics.threshold,
+                    *map(_pointer, (*state, drive, h, spike)),
+                )  # fmt: skip
+            else:
+                library.leaky_forward(
+                    drive.numel(), dynamics.decay, dynamics.threshold, *map(_pointer, (*state, drive, h, spike))
+                )
+            spikes.append(spike)
+            surrogate_inputs.append(h)
+        ctx.set_materialize_grads(False)
+        ctx.settings = (dynamics, surrogate, slots, num_states, len(drives))
+        if keep:
+            ctx.save_for_backward(*surrogate_inputs)
+        return (*spikes, *state)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        dynamics, surrogate, slots, num_states, num_drives = ctx.settings
+        steps = len(slots)
+        # The kernels read flat arrays: a gradient may come expanded (a sum's) or strided.
+        grads = [None if grad is None else grad.contiguous() for grad in grads]
+        repeated = [slots.count(slot) > 1 for slot in range(num_drives)]
+        # The state's gradients, owned here and overwritten step by step where nothing else holds them.
+        grad_state = [None if grad is None else grad.clone() for grad in grads[steps:]]
+        grad_drives: list[torch.Tensor | None] = [None] * num_drives
+        for step in reversed(range(steps)):
+            h, grad_spikes, slot = ctx.saved_tensors[step], grads[step], slots[step]
+            if grad_spikes is None and grad_state[-1] is None:
+                grad_state[-1] = torch.zeros_like(h)
+            # Before the last step the state's gradients are those of the outputs: they add without a decay.
+            decays = dynamics._replace(decay=1.0, synaptic_decay=1.0) if step == steps - 1 else dynamics
+            grad_state, drive_gradient = _step_backward(
+                decays, surrogate, h, grad_spikes, grad_state, grad_drives[slot] if repeated[slot] else None
+            )
+            if grad_drives[slot] is None:
+                grad_drives[slot] = drive_gradient.clone() if repeated[slot] else drive_gradient
+        grad_initial = _initial_state_gradients(ctx, dynamics, grad_state)
+        return (None, None, None, None, *grad_initial, *grad_drives)
+
+
+def _step_backward(dynamics: Dynamics, surrogate, h, grad_spikes, grad_state: list, total):
+    """One step's backward pass: the state's gradients before the step and the drive's gradient. The drive's
+    gradient is a new tensor unless the drive repeats (``total`` collects its gradients, or is None at the
+    first of them), where it is overwritten at the next step like the membrane's."""
+    library, n = _library()[0], h.numel()
+    kind, first, second = surrogate
+    fresh = total is None
+
+    def target(gradient):
+        return gradient if gradient is not None and not fresh else torch.empty_like(h)
+
+    if len(grad_state) == 2:
+        grad_current, grad_membrane = grad_state
+        new_membrane = grad_membrane if grad_membrane is not None else torch.empty_like(h)
+        new_current = target(grad_current)
+        library.synaptic_backward(
+            n, kind, first, second, dynamics.synaptic_decay, dynamics.decay,
+            *map(_pointer, (grad_spikes, h, grad_membrane, grad_current, new_membrane, new_current, total)),
+        )  # fmt: skip
+        return [new_current, new_membrane], new_current
+    (grad_membrane,) = grad_state
+    new_membrane = target(grad_membrane)
+    library.leaky_backward(
+        n, kind, first, second, dynamics.decay, *map(_pointer, (grad_spikes, h, grad_membrane, new_membrane, total))
+    )
+    return [new_membrane], new_membrane
+
+
+def _initial_state_gradients(ctx, dynamics: Dynamics, gradients: list) -> list:
+    """The initial state's gradients, where it needs them: the first step's state gradients times the decays
+    (the reset, taken from the initial membrane, is detached)."""
+    needs = ctx.needs_input_grad[4 : 4 + len(gradients)]
+    decays = (dynamics.synaptic_decay, dynamics.decay) if len(gradients) == 2 else (dynamics.decay,)
+    return [
+        gradient * decay if need and gradient is not None else None
+        for need, decay, gradient in zip(needs, decays, gradients, strict=True)
+    ]

@@ -1,0 +1,135 @@
+/* One time step of snnTorch's Leaky (and Lapicque) and Synaptic neurons with a fused surrogate spike function,
+ * forward and backward, in one pass over the tensors instead of one pass per PyTorch operation.
+ *
+ * Every line is one float32 operation of the eager fast engine (spikebench.model.cells with
+ * spikebench.neurons.fused_surrogates), in the same order: each intermediate is rounded to float32 as a
+ * PyTorch operation rounds it. Built with -ffp-contract=off, so that no multiply and add are contracted into a
+ * fused multiply-add (which rounds once instead of twice). The numbers are bit for bit the eager engine's
+ * (tested). Element-wise with a static schedule, so the number of threads changes no result.
+ */
+#include <math.h>
+#include <stdint.h>
+
+enum surrogate_kind { FAST_SIGMOID = 0, SPARSE_FAST_SIGMOID = 1, ATAN = 2, TRIANGULAR = 3, STRAIGHT_THROUGH = 4 };
+
+#define PARALLEL_ABOVE 32768
+
+/* d spikes / d h times the incoming gradient, as spikebench.neurons.fused_surrogates computes it. */
+static inline float surrogate_gradient(int kind, float grad, float h, float first, float second) {
+    switch (kind) {
+    case FAST_SIGMOID:
+    case SPARSE_FAST_SIGMOID: {
+        float denominator = fabsf(h);
+        denominator = denominator * first;
+        denominator = denominator + 1.0f;
+        denominator = denominator * denominator;
+        float gradient = grad / denominator;
+        if (kind == SPARSE_FAST_SIGMOID) {
+            gradient = gradient * (h > second ? 1.0f : 0.0f);
+        }
+        return gradient;
+    }
+    case ATAN: {
+        float scaled = h * first;
+        scaled = scaled * scaled;
+        scaled = scaled + 1.0f;
+        scaled = 1.0f / scaled;
+        scaled = scaled * second;
+        return scaled * grad;
+    }
+    case TRIANGULAR: {
+        float factor = (h >= 0.0f ? 1.0f : 0.0f) * first;
+        factor = factor + second;
+        return factor * grad;
+    }
+    default:
+        return grad;
+    }
+}
+
+/* Forward of one step, in place: reset = membrane > threshold (the previous step's spikes); membrane = decay *
+ * membrane + drive - reset * threshold; h = membrane - threshold; spikes = h > 0. ``h`` (the surrogate's input,
+ * kept for the backward pass) may be NULL. */
+void leaky_forward(int64_t n, float decay, float threshold, float *membrane, const float *drive, float *h,
+                   float *spikes) {
+#pragma omp parallel for simd schedule(static) if (n > PARALLEL_ABOVE)
+    for (int64_t i = 0; i < n; i++) {
+        float reset = membrane[i] > threshold ? 1.0f : 0.0f;
+        float value = decay * membrane[i];
+        value = value + drive[i];
+        value = value - reset * threshold;
+        membrane[i] = value;
+        float above = value - threshold;
+        if (h) {
+            h[i] = above;
+        }
+        spikes[i] = above > 0.0f ? 1.0f : 0.0f;
+    }
+}
+
+/* Forward of one step, in place: synaptic = synaptic_decay * synaptic + drive, then the leaky step on it. */
+void synaptic_forward(int64_t n, float synaptic_decay, float decay, float threshold, float *synaptic,
+                      float *membrane, const float *drive, float *h, float *spikes) {
+#pragma omp parallel for simd schedule(static) if (n > PARALLEL_ABOVE)
+    for (int64_t i = 0; i < n; i++) {
+        float reset = membrane[i] > threshold ? 1.0f : 0.0f;
+        float current = synaptic_decay * synaptic[i];
+        current = current + drive[i];
+        synaptic[i] = current;
+        float value = decay * membrane[i];
+        value = value + current;
+        value = value - reset * threshold;
+        membrane[i] = value;
+        float above = value - threshold;
+        if (h) {
+            h[i] = above;
+        }
+        spikes[i] = above > 0.0f ? 1.0f : 0.0f;
+    }
+}
+
+/* The gradient reaching one membrane: the surrogate's through this step's spikes (if they have a gradient)
+ * plus the next membrane's times ``decay`` (if there is a next step with a gradient), as autograd adds them. */
+static inline float membrane_gradient(int kind, float first, float second, const float *grad_spikes, const float *h,
+                                      const float *grad_next, float decay, int64_t i) {
+    if (grad_spikes && grad_next) {
+        return surrogate_gradient(kind, grad_spikes[i], h[i], first, second) + grad_next[i] * decay;
+    }
+    if (grad_spikes) {
+        return surrogate_gradient(kind, grad_spikes[i], h[i], first, second);
+    }
+    return grad_next[i] * decay;
+}
+
+/* Backward of one leaky step: the membrane's gradient (also the drive's), written over ``grad_next`` where they
+ * are the same buffer. With ``sum`` non-NULL, the gradient is also added to it: a drive repeated at every step
+ * collects its gradients in reverse time order, as autograd does. */
+void leaky_backward(int64_t n, int kind, float first, float second, float decay, const float *grad_spikes,
+                    const float *h, const float *grad_next, float *grad_membrane, float *sum) {
+#pragma omp parallel for simd schedule(static) if (n > PARALLEL_ABOVE)
+    for (int64_t i = 0; i < n; i++) {
+        float gradient = membrane_gradient(kind, first, second, grad_spikes, h, grad_next, decay, i);
+        grad_membrane[i] = gradient;
+        if (sum) {
+            sum[i] = sum[i] + gradient;
+        }
+    }
+}
+
+/* Backward of one synaptic step: the membrane's gradient, then the synaptic current's (also the drive's), which
+ * adds the next synaptic current's times ``synaptic_decay``; each may be written over its ``grad_next``. ``sum``
+ * as in leaky_backward, for the drive. */
+void synaptic_backward(int64_t n, int kind, float first, float second, float synaptic_decay, float decay,
+                       const float *grad_spikes, const float *h, const float *grad_next_membrane,
+                       const float *grad_next_synaptic, float *grad_membrane, float *grad_synaptic, float *sum) {
+#pragma omp parallel for simd schedule(static) if (n > PARALLEL_ABOVE)
+    for (int64_t i = 0; i < n; i++) {
+        float gradient = membrane_gradient(kind, first, second, grad_spikes, h, grad_next_membrane, decay, i);
+        float synaptic = grad_next_synaptic ? gradient + grad_next_synaptic[i] * synaptic_decay : gradient;
+        grad_membrane[i] = gradient;
+        grad_synaptic[i] = synaptic;
+        if (sum) {
+            sum[i] = sum[i] + synaptic;
+        }
+    }
+}

@@ -1,0 +1,145 @@
+"""The compiled neuron kernels (``spikebench.neurons.native``) against the fast engine's eager operations: the
+same numbers bit for bit, forward and backward, or the eager path where they cannot run."""
+
+import shutil
+
+import pytest
+import snntorch.functional as SF
+import torch
+
+from spikebench.model.cells import LeakyCell, NeuronSettings, SynapticCell
+from spikebench.model.network import ConvSNN
+from spikebench.neurons import native
+from spikebench.neurons.surrogates import make_spike_function
+
+NATIVE_MODELS = ("leaky", "synaptic", "lapicque")
+NATIVE_SURROGATES = ("fast_sigmoid", "atan", "triangular", "straight_through_estimator", "sparse_fast_sigmoid")
+UNUSUAL = NeuronSettings(beta=0.6, alpha=0.8, threshold=0.75, lapicque_r=2.0, lapicque_c=0.9)
+HAS_COMPILER = shutil.which(native._compiler()[0]) is not None
+
+
+@pytest.fixture
+def eager(monkeypatch):
+    """Within the test, the fast engine runs its eager operations."""
+
+    def use_eager():
+        monkeypatch.setattr(native, "applies", lambda *args: False)
+
+    return use_eager
+
+
+@pytest.mark.skipif(not HAS_COMPILER, reason="no C compiler on this machine")
+def test_the_kernels_build_and_load_where_a_c_compiler_is_found():
+    status = native.status()
+    assert status.available, status.detail
+
+
+def training_windows(neuron, surrogate, settings, threads=None):
+    """Spikes, final states and parameter gradients of two windows (3 and 5 steps, the second starting from the
+    first's detached state, as truncated BPTT runs), and a no-grad evaluation."""
+    torch.manual_seed(3)
+    model = ConvSNN(neuron, surrogate, settings)
+    gain = 30.0 if surrogate == "sparse_fast_sigmoid" else 1.0
+    with torch.no_grad():
+        model.conv1.weight.mul_(3.0)
+        model.conv2.weight.mul_(gain)
+        model.fc.weight.mul_(gain)
+    generator = torch.Generator().manual_seed(0)
+    images, labels = torch.rand((16, 1, 28, 28), generator=generator), torch.randint(0, 10, (16,), generator=generator)
+    state, tensors = None, []
+    for window in (3, 5):
+        result = model(images, window, state)
+        loss = SF.ce_rate_loss()(result.spikes, labels)
+        tensors += [result.spikes, *torch.autograd.grad(loss, list(model.parameters()))]
+        state = [tuple(tensor.detach() for tensor in layer) for layer in result.state]
+        tensors += [tensor for layer in state for tensor in layer]
+    with torch.no_grad():
+        tensors.append(model(images, 5).spikes)
+    return tensors
+
+
+@pytest.mark.skipif(not HAS_COMPILER, reason="no C compiler on this machine")
+@pytest.mark.parametrize("settings", [NeuronSettings(), UNUSUAL], ids=["default", "unusual"])
+@pytest.mark.parametrize("surrogate", NATIVE_SURROGATES)
+@pytest.mark.parametrize("neuron", NATIVE_MODELS)
+def test_the_kernels_give_the_eager_engines_numbers_bit_for_bit(neuron, surrogate, settings, eager):
+    compiled = training_windows(neuron, surrogate, settings)
+    eager()
+    expected = training_windows(neuron, surrogate, settings)
+    assert sum(tensor.abs().sum() for tensor in compiled[1:7]) > 0, "the gradients must not all vanish"
+    for index, (x, y) in enumerate(zip(compiled, expected, strict=True)):
+        assert torch.equal(x, y), f"tensor {index} differs"
+        assert torch.equal(torch.signbit(x), torch.signbit(y)), f"tensor {index} differs in the sign of a zero"
+
+
+def cell_gradients(cell_class, settings, shape=(64, 33)):
+    """A cell's sequence on distinct per-step drives (some steps' spikes unused by the loss), from an initial
+    state that needs gradients, with the loss on the final state too: every gradient the kernels return."""
+    generator = torch.Generator().manual_seed(7)
+    cell = cell_class(settings, make_spike_function("atan", fused=True))
+    drives = [(torch.randn(shape, generator=generator) * 1.5).requires_grad_() for _ in range(6)]
+    state = tuple((torch.rand(shape, generator=generator) * 1.2).requires_grad_() for _ in range(cell.num_states))
+    spikes, final, _ = cell.sequence(drives, state)
+    loss = sum(spike.sum() * (step + 1) for step, spike in enumerate(spikes) if step != 2)
+    loss = loss + sum((tensor**2).sum() for tensor in final)
+    return [*spikes, *final, *torch.autograd.grad(loss, [*drives, *state])]
+
+
+@pytest.mark.skipif(not HAS_COMPILER, reason="no C compiler on this machine")
+@pytest.mark.parametrize("cell_class", [LeakyCell, SynapticCell])
+@pytest.mark.parametrize("settings", [NeuronSettings(), UNUSUAL], ids=["default", "unusual"])
+def test_initial_and_final_state_gradients_equal_the_eager_engines(cell_class, settings, eager):
+    compiled = cell_gradients(cell_class, settings)
+    eager()
+    expected = cell_gradients(cell_class, settings)
+    for index, (x, y) in enumerate(zip(compiled, expected, strict=True)):
+        assert torch.equal(x, y), f"tensor {index} differs"
+
+
+@pytest.mark.skipif(not HAS_COMPILER, reason="no C compiler on this machine")
+def test_the_kernels_give_the_same_numbers_on_any_number_of_threads():
+    threads, large = torch.get_num_threads(), (256, 200)
+    try:
+        torch.set_num_threads(1)
+        single = cell_gradients(SynapticCell, NeuronSettings(), large)
+        torch.set_num_threads(max(threads, 2))
+        several = cell_gradients(SynapticCell, NeuronSettings(), large)
+    finally:
+        torch.set_num_threads(threads)
+    assert large[0] * large[1] > 32768, "large enough to run on several threads (PARALLEL_ABOVE)"
+    assert all(torch.equal(x, y) for x, y in zip(single, several, strict=True))
+
+
+def test_other_surrogates_and_layouts_run_the_eager_path():
+    tensor = torch.zeros(4, 3)
+    assert native.surrogate_code(make_spike_function("fast_sigmoid", fused=True)) is not None
+    assert native.surrogate_code(make_spike_function("spike_rate_escape", fused=True)) is None
+    assert native.surrogate_code(make_spike_function("fast_sigmoid")) is None, "snnTorch's own: not fused"
+    spike_fn = make_spike_function("fast_sigmoid", fused=True)
+    assert not native.applies(spike_fn, [tensor, tensor.double()])
+    assert not native.applies(spike_fn, [tensor, tensor.t()])
+
+
+@pytest.fixture
+def fresh_library(monkeypatch, tmp_path):
+    """A library looked up again, in an empty cache."""
+    monkeypatch.setenv("SPIKEBENCH_CACHE", str(tmp_path))
+    native._library.cache_clear()
+    yield
+    native._library.cache_clear()
+
+
+def test_disabled_kernels_leave_the_eager_path_with_the_same_result(fresh_library, monkeypatch):
+    monkeypatch.setenv(native.DISABLE, "0")
+    assert native.status() == native.NativeStatus(False, "disabled (SPIKEBENCH_NATIVE=0)")
+    model = ConvSNN("leaky", "fast_sigmoid")
+    assert model(torch.rand(2, 1, 28, 28), 3).spikes.shape == (3, 2, 10)
+
+
+def test_a_failing_compiler_is_reported_and_the_engine_runs_eager(fresh_library, monkeypatch, caplog):
+    monkeypatch.setenv("CC", "false")
+    status = native.status()
+    assert not status.available and status.detail.startswith("not compiled: false ")
+    assert "native neuron kernels unavailable" in caplog.text
+    model = ConvSNN("synaptic", "atan")
+    assert model(torch.rand(2, 1, 28, 28), 3).spikes.shape == (3, 2, 10)
