@@ -26,14 +26,17 @@ one is what the neuron dynamics cost (``neuron_dynamics_ms_per_batch``).
 
 Both engines run with freed memory kept in the process (``spikebench.utils.allocator``), as training jobs do.
 With ``--precision bf16`` the fast engine also runs in bfloat16 (``precision: bf16``), timed interleaved with
-the others, and the table adds ``bf16_over_fp32``. The last line is JSON: the first neuron model's
-``fast_samples_per_s``, its ``fraction_of_convolution_bound``, ``bf16_over_fp32`` where measured, and the
-machine's limits.
+the others, and the table adds ``bf16_over_fp32``. Where spikebench's native neuron kernels run the row's model
+(``spikebench.neurons.native``: leaky, synaptic, lapicque), the fast engine also trains without them, with its
+eager neuron steps, interleaved too: ``native_over_eager``. The last line is JSON: the first neuron model's
+``fast_samples_per_s``, its ``fraction_of_convolution_bound``, ``bf16_over_fp32`` and ``native_over_eager``
+where measured, the machine's limits, and where the native kernels were built or why not.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -51,6 +54,7 @@ from spikebench.model.backprop import BACKPROP_METHODS, update_windows
 from spikebench.model.network import ConvSNN
 from spikebench.model.registry import NEURON_MODELS
 from spikebench.model.topology import STAGES, dense_operations_per_step, stage_shapes
+from spikebench.neurons import native
 from spikebench.run.setup import make_optimizer
 from spikebench.run.trainer import train_batch
 from spikebench.study.config import load_config
@@ -60,16 +64,22 @@ from spikebench.utils.allocator import keep_freed_memory
 ENGINES = ("fast", "reference")
 BF16 = "bf16"
 """The fast engine with ``precision: bf16``, timed beside the fp32 engines with ``--precision bf16``."""
+EAGER = "eager"
+"""The fast engine with its eager neuron steps (``spikebench.neurons.native.disabled``), timed beside the others
+where the native kernels run the row's model."""
 FULL_STUDY = Path(__file__).resolve().parents[1] / "config/config.yaml"
 STUDY_TRAINING = RunSettings.from_config(load_config(FULL_STUDY)).training
 """The full study's optimizer settings, which every timed training step uses."""
 
 
 def make_models(neuron: str, bf16: bool = False) -> dict[str, ConvSNN]:
-    """Both engines in fp32 with the same weights, and with ``bf16`` the fast engine in bfloat16 as ``bf16``."""
+    """Both engines in fp32 with the same weights; with ``bf16`` the fast engine in bfloat16 as ``bf16``; where
+    the native neuron kernels run the model, the fast engine again as ``eager``, to be run without them."""
     surrogate = "fast_sigmoid" if NEURON_MODELS[neuron].uses_surrogate else None
     torch.manual_seed(0)
     models = {engine: ConvSNN(neuron, surrogate, engine=engine) for engine in ENGINES}
+    if runs_native(models["fast"]):
+        models[EAGER] = ConvSNN(neuron, surrogate, engine="fast")
     if bf16:
         models[BF16] = ConvSNN(neuron, surrogate, engine="fast", precision="bf16")
     for name, model in models.items():
@@ -78,6 +88,13 @@ def make_models(neuron: str, bf16: bool = False) -> dict[str, ConvSNN]:
     for model in models.values():
         model.seed_generators(0)
     return models
+
+
+def runs_native(model: ConvSNN) -> bool:
+    """Whether the native neuron kernels run ``model``'s spiking layers (on a CPU)."""
+    cell = model.cells[0]
+    probe = torch.zeros(1)
+    return cell.native_dynamics() is not None and native.applies(cell.spike_fn, [probe, probe])
 
 
 def batch(size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -214,13 +231,14 @@ def measure(neuron: str, args) -> dict:
                 bound_seconds[name].append(seconds)
         for engine, model in models.items():
             optimizer = optimizers[engine]
-            seconds = _timed(
-                lambda m=model, o=optimizer: train_batch(
-                    m, o, loss_fn, images, labels, args.windows, args.update_per_window
+            with native.disabled() if engine == EAGER else contextlib.nullcontext():
+                seconds = _timed(
+                    lambda m=model, o=optimizer: train_batch(
+                        m, o, loss_fn, images, labels, args.windows, args.update_per_window
+                    )
                 )
-            )
-            with torch.no_grad():
-                eval_time = _timed(lambda m=model: m(eval_images, args.steps))
+                with torch.no_grad():
+                    eval_time = _timed(lambda m=model: m(eval_images, args.steps))
             if repeat:
                 train_seconds[engine].append(seconds)
                 eval_seconds[engine].append(eval_time)
@@ -246,6 +264,10 @@ def measure(neuron: str, args) -> dict:
     )
     row["train_ratio"] = row["fast_train_samples_per_s"] / row["reference_train_samples_per_s"]
     row["eval_ratio"] = row["fast_eval_samples_per_s"] / row["reference_eval_samples_per_s"]
+    if EAGER in models:
+        row["eager_train_samples_per_s"] = args.batch / statistics.median(train_seconds[EAGER])
+        row["eager_eval_samples_per_s"] = args.eval_batch / statistics.median(eval_seconds[EAGER])
+        row["native_over_eager"] = row["fast_train_samples_per_s"] / row["eager_train_samples_per_s"]
     if BF16 in models:
         row["bf16_train_samples_per_s"] = args.batch / statistics.median(train_seconds[BF16])
         row["bf16_eval_samples_per_s"] = args.eval_batch / statistics.median(eval_seconds[BF16])
@@ -373,6 +395,12 @@ def main() -> None:
             f" replaced by a multiplication: {row['without_neuron_dynamics_samples_per_s']:.0f} training samples/s"
             f" (the neuron dynamics cost {row['neuron_dynamics_ms_per_batch']:.0f} ms per batch)"
         )
+    for row in rows:
+        if "native_over_eager" in row:
+            print(
+                f"{row['neuron']:<9} without the native neuron kernels: train {row['eager_train_samples_per_s']:.0f}"
+                f" samples/s, eval {row['eager_eval_samples_per_s']:.0f}; with them {row['native_over_eager']:.2f}x"
+            )
     if args.precision == BF16:
         for row in rows:
             print(
@@ -397,12 +425,14 @@ def main() -> None:
         "fast_samples_per_s": rows[0]["fast_train_samples_per_s"],
         "fraction_of_convolution_bound": rows[0]["fraction_of_convolution_bound"],
         **({"bf16_over_fp32": rows[0]["bf16_over_fp32"]} if args.precision == BF16 else {}),
+        **({"native_over_eager": rows[0]["native_over_eager"]} if "native_over_eager" in rows[0] else {}),
         "compute_limit_samples_per_s": limit,
         "convolution_bound_samples_per_s": rows[0]["convolution_bound_samples_per_s"],
         "without_neuron_dynamics_samples_per_s": rows[0]["without_neuron_dynamics_samples_per_s"],
         "matmul_gflops": matmul,
         "convolution_gflops": convolution,
         "keeps_freed_memory": keeps_freed_memory,
+        "native_neuron_kernels": native.status().detail,
     }
     print("\n" + json.dumps(summary))
 

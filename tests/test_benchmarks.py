@@ -7,6 +7,7 @@ import sys
 import pandas as pd
 
 from conftest import REPO
+from spikebench.neurons import native
 
 
 def run_benchmark(*args: str) -> str:
@@ -36,6 +37,12 @@ def test_train_throughput_writes_every_ratio_and_bound(tmp_path):
     summary = json.loads(output.strip().splitlines()[-1])
     assert summary["neuron"] == "leaky" and summary["fast_samples_per_s"] == rows["fast_train_samples_per_s"][0]
     assert summary["convolution_bound_samples_per_s"] > 0 and "bf16_over_fp32" not in summary
+    # The native kernels run leaky, not abss: leaky alone is also timed without them, interleaved.
+    if native.status().available:
+        assert rows["native_over_eager"][0] > 0 and pd.isna(rows["native_over_eager"][1])
+        assert summary["native_over_eager"] == rows["native_over_eager"][0]
+        assert "without the native neuron kernels" in output
+    assert summary["native_neuron_kernels"] == native.status().detail
 
 
 def test_train_throughput_times_bf16_beside_fp32():

@@ -116,6 +116,11 @@ class Cell(nn.Module):
     def reference_step(self, current: torch.Tensor, state: State) -> StepResult:
         return self.fast_step(current, state)
 
+    def native_dynamics(self) -> native.Dynamics | None:
+        """The model's constants for the native kernels (``spikebench.neurons.native``), None if they do not
+        run it."""
+        return None
+
     def sequence(self, currents: Sequence[torch.Tensor], state: State, record: bool = False):
         return functional.step_through(self.fast_step, currents, state, record)
 
@@ -148,11 +153,6 @@ class SnnTorchCell(Cell):
 
     def fast_step(self, current, state):
         return self.driven_step(self.input_term(current), state, delayed_reset(state[-1], self.settings.threshold))
-
-    def native_dynamics(self) -> native.Dynamics | None:
-        """The model's constants for the native kernels (``spikebench.neurons.native``), None if they do not
-        run it."""
-        return None
 
     def sequence(self, currents, state, record=False):
         # A static input is one tensor repeated at every step: its input term is computed once, the same

@@ -15,6 +15,7 @@ same numbers, slower. ``status()`` says which, and why.
 
 from __future__ import annotations
 
+import contextvars
 import ctypes
 import functools
 import hashlib
@@ -25,6 +26,8 @@ import shlex
 import subprocess
 import sysconfig
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
@@ -41,6 +44,7 @@ operations. ``-march=native``: built for this CPU (hence the CPU in the cache ke
 OPENMP = "-fopenmp"
 """Tried first; without it (Apple's clang) the loops run on one thread."""
 DISABLE = "SPIKEBENCH_NATIVE"
+_ENABLED = contextvars.ContextVar("native_neuron_kernels", default=True)
 
 
 class NativeStatus(NamedTuple):
@@ -153,12 +157,23 @@ def status() -> NativeStatus:
     return NativeStatus(library is not None, detail)
 
 
+@contextmanager
+def disabled() -> Iterator[None]:
+    """Within the block the fast engine runs its eager operations (to compare the two side by side)."""
+    token = _ENABLED.set(False)
+    try:
+        yield
+    finally:
+        _ENABLED.reset(token)
+
+
 def applies(spike_fn, tensors) -> bool:
     """Whether the kernels can run a sequence: a fused surrogate they know, float32 CPU tensors of one shape,
-    contiguous (the kernels index them as flat arrays), and the library built."""
+    contiguous (the kernels index them as flat arrays), the library built, and not ``disabled()``."""
     first = tensors[0]
     return (
-        surrogate_code(spike_fn) is not None
+        _ENABLED.get()
+        and surrogate_code(spike_fn) is not None
         and all(
             t.device.type == "cpu" and t.dtype == torch.float32 and t.is_contiguous() and t.shape == first.shape
             for t in tensors
