@@ -184,7 +184,7 @@ class LeakyCell(SnnTorchCell):
         self.reference = snntorch.Leaky(beta=settings.beta, threshold=settings.threshold, spike_grad=spike_fn)
 
     def native_dynamics(self):
-        return native.Dynamics(self.settings.beta, self.settings.threshold)
+        return native.Dynamics("leaky", self.settings.threshold, self.settings.beta)
 
     def charge(self, drive, state, reset):
         (membrane,) = state
@@ -201,7 +201,7 @@ class SynapticCell(SnnTorchCell):
         )
 
     def native_dynamics(self):
-        return native.Dynamics(self.settings.beta, self.settings.threshold, self.settings.alpha)
+        return native.Dynamics("synaptic", self.settings.threshold, self.settings.beta, self.settings.alpha)
 
     def charge(self, drive, state, reset):
         synaptic, membrane = state
@@ -220,6 +220,10 @@ class AlphaCell(SnnTorchCell):
         )
         alpha, beta = torch.as_tensor(settings.alpha), torch.as_tensor(settings.beta)
         self.tau_alpha = float(torch.log(alpha) / (torch.log(beta) - torch.log(alpha)) + 1)
+
+    def native_dynamics(self):
+        settings = self.settings
+        return native.Dynamics("alpha", settings.threshold, settings.beta, settings.alpha, self.tau_alpha)
 
     def charge(self, drive, state, reset):
         excitatory, inhibitory, _ = state
@@ -244,7 +248,7 @@ class LapicqueCell(SnnTorchCell):
         self.decay = float(1 - 1 / (resistance * capacitance))
 
     def native_dynamics(self):
-        return native.Dynamics(self.decay, self.settings.threshold)
+        return native.Dynamics("leaky", self.settings.threshold, self.decay)
 
     def input_term(self, current):
         """``I dt / C``, computed as snnTorch does: ``I R / (R C)`` (``dt = 1``). At the usual ``R = 1`` without

@@ -54,12 +54,25 @@ class NativeStatus(NamedTuple):
 
 
 class Dynamics(NamedTuple):
-    """A neuron model's constants for the kernels: ``membrane = decay * membrane + input - reset * threshold``,
-    with ``input`` the synaptic current ``synaptic_decay * synaptic + drive`` for Synaptic, the drive otherwise."""
+    """A neuron model for the kernels and its constants, as ``spikebench.model.cells`` defines them:
 
-    decay: float
+    - ``leaky`` (also Lapicque, its input term computed before): state (membrane);
+      ``U = decay U + I - reset threshold``;
+    - ``synaptic``: state (current, membrane); ``S = input_decay S + I``, ``U = decay U + S - reset threshold``;
+    - ``alpha``: state (excitatory, inhibitory, membrane); ``E = input_decay E + I``, ``N = decay N - I``,
+      ``U = tau_alpha (E + N)``, all three zeroed where the previous membrane fired.
+    """
+
+    model: str
     threshold: float
-    synaptic_decay: float | None = None
+    decay: float
+    input_decay: float = 1.0
+    tau_alpha: float = 1.0
+
+    def without_decays(self) -> Dynamics:
+        """The constants at the last step of the backward pass, where the state's gradients are the outputs'
+        own and add without a decay."""
+        return self._replace(decay=1.0, input_decay=1.0)
 
 
 _SURROGATES = {
@@ -147,9 +160,11 @@ def _declare(library: ctypes.CDLL) -> None:
     library.synaptic_forward.argtypes = [count, flt, flt, flt, *[ptr] * 5]
     library.leaky_backward.argtypes = [count, kind, flt, flt, flt, *[ptr] * 5]
     library.synaptic_backward.argtypes = [count, kind, flt, flt, flt, flt, *[ptr] * 7]
-    for function in (library.leaky_forward, library.synaptic_forward, library.leaky_backward):
-        function.restype = None
-    library.synaptic_backward.restype = None
+    library.alpha_forward.argtypes = [count, flt, flt, flt, flt, *[ptr] * 6]
+    library.alpha_backward.argtypes = [count, kind, *[flt] * 6, *[ptr] * 10]
+    for model in ("leaky", "synaptic", "alpha"):
+        getattr(library, f"{model}_forward").restype = None
+        getattr(library, f"{model}_backward").restype = None
 
 
 def status() -> NativeStatus:
@@ -183,9 +198,8 @@ def applies(spike_fn, tensors) -> bool:
 
 
 def sequence(dynamics: Dynamics, spike_fn, drives: list[torch.Tensor], state: tuple[torch.Tensor, ...]):
-    """Run a Leaky (one state: the membrane) or Synaptic (two: current, membrane) layer over per-step
-    ``drives``, a drive repeated at every step passed as the same tensor. Returns per-step spikes and the final
-    state, differentiable as the eager engine's."""
+    """Run a layer of ``dynamics.model`` over per-step ``drives``, a drive repeated at every step passed as the
+    same tensor. Returns per-step spikes and the final state, differentiable as the eager engine's."""
     unique: dict[int, int] = {}
     slots = tuple(unique.setdefault(id(drive), len(unique)) for drive in drives)
     distinct = list({id(drive): drive for drive in drives}.values())
@@ -199,38 +213,31 @@ def _pointer(tensor: torch.Tensor | None) -> int | None:
 
 class _Sequence(torch.autograd.Function):
     """The sequence as one autograd node: the forward pass keeps each step's surrogate input ``h`` (as the eager
-    spike function does); the backward pass runs the steps in reverse, as autograd would."""
+    spike function does; alpha also its initial membrane, whose reset masks the first step); the backward pass
+    runs the steps in reverse, as autograd would."""
 
     @staticmethod
     def forward(ctx, dynamics, surrogate, slots, num_states, *tensors):
-        library = _library()[0]
         state = [tensor.clone() for tensor in tensors[:num_states]]
-        drives = tensors[num_states:]
+        initial_membrane, drives = tensors[num_states - 1], tensors[num_states:]
         keep = any(ctx.needs_input_grad)
         spikes, surrogate_inputs = [], []
         for slot in slots:
             drive = drives[slot]
             spike, h = torch.empty_like(drive), torch.empty_like(drive) if keep else None
-            if num_states == 2:
-                library.synaptic_forward(
-                    drive.numel(), dynamics.synaptic_decay, dynamics.decay, dynamics.threshold,
-                    *map(_pointer, (*state, drive, h, spike)),
-                )  # fmt: skip
-            else:
-                library.leaky_forward(
-                    drive.numel(), dynamics.decay, dynamics.threshold, *map(_pointer, (*state, drive, h, spike))
-                )
+            _step_forward(dynamics, state, drive, h, spike)
             spikes.append(spike)
             surrogate_inputs.append(h)
         ctx.set_materialize_grads(False)
-        ctx.settings = (dynamics, surrogate, slots, num_states, len(drives))
+        ctx.settings = (dynamics, surrogate, slots, len(drives))
         if keep:
-            ctx.save_for_backward(*surrogate_inputs)
+            ctx.save_for_backward(initial_membrane, *surrogate_inputs)
         return (*spikes, *state)
 
     @staticmethod
     def backward(ctx, *grads):
-        dynamics, surrogate, slots, num_states, num_drives = ctx.settings
+        dynamics, surrogate, slots, num_drives = ctx.settings
+        initial_membrane, *surrogate_inputs = ctx.saved_tensors
         steps = len(slots)
         # The kernels read flat arrays: a gradient may come expanded (a sum's) or strided.
         grads = [None if grad is None else grad.contiguous() for grad in grads]
@@ -239,13 +246,14 @@ class _Sequence(torch.autograd.Function):
         grad_state = [None if grad is None else grad.clone() for grad in grads[steps:]]
         grad_drives: list[torch.Tensor | None] = [None] * num_drives
         for step in reversed(range(steps)):
-            h, grad_spikes, slot = ctx.saved_tensors[step], grads[step], slots[step]
-            if grad_spikes is None and grad_state[-1] is None:
-                grad_state[-1] = torch.zeros_like(h)
-            # Before the last step the state's gradients are those of the outputs: they add without a decay.
-            decays = dynamics._replace(decay=1.0, synaptic_decay=1.0) if step == steps - 1 else dynamics
+            slot = slots[step]
+            reset_source = (surrogate_inputs[step - 1], 0.0) if step else (initial_membrane, dynamics.threshold)
             grad_state, drive_gradient = _step_backward(
-                decays, surrogate, h, grad_spikes, grad_state, grad_drives[slot] if repeated[slot] else None
+                dynamics.without_decays() if step == steps - 1 else dynamics,
+                surrogate,
+                _StepGradients(surrogate_inputs[step], grads[step], reset_source),
+                grad_state,
+                grad_drives[slot] if repeated[slot] else None,
             )
             if grad_drives[slot] is None:
                 grad_drives[slot] = drive_gradient.clone() if repeated[slot] else drive_gradient
@@ -253,40 +261,82 @@ class _Sequence(torch.autograd.Function):
         return (None, None, None, None, *grad_initial, *grad_drives)
 
 
-def _step_backward(dynamics: Dynamics, surrogate, h, grad_spikes, grad_state: list, total):
+def _step_forward(dynamics: Dynamics, state: list[torch.Tensor], drive, h, spike) -> None:
+    """One step: ``state`` updated in place, ``h`` (if kept) and ``spike`` written."""
+    library, n = _library()[0], drive.numel()
+    pointers = [_pointer(tensor) for tensor in (*state, drive, h, spike)]
+    if dynamics.model == "alpha":
+        library.alpha_forward(
+            n, dynamics.input_decay, dynamics.decay, dynamics.tau_alpha, dynamics.threshold, *pointers
+        )
+    elif dynamics.model == "synaptic":
+        library.synaptic_forward(n, dynamics.input_decay, dynamics.decay, dynamics.threshold, *pointers)
+    else:
+        library.leaky_forward(n, dynamics.decay, dynamics.threshold, *pointers)
+
+
+class _StepGradients(NamedTuple):
+    """What one step's backward pass reads: the surrogate's input, the spikes' gradient (None if they have
+    none), and where alpha's reset mask comes from (a tensor and the value it is compared against)."""
+
+    h: torch.Tensor
+    grad_spikes: torch.Tensor | None
+    reset_source: tuple[torch.Tensor, float]
+
+
+def _step_backward(dynamics: Dynamics, surrogate, step: _StepGradients, grad_state: list, total):
     """One step's backward pass: the state's gradients before the step and the drive's gradient. The drive's
     gradient is a new tensor unless the drive repeats (``total`` collects its gradients, or is None at the
-    first of them), where it is overwritten at the next step like the membrane's."""
-    library, n = _library()[0], h.numel()
-    kind, first, second = surrogate
+    first of them), where it is overwritten at the next step like the state's."""
+    library, h = _library()[0], step.h
     fresh = total is None
 
     def target(gradient):
         return gradient if gradient is not None and not fresh else torch.empty_like(h)
 
-    if len(grad_state) == 2:
+    grad_spikes = step.grad_spikes
+    if grad_spikes is None and (dynamics.model == "alpha" or grad_state[-1] is None):
+        grad_spikes = torch.zeros_like(h)
+    head = (h.numel(), *surrogate)
+    if dynamics.model == "alpha":
+        # The excitatory and inhibitory gradients are not the drive's: always overwritten in place.
+        grad_excitatory, grad_inhibitory, grad_membrane = grad_state
+        new_state = [torch.empty_like(h) if grad is None else grad for grad in (grad_excitatory, grad_inhibitory)]
+        drive = torch.empty_like(h) if fresh else None
+        source, against = step.reset_source
+        pointers = (source, grad_spikes, h, grad_membrane, grad_excitatory, grad_inhibitory, *new_state, drive, total)
+        library.alpha_backward(
+            *head, dynamics.input_decay, dynamics.decay, dynamics.tau_alpha, against, *map(_pointer, pointers)
+        )
+        return [*new_state, None], drive
+    if dynamics.model == "synaptic":
         grad_current, grad_membrane = grad_state
         new_membrane = grad_membrane if grad_membrane is not None else torch.empty_like(h)
         new_current = target(grad_current)
         library.synaptic_backward(
-            n, kind, first, second, dynamics.synaptic_decay, dynamics.decay,
+            *head, dynamics.input_decay, dynamics.decay,
             *map(_pointer, (grad_spikes, h, grad_membrane, grad_current, new_membrane, new_current, total)),
         )  # fmt: skip
         return [new_current, new_membrane], new_current
     (grad_membrane,) = grad_state
     new_membrane = target(grad_membrane)
     library.leaky_backward(
-        n, kind, first, second, dynamics.decay, *map(_pointer, (grad_spikes, h, grad_membrane, new_membrane, total))
-    )
+        *head, dynamics.decay, *map(_pointer, (grad_spikes, h, grad_membrane, new_membrane, total))
+    )  # fmt: skip
     return [new_membrane], new_membrane
 
 
 def _initial_state_gradients(ctx, dynamics: Dynamics, gradients: list) -> list:
-    """The initial state's gradients, where it needs them: the first step's state gradients times the decays
-    (the reset, taken from the initial membrane, is detached)."""
+    """The initial state's gradients, where it needs them: the first step's state gradients times the decays.
+    An initial membrane gets none where the model keeps its own (alpha: its membrane is recomputed; its reset
+    is detached)."""
     needs = ctx.needs_input_grad[4 : 4 + len(gradients)]
-    decays = (dynamics.synaptic_decay, dynamics.decay) if len(gradients) == 2 else (dynamics.decay,)
+    decays = {
+        "leaky": (dynamics.decay,),
+        "synaptic": (dynamics.input_decay, dynamics.decay),
+        "alpha": (dynamics.input_decay, dynamics.decay, None),
+    }[dynamics.model]
     return [
-        gradient * decay if need and gradient is not None else None
+        gradient * decay if need and gradient is not None and decay is not None else None
         for need, decay, gradient in zip(needs, decays, gradients, strict=True)
     ]

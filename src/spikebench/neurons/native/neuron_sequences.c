@@ -133,3 +133,71 @@ void synaptic_backward(int64_t n, int kind, float first, float second, float syn
         }
     }
 }
+
+/* Forward of one alpha step, in place, as spikebench.model.cells.AlphaCell charges: kept = 1 - reset (reset =
+ * membrane > threshold, the previous step's spikes); excitatory = alpha * excitatory + drive; inhibitory =
+ * beta * inhibitory - drive; membrane = tau_alpha * (excitatory + inhibitory); all three times kept. */
+void alpha_forward(int64_t n, float alpha, float beta, float tau_alpha, float threshold, float *excitatory,
+                   float *inhibitory, float *membrane, const float *drive, float *h, float *spikes) {
+#pragma omp parallel for simd schedule(static) if (n > PARALLEL_ABOVE)
+    for (int64_t i = 0; i < n; i++) {
+        float kept = 1.0f - (membrane[i] > threshold ? 1.0f : 0.0f);
+        float rising = alpha * excitatory[i];
+        rising = rising + drive[i];
+        float falling = beta * inhibitory[i];
+        falling = falling - drive[i];
+        float value = rising + falling;
+        value = tau_alpha * value;
+        excitatory[i] = rising * kept;
+        inhibitory[i] = falling * kept;
+        value = value * kept;
+        membrane[i] = value;
+        float above = value - threshold;
+        if (h) {
+            h[i] = above;
+        }
+        spikes[i] = above > 0.0f ? 1.0f : 0.0f;
+    }
+}
+
+/* Backward of one alpha step. The step's mask is kept = 1 - (reset_source > reset_threshold): the previous
+ * step's h against 0, or the initial membrane against the threshold. The membrane's gradient is the
+ * surrogate's (plus the final membrane's at the last step); the excitatory and inhibitory values' are its share
+ * through tau_alpha plus the next step's times alpha (beta) through the mask, and may be written over the next
+ * step's. The drive's gradient is the excitatory one minus the inhibitory one, written to ``grad_drive``, or,
+ * with ``sum`` non-NULL, added to it as autograd collects a drive repeated at every step: the inhibitory
+ * term first. */
+void alpha_backward(int64_t n, int kind, float first, float second, float alpha, float beta, float tau_alpha,
+                    float reset_threshold, const float *reset_source, const float *grad_spikes, const float *h,
+                    const float *grad_final_membrane, const float *grad_next_excitatory,
+                    const float *grad_next_inhibitory, float *grad_excitatory, float *grad_inhibitory,
+                    float *grad_drive, float *sum) {
+#pragma omp parallel for simd schedule(static) if (n > PARALLEL_ABOVE)
+    for (int64_t i = 0; i < n; i++) {
+        float kept = 1.0f - (reset_source[i] > reset_threshold ? 1.0f : 0.0f);
+        float membrane = surrogate_gradient(kind, grad_spikes[i], h[i], first, second);
+        if (grad_final_membrane) {
+            membrane = membrane + grad_final_membrane[i];
+        }
+        float shared = membrane * kept;
+        shared = shared * tau_alpha;
+        float rising = shared;
+        if (grad_next_excitatory) {
+            float carried = grad_next_excitatory[i] * alpha;
+            rising = rising + carried * kept;
+        }
+        float falling = shared;
+        if (grad_next_inhibitory) {
+            float carried = grad_next_inhibitory[i] * beta;
+            falling = falling + carried * kept;
+        }
+        grad_excitatory[i] = rising;
+        grad_inhibitory[i] = falling;
+        if (sum) {
+            float total = sum[i] + -falling;
+            sum[i] = total + rising;
+        } else {
+            grad_drive[i] = rising + -falling;
+        }
+    }
+}
