@@ -136,3 +136,16 @@ def test_a_failing_compiler_is_reported_and_the_engine_runs_eager(fresh_library,
     assert "native neuron kernels unavailable" in caplog.text
     model = ConvSNN("synaptic", "atan")
     assert model(torch.rand(2, 1, 28, 28), 3).spikes.shape == (3, 2, 10)
+
+
+def test_an_unwritable_cache_is_reported_and_the_engine_runs_eager(monkeypatch, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("SPIKEBENCH_CACHE", str(blocker))
+    native._library.cache_clear()
+    try:
+        status = native.status()
+        assert not status.available and f"cannot write {blocker / 'native'}" in status.detail
+        assert ConvSNN("alpha", "fast_sigmoid")(torch.rand(2, 1, 28, 28), 3).spikes.shape == (3, 2, 10)
+    finally:
+        native._library.cache_clear()

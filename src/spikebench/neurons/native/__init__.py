@@ -1,5 +1,5 @@
-"""snnTorch's Leaky, Lapicque and Synaptic neurons over a whole sequence in compiled loops: the fast engine's
-numbers, bit for bit, in one pass over the tensors per step instead of a dozen.
+"""snnTorch's Leaky, Lapicque, Synaptic and Alpha neurons over a whole sequence in compiled loops: the fast
+engine's numbers, bit for bit, in one pass over the tensors per step instead of a dozen.
 
 The eager fast engine runs a neuron step as separate PyTorch operations, forward and backward, each a pass over
 the layer's tensors with its own allocation and autograd node; on a CPU they cost about a sixth of a training
@@ -38,11 +38,12 @@ from spikebench.neurons import fused_surrogates
 
 LOG = logging.getLogger(__name__)
 SOURCE = "neuron_sequences.c"
-FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-std=c11", "-shared", "-fPIC")
+FLAGS = ("-O3", "-ffp-contract=off", "-fno-fast-math", "-std=c11", "-shared", "-fPIC")
 """``-ffp-contract=off``: no fused multiply-add, which would round differently from PyTorch's separate
-operations. ``-march=native``: built for this CPU (hence the CPU in the cache key)."""
-OPENMP = "-fopenmp"
-"""Tried first; without it (Apple's clang) the loops run on one thread."""
+operations."""
+OPTIONAL_FLAGS = (("-march=native", "-fopenmp"), ("-march=native",), ())
+"""Tried in turn: built for this CPU (hence the CPU in the cache key) on all its threads; without OpenMP (Apple's
+clang) the loops run on one thread; some compilers know no ``-march``."""
 DISABLE = "SPIKEBENCH_NATIVE"
 _ENABLED = contextvars.ContextVar("native_neuron_kernels", default=True)
 
@@ -114,23 +115,29 @@ def _cpu() -> str:
 def _build(source: str, target: Path) -> str | None:
     """Compile ``source`` into ``target`` (atomically: concurrent jobs may build the same one); None if it
     worked, else the compiler's complaint."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-        source_path = Path(scratch) / SOURCE
-        source_path.write_text(source)
-        built = Path(scratch) / target.name
-        error = ""
-        for extra in ([OPENMP], []):
-            command = [*_compiler(), *FLAGS, *extra, str(source_path), "-o", str(built)]
-            try:
-                process = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-            except (OSError, subprocess.TimeoutExpired) as failure:
-                return f"{shlex.join(command)}: {failure}"
-            if process.returncode == 0:
-                os.replace(built, target)
-                return None
-            error = f"{shlex.join(command)}: {process.stderr.strip()[-400:]}"
-        return error
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+            return _compile(source, Path(scratch), target)
+    except OSError as failure:
+        return f"cannot write {target.parent}: {failure}"
+
+
+def _compile(source: str, scratch: Path, target: Path) -> str | None:
+    source_path, built = scratch / SOURCE, scratch / target.name
+    source_path.write_text(source)
+    error = ""
+    for extra in OPTIONAL_FLAGS:
+        command = [*_compiler(), *FLAGS, *extra, str(source_path), "-o", str(built)]
+        try:
+            process = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+        except (OSError, subprocess.TimeoutExpired) as failure:
+            return f"{shlex.join(command)}: {failure}"
+        if process.returncode == 0:
+            os.replace(built, target)
+            return None
+        error = f"{shlex.join(command)}: {process.stderr.strip()[-400:]}"
+    return error
 
 
 @functools.cache
@@ -138,7 +145,8 @@ def _library() -> tuple[ctypes.CDLL | None, str]:
     if os.environ.get(DISABLE, "1") == "0":
         return None, f"disabled ({DISABLE}=0)"
     source = resources.files(__package__).joinpath(SOURCE).read_text()
-    key = hashlib.sha256("\0".join([source, *_compiler(), *FLAGS, _cpu(), torch.__version__]).encode()).hexdigest()
+    flags = [*FLAGS, *map(" ".join, OPTIONAL_FLAGS)]
+    key = hashlib.sha256("\0".join([source, *_compiler(), *flags, _cpu(), torch.__version__]).encode()).hexdigest()
     target = cache_directory() / f"neuron_sequences-{key[:24]}.so"
     if not target.exists():
         LOG.info("compiling the native neuron kernels into %s", target)
