@@ -7,14 +7,22 @@ import pytest
 import snntorch.functional as SF
 import torch
 
-from spikebench.model.cells import AlphaCell, LeakyCell, NeuronSettings, SynapticCell
+from spikebench.model.cells import AlphaCell, LeakyCell, LIFCell, NeuronSettings, SynapticCell
 from spikebench.model.network import ConvSNN
 from spikebench.neurons import native
+from spikebench.neurons.functional import LIFParameters
 from spikebench.neurons.surrogates import make_spike_function
 
-NATIVE_MODELS = ("leaky", "synaptic", "alpha", "lapicque")
+NATIVE_MODELS = ("leaky", "synaptic", "alpha", "lapicque", "lif")
 NATIVE_SURROGATES = ("fast_sigmoid", "atan", "triangular", "straight_through_estimator", "sparse_fast_sigmoid")
-UNUSUAL = NeuronSettings(beta=0.6, alpha=0.8, threshold=0.75, lapicque_r=2.0, lapicque_c=0.9)
+UNUSUAL = NeuronSettings(
+    beta=0.6,
+    alpha=0.8,
+    threshold=0.75,
+    lapicque_r=2.0,
+    lapicque_c=0.9,
+    lif=LIFParameters(tau=3.0, threshold=0.8, reset=0.1),
+)
 HAS_COMPILER = shutil.which(native._compiler()[0]) is not None
 
 
@@ -77,7 +85,7 @@ def cell_gradients(cell_class, settings, shape=(64, 33)):
 
 
 @pytest.mark.skipif(not HAS_COMPILER, reason="no C compiler on this machine")
-@pytest.mark.parametrize("cell_class", [LeakyCell, SynapticCell, AlphaCell])
+@pytest.mark.parametrize("cell_class", [LeakyCell, SynapticCell, AlphaCell, LIFCell])
 @pytest.mark.parametrize("settings", [NeuronSettings(), UNUSUAL], ids=["default", "unusual"])
 def test_initial_and_final_state_gradients_equal_the_eager_engines(cell_class, settings):
     compiled = cell_gradients(cell_class, settings)

@@ -122,7 +122,17 @@ class Cell(nn.Module):
         return None
 
     def sequence(self, currents: Sequence[torch.Tensor], state: State, record: bool = False):
+        native_result = self.native_sequence(list(currents), state, record)
+        if native_result is not None:
+            return native_result
         return functional.step_through(self.fast_step, currents, state, record)
+
+    def native_sequence(self, drives: list[torch.Tensor], state: State, record: bool):
+        """The sequence in the native kernels where they run this model on these tensors, else None."""
+        dynamics = self.native_dynamics()
+        if dynamics is None or record or not native.applies(self.spike_fn, [*drives, *state]):
+            return None
+        return (*native.sequence(dynamics, self.spike_fn, drives, state), None)
 
 
 class SnnTorchCell(Cell):
@@ -161,10 +171,10 @@ class SnnTorchCell(Cell):
         for current in currents:
             if id(current) not in drives:
                 drives[id(current)] = self.input_term(current)
-        dynamics = self.native_dynamics()
         per_step = [drives[id(current)] for current in currents]
-        if dynamics is not None and not record and native.applies(self.spike_fn, [*per_step, *state]):
-            return (*native.sequence(dynamics, self.spike_fn, per_step, state), None)
+        native_result = self.native_sequence(per_step, state, record)
+        if native_result is not None:
+            return native_result
         # Each step's reset is the Heaviside of the previous membrane, which the previous step's spikes already
         # are (snnTorch computes its reset with the spike function's forward pass too): one pass fewer a step.
         reset = delayed_reset(state[-1], self.settings.threshold)
@@ -266,6 +276,10 @@ class LIFCell(Cell):
 
     def initial_state(self, like):
         return tuple(functional.lif_initial_state(like, self.settings.lif))
+
+    def native_dynamics(self):
+        lif = self.settings.lif
+        return native.Dynamics("lif", lif.threshold, leak_rate=lif.dt / lif.tau, reset_value=lif.reset)
 
     def fast_step(self, current, state):
         spikes, new_state, membrane = functional.lif_step(

@@ -1,5 +1,5 @@
-"""snnTorch's Leaky, Lapicque, Synaptic and Alpha neurons over a whole sequence in compiled loops: the fast
-engine's numbers, bit for bit, in one pass over the tensors per step instead of a dozen.
+"""snnTorch's Leaky, Lapicque, Synaptic and Alpha neurons and spikebench's LIF over a whole sequence in compiled
+loops: the fast engine's numbers, bit for bit, in one pass over the tensors per step instead of a dozen.
 
 The eager fast engine runs a neuron step as separate PyTorch operations, forward and backward, each a pass over
 the layer's tensors with its own allocation and autograd node; on a CPU they cost about a sixth of a training
@@ -61,14 +61,18 @@ class Dynamics(NamedTuple):
       ``U = decay U + I - reset threshold``;
     - ``synaptic``: state (current, membrane); ``S = input_decay S + I``, ``U = decay U + S - reset threshold``;
     - ``alpha``: state (excitatory, inhibitory, membrane); ``E = input_decay E + I``, ``N = decay N - I``,
-      ``U = tau_alpha (E + N)``, all three zeroed where the previous membrane fired.
+      ``U = tau_alpha (E + N)``, all three zeroed where the previous membrane fired;
+    - ``lif`` (spikebench's): state (potential); ``V = V + (I - V) leak_rate``, set to ``reset_value`` where it
+      fired (``V >= threshold``).
     """
 
     model: str
     threshold: float
-    decay: float
+    decay: float = 1.0
     input_decay: float = 1.0
     tau_alpha: float = 1.0
+    leak_rate: float = 0.0
+    reset_value: float = 0.0
 
     def without_decays(self) -> Dynamics:
         """The constants at the last step of the backward pass, where the state's gradients are the outputs'
@@ -170,7 +174,9 @@ def _declare(library: ctypes.CDLL) -> None:
     library.synaptic_backward.argtypes = [count, kind, flt, flt, flt, flt, *[ptr] * 7]
     library.alpha_forward.argtypes = [count, flt, flt, flt, flt, *[ptr] * 6]
     library.alpha_backward.argtypes = [count, kind, *[flt] * 6, *[ptr] * 10]
-    for model in ("leaky", "synaptic", "alpha"):
+    library.lif_forward.argtypes = [count, flt, flt, flt, *[ptr] * 4]
+    library.lif_backward.argtypes = [count, kind, flt, flt, flt, *[ptr] * 6]
+    for model in ("leaky", "synaptic", "alpha", "lif"):
         getattr(library, f"{model}_forward").restype = None
         getattr(library, f"{model}_backward").restype = None
 
@@ -273,7 +279,9 @@ def _step_forward(dynamics: Dynamics, state: list[torch.Tensor], drive, h, spike
     """One step: ``state`` updated in place, ``h`` (if kept) and ``spike`` written."""
     library, n = _library()[0], drive.numel()
     pointers = [_pointer(tensor) for tensor in (*state, drive, h, spike)]
-    if dynamics.model == "alpha":
+    if dynamics.model == "lif":
+        library.lif_forward(n, dynamics.leak_rate, dynamics.threshold, dynamics.reset_value, *pointers)
+    elif dynamics.model == "alpha":
         library.alpha_forward(
             n, dynamics.input_decay, dynamics.decay, dynamics.tau_alpha, dynamics.threshold, *pointers
         )
@@ -303,9 +311,16 @@ def _step_backward(dynamics: Dynamics, surrogate, step: _StepGradients, grad_sta
         return gradient if gradient is not None and not fresh else torch.empty_like(h)
 
     grad_spikes = step.grad_spikes
-    if grad_spikes is None and (dynamics.model == "alpha" or grad_state[-1] is None):
+    if grad_spikes is None and (dynamics.model in ("alpha", "lif") or grad_state[-1] is None):
         grad_spikes = torch.zeros_like(h)
     head = (h.numel(), *surrogate)
+    if dynamics.model == "lif":
+        (grad_potential,) = grad_state
+        new_potential = torch.empty_like(h) if grad_potential is None else grad_potential
+        drive = torch.empty_like(h) if fresh else None
+        pointers = (grad_spikes, h, grad_potential, new_potential, drive, total)
+        library.lif_backward(*head, dynamics.leak_rate, *map(_pointer, pointers))
+        return [new_potential], drive
     if dynamics.model == "alpha":
         # The excitatory and inhibitory gradients are not the drive's: always overwritten in place.
         grad_excitatory, grad_inhibitory, grad_membrane = grad_state
@@ -335,14 +350,15 @@ def _step_backward(dynamics: Dynamics, surrogate, step: _StepGradients, grad_sta
 
 
 def _initial_state_gradients(ctx, dynamics: Dynamics, gradients: list) -> list:
-    """The initial state's gradients, where it needs them: the first step's state gradients times the decays.
-    An initial membrane gets none where the model keeps its own (alpha: its membrane is recomputed; its reset
-    is detached)."""
+    """The initial state's gradients, where it needs them: the first step's state gradients times the decays
+    (LIF's already are the initial potential's). An initial membrane gets none where the model keeps its own
+    (alpha: its membrane is recomputed; its reset is detached)."""
     needs = ctx.needs_input_grad[4 : 4 + len(gradients)]
     decays = {
         "leaky": (dynamics.decay,),
         "synaptic": (dynamics.input_decay, dynamics.decay),
         "alpha": (dynamics.input_decay, dynamics.decay, None),
+        "lif": (1.0,),
     }[dynamics.model]
     return [
         gradient * decay if need and gradient is not None and decay is not None else None

@@ -201,3 +201,53 @@ void alpha_backward(int64_t n, int kind, float first, float second, float alpha,
         }
     }
 }
+
+/* Forward of one step of spikebench's LIF (spikebench.neurons.functional.lif_step), in place: V = V + (I - V) *
+ * rate; h = V - threshold; spikes = (h > 0) + (h == 0) (the surrogate fires above the threshold, the LIF
+ * definition adds the equality); V = V * (1 - spikes) + reset_value * spikes (the last term where reset_value is
+ * not 0). */
+void lif_forward(int64_t n, float rate, float threshold, float reset_value, float *potential, const float *drive,
+                 float *h, float *spikes) {
+#pragma omp parallel for simd schedule(static) if (n > PARALLEL_ABOVE)
+    for (int64_t i = 0; i < n; i++) {
+        float value = potential[i];
+        float leak = drive[i] - value;
+        leak = leak * rate;
+        value = value + leak;
+        float above = value - threshold;
+        float spike = (above > 0.0f ? 1.0f : 0.0f) + (above == 0.0f ? 1.0f : 0.0f);
+        float kept = value * (1.0f - spike);
+        if (reset_value != 0.0f) {
+            kept = kept + reset_value * spike;
+        }
+        potential[i] = kept;
+        if (h) {
+            h[i] = above;
+        }
+        spikes[i] = spike;
+    }
+}
+
+/* Backward of one LIF step: the potential's gradient before the reset is the surrogate's plus the next step's
+ * (or the final potential's) through the reset mask 1 - spikes (spikes = h >= 0); the leak's is that times rate,
+ * which is also the drive's; the previous potential's is the potential's minus the leak's, written over
+ * ``grad_next`` where they are the same buffer. ``sum`` as in leaky_backward, for the drive. */
+void lif_backward(int64_t n, int kind, float first, float second, float rate, const float *grad_spikes,
+                  const float *h, const float *grad_next, float *grad_previous, float *grad_drive, float *sum) {
+#pragma omp parallel for simd schedule(static) if (n > PARALLEL_ABOVE)
+    for (int64_t i = 0; i < n; i++) {
+        float gradient = grad_spikes ? surrogate_gradient(kind, grad_spikes[i], h[i], first, second) : 0.0f;
+        if (grad_next) {
+            float spike = (h[i] > 0.0f ? 1.0f : 0.0f) + (h[i] == 0.0f ? 1.0f : 0.0f);
+            float carried = grad_next[i] * (1.0f - spike);
+            gradient = grad_spikes ? gradient + carried : carried;
+        }
+        float leak = gradient * rate;
+        grad_previous[i] = gradient + -leak;
+        if (sum) {
+            sum[i] = sum[i] + leak;
+        } else {
+            grad_drive[i] = leak;
+        }
+    }
+}
