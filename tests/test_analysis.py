@@ -464,7 +464,7 @@ def test_a_truncated_workload_file_names_itself(tmp_path):
 def test_the_summary_schema_the_typed_view_and_the_fates_agree():
     assert list(typing.get_type_hints(RunSummary)) == SUMMARY_FIELDS
     assert SUMMARY_SCHEMA["required"] == [name for name in SUMMARY_FIELDS if name not in OPTIONAL_SUMMARY_FIELDS]
-    assert OPTIONAL_SUMMARY_FIELDS == ["load_average", "cpu_count", "precision"]
+    assert OPTIONAL_SUMMARY_FIELDS == ["load_average", "cpu_count", "precision", "native_neuron_kernels"]
     assert SUMMARY_SCHEMA["properties"]["status"]["enum"] == list(STATUSES)
     required = [section for section in SETTINGS_SECTIONS if section not in OPTIONAL_SETTINGS]
     assert SUMMARY_SCHEMA["properties"]["config"]["required"] == required

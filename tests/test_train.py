@@ -20,6 +20,7 @@ from helpers import config_for, synthetic_data_file, train, train_until_first_ch
 from spikebench.model.backprop import update_windows, updates_per_batch
 from spikebench.model.network import ConvSNN, detach_state
 from spikebench.model.topology import LAYER_NAMES
+from spikebench.neurons import native
 from spikebench.run import cli
 from spikebench.run.checkpoint import TrainingState
 from spikebench.run.contract import EPOCH_COLUMNS, SUMMARY_FIELDS, TIMING_COLUMNS
@@ -75,6 +76,7 @@ def test_a_run_learns_and_writes_its_outputs(finished):
     assert summary["best_epoch"] == best["epoch"] and summary["test_acc_at_best"] == best["test_acc"]
     assert summary["versions"]["snntorch"] and summary["threads"] == 1 and summary["device"] == "cpu"
     assert summary["keeps_freed_memory"] == (platform.libc_ver()[0] == "glibc")
+    assert summary["native_neuron_kernels"] == native.status().available
     assert summary["config"]["model"]["steps"] == 6 and summary["data"]["num_validation"] == 100
     weights = torch.load(directory / "model.pt", weights_only=True)
     assert set(weights) >= {"conv1.weight", "conv2.weight", "fc.weight"}
