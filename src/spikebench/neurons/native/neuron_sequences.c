@@ -47,6 +47,16 @@ static inline float surrogate_gradient(int kind, float grad, float h, float firs
     }
 }
 
+/* The surrogate's input h = membrane - threshold (kept for the backward pass unless ``h`` is NULL) and its
+ * forward pass, spikes = h > 0. */
+static inline void fire(float membrane, float threshold, float *h, float *spikes, int64_t i) {
+    float above = membrane - threshold;
+    if (h) {
+        h[i] = above;
+    }
+    spikes[i] = above > 0.0f ? 1.0f : 0.0f;
+}
+
 /* Forward of one step, in place: reset = membrane > threshold (the previous step's spikes); membrane = decay *
  * membrane + drive - reset * threshold; h = membrane - threshold; spikes = h > 0. ``h`` (the surrogate's input,
  * kept for the backward pass) may be NULL. */
@@ -59,11 +69,7 @@ void leaky_forward(int64_t n, float decay, float threshold, float *membrane, con
         value = value + drive[i];
         value = value - reset * threshold;
         membrane[i] = value;
-        float above = value - threshold;
-        if (h) {
-            h[i] = above;
-        }
-        spikes[i] = above > 0.0f ? 1.0f : 0.0f;
+        fire(value, threshold, h, spikes, i);
     }
 }
 
@@ -80,11 +86,7 @@ void synaptic_forward(int64_t n, float synaptic_decay, float decay, float thresh
         value = value + current;
         value = value - reset * threshold;
         membrane[i] = value;
-        float above = value - threshold;
-        if (h) {
-            h[i] = above;
-        }
-        spikes[i] = above > 0.0f ? 1.0f : 0.0f;
+        fire(value, threshold, h, spikes, i);
     }
 }
 
@@ -152,11 +154,7 @@ void alpha_forward(int64_t n, float alpha, float beta, float tau_alpha, float th
         inhibitory[i] = falling * kept;
         value = value * kept;
         membrane[i] = value;
-        float above = value - threshold;
-        if (h) {
-            h[i] = above;
-        }
-        spikes[i] = above > 0.0f ? 1.0f : 0.0f;
+        fire(value, threshold, h, spikes, i);
     }
 }
 
