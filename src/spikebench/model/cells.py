@@ -8,7 +8,8 @@ A cell owns one spiking layer's dynamics and offers:
 - ``sequence(currents, state) -> (spikes, state, membranes or None)``: a whole sequence in one call (the
   ``fast`` engine), over a list of per-step currents (the same static tensor at every step for the first
   layer), returning per-step lists. It runs spikebench's functional re-implementation of the same equations,
-  with snnTorch's surrogate spike functions.
+  with snnTorch's surrogate spike functions, in the native kernels (``spikebench.neurons.native``) where a
+  model declares its ``native_dynamics`` and they can run it: the same numbers bit for bit.
 
 The snnTorch equations, with ``H`` the Heaviside step and the reset taken from the previous membrane
 (snnTorch's default ``reset_delay``), detached:
