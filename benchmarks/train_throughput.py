@@ -27,10 +27,11 @@ one is what the neuron dynamics cost (``neuron_dynamics_ms_per_batch``).
 Both engines run with freed memory kept in the process (``spikebench.utils.allocator``), as training jobs do.
 With ``--precision bf16`` the fast engine also runs in bfloat16 (``precision: bf16``), timed interleaved with
 the others, and the table adds ``bf16_over_fp32``. Where spikebench's native neuron kernels run the row's model
-(``spikebench.neurons.native``: leaky, synaptic, lapicque), the fast engine also trains without them, with its
-eager neuron steps, interleaved too: ``native_over_eager``. The last line is JSON: the first neuron model's
-``fast_samples_per_s``, its ``fraction_of_convolution_bound``, ``bf16_over_fp32`` and ``native_over_eager``
-where measured, the machine's limits, and where the native kernels were built or why not.
+(``spikebench.neurons.native``: leaky, synaptic, alpha, lapicque, lif), the fast engine also trains without
+them, with its eager neuron steps and PyTorch's pooling, interleaved too: ``native_over_eager``. The last line
+is JSON: the first neuron model's ``fast_samples_per_s``, its ``fraction_of_convolution_bound``,
+``bf16_over_fp32`` and ``native_over_eager`` where measured, the machine's limits, and where the native kernels
+were built or why not.
 """
 
 from __future__ import annotations

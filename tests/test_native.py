@@ -6,6 +6,7 @@ import shutil
 import pytest
 import snntorch.functional as SF
 import torch
+import torch.nn.functional as F
 
 from spikebench.model.cells import AlphaCell, LeakyCell, LIFCell, NeuronSettings, SynapticCell
 from spikebench.model.network import ConvSNN
@@ -32,11 +33,11 @@ def test_the_kernels_build_and_load_where_a_c_compiler_is_found():
     assert status.available, status.detail
 
 
-def training_windows(neuron, surrogate, settings, threads=None):
+def training_windows(neuron, surrogate, settings, precision="fp32"):
     """Spikes, final states and parameter gradients of two windows (3 and 5 steps, the second starting from the
     first's detached state, as truncated BPTT runs), and a no-grad evaluation."""
     torch.manual_seed(3)
-    model = ConvSNN(neuron, surrogate, settings)
+    model = ConvSNN(neuron, surrogate, settings, precision=precision)
     gain = 30.0 if surrogate == "sparse_fast_sigmoid" else 1.0
     with torch.no_grad():
         model.conv1.weight.mul_(3.0)
@@ -68,6 +69,67 @@ def test_the_kernels_give_the_eager_engines_numbers_bit_for_bit(neuron, surrogat
     for index, (x, y) in enumerate(zip(compiled, expected, strict=True)):
         assert torch.equal(x, y), f"tensor {index} differs"
         assert torch.equal(torch.signbit(x), torch.signbit(y)), f"tensor {index} differs in the sign of a zero"
+
+
+@pytest.mark.skipif(not HAS_COMPILER, reason="no C compiler on this machine")
+def test_a_bf16_network_gets_the_eager_engines_numbers_bit_for_bit():
+    """In bf16 the native pooling reads the convolutions' bfloat16 outputs and rounds their gradients."""
+    compiled, _ = training_windows("leaky", "atan", NeuronSettings(), precision="bf16")
+    with native.disabled():
+        expected, _ = training_windows("leaky", "atan", NeuronSettings(), precision="bf16")
+    assert all(torch.equal(x, y) for x, y in zip(compiled, expected, strict=True))
+
+
+def pooling_input(dtype, shape=(6, 16, 8, 8)):
+    """A channels-last convolution output with what can trip a maximum: ties (+0 against -0 too), NaNs of
+    either sign, infinities."""
+    values = torch.randn(shape, generator=torch.Generator().manual_seed(5))
+    values[0] = 0.5
+    values[1, :, 0, 0], values[1, :, 1, 1], values[1, :3, 0, 1] = float("nan"), float("nan"), -float("nan")
+    values[2] = -float("inf")
+    values[3, :, 0, 1] = float("inf")
+    values[4, :, 0, 0], values[4, :, 0, 1], values[4, :, 1, :2] = -0.0, 0.0, -1.0
+    return values.to(dtype).contiguous(memory_format=torch.channels_last)
+
+
+def pooled_with_gradient(pool, values):
+    values = values.clone().requires_grad_()
+    pooled = pool(values)
+    gradient = torch.randn(pooled.shape, generator=torch.Generator().manual_seed(6))
+    gradient[0, 0, 0, 0], gradient[0, 1, 0, 0], gradient[1, 0, 1, 1] = -0.0, float("nan"), 1e-40
+    pooled.backward(gradient)
+    return pooled, values.grad
+
+
+def same_bits(x, y):
+    as_integers = torch.int16 if x.dtype == torch.bfloat16 else torch.int32
+    return x.dtype == y.dtype and torch.equal(
+        x.contiguous(memory_format=torch.channels_last).view(as_integers),
+        y.contiguous(memory_format=torch.channels_last).view(as_integers),
+    )
+
+
+@pytest.mark.skipif(not HAS_COMPILER, reason="no C compiler on this machine")
+@pytest.mark.parametrize("shape", [(6, 16, 8, 8), (128, 64, 8, 8)], ids=["small", "on several threads"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+def test_native_max_pooling_is_pytorchs_bit_for_bit(dtype, shape):
+    values = pooling_input(dtype, shape)
+    assert native.pools(values, 2)
+    pooled, gradient = pooled_with_gradient(native.max_pool, values)
+    expected_pooled, expected_gradient = pooled_with_gradient(lambda x: F.max_pool2d(x, 2).float(), values)
+    assert pooled.is_contiguous(memory_format=torch.channels_last)
+    assert same_bits(pooled, expected_pooled), "NaN payloads, infinities and ties included"
+    assert same_bits(gradient, expected_gradient), "zeros' signs, NaN and bfloat16 rounding included"
+
+
+def test_native_max_pooling_leaves_other_poolings_to_pytorch():
+    values = pooling_input(torch.float32)
+    assert not native.pools(values, 3)
+    assert not native.pools(values.contiguous(), 2), "channels first"
+    assert not native.pools(values.double(), 2)
+    assert not native.pools(values[:, :, :7, :7].contiguous(memory_format=torch.channels_last), 2), "odd sizes"
+    with native.disabled():
+        assert not native.pools(values, 2)
 
 
 def cell_gradients(cell_class, settings, shape=(64, 33)):

@@ -22,6 +22,7 @@ from torch import nn
 from spikebench.model.cells import NeuronSettings, State
 from spikebench.model.registry import NEURON_MODELS
 from spikebench.model.topology import STAGES, Stage, in_features
+from spikebench.neurons import native
 from spikebench.neurons.surrogates import SpikeFunction, make_spike_function
 
 ENGINES = ("fast", "reference")
@@ -126,7 +127,7 @@ class ConvSNN(nn.Module):
         # The image is the same at every step: the first stage runs on it once.
         first = STAGES[0]
         drive = layout.convolution_output(self.connect(first, images))
-        currents = [layout.enter(_pool(first, drive))] * steps
+        currents = [layout.enter(_fast_pool(first, drive))] * steps
         states, spikes_per_layer, membranes = [], [], []
         for index, (stage, cell) in enumerate(zip(STAGES, self.cells, strict=True)):
             spatial = stage.kind == "conv"
@@ -177,9 +178,17 @@ def _convolve_steps(
     weight = connection.weight.contiguous(memory_format=torch.channels_last)
     with _autocast(weight, precision):
         return [
-            layout.enter_view(_pool(stage, F.conv2d(layout.channels_last(step), weight, connection.bias)).float())
+            layout.enter_view(_fast_pool(stage, F.conv2d(layout.channels_last(step), weight, connection.bias)))
             for step in spikes
         ]
+
+
+def _fast_pool(stage: Stage, tensor: torch.Tensor) -> torch.Tensor:
+    """A stage's pooling in float32: spikebench's native max pooling where it applies (``native.pools``: the
+    same numbers, one pass each way, and one byte per output kept for the backward pass), else PyTorch's."""
+    if native.pools(tensor, stage.pool):
+        return native.max_pool(tensor)
+    return _pool(stage, tensor).float()
 
 
 def _spike_function(surrogate: str | None, params: dict | None, numerics: str, engine: str) -> SpikeFunction | None:

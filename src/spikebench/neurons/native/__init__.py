@@ -4,7 +4,8 @@ loops: the fast engine's numbers, bit for bit, in one pass over the tensors per 
 The eager fast engine runs a neuron step as separate PyTorch operations, forward and backward, each a pass over
 the layer's tensors with its own allocation and autograd node; on a CPU they cost about a sixth of a training
 batch. ``neuron_sequences.c`` computes the same float32 operations in the same order, one element at a time
-(see its header), and this module runs it as one autograd function per sequence.
+(see its header), and this module runs it as one autograd function per sequence. The same library pools the
+convolutions' outputs (``max_pool``: PyTorch's 2x2 max pooling, bit for bit, in one pass each way).
 
 The C source is compiled on first use with the system's C compiler (``$CC``, else Python's, else ``cc``) into
 ``$SPIKEBENCH_CACHE`` (default ``~/.cache/spikebench``), keyed by the source, the compiler, the flags and the
@@ -176,9 +177,11 @@ def _declare(library: ctypes.CDLL) -> None:
     library.alpha_backward.argtypes = [count, kind, *[flt] * 6, *[ptr] * 10]
     library.lif_forward.argtypes = [count, flt, flt, flt, *[ptr] * 4]
     library.lif_backward.argtypes = [count, kind, flt, flt, flt, *[ptr] * 6]
-    for model in ("leaky", "synaptic", "alpha", "lif"):
-        getattr(library, f"{model}_forward").restype = None
-        getattr(library, f"{model}_backward").restype = None
+    library.max_pool_forward.argtypes = [*[count] * 4, kind, *[ptr] * 3]
+    library.max_pool_backward.argtypes = [*[count] * 4, kind, *[ptr] * 3]
+    for kernel in ("leaky", "synaptic", "alpha", "lif", "max_pool"):
+        getattr(library, f"{kernel}_forward").restype = None
+        getattr(library, f"{kernel}_backward").restype = None
 
 
 def status() -> NativeStatus:
@@ -364,3 +367,53 @@ def _initial_state_gradients(ctx, dynamics: Dynamics, gradients: list) -> list:
         gradient * decay if need and gradient is not None and decay is not None else None
         for need, decay, gradient in zip(needs, decays, gradients, strict=True)
     ]
+
+
+def pools(tensor: torch.Tensor, kernel: int | None) -> bool:
+    """Whether ``max_pool`` can pool ``tensor`` with this kernel size: 2x2 windows of a float32 or bfloat16 CPU
+    convolution output, channels-last and contiguous, of even height and width, the library built and not
+    ``disabled()``."""
+    return (
+        _ENABLED.get()
+        and kernel == 2
+        and tensor.device.type == "cpu"
+        and tensor.dtype in (torch.float32, torch.bfloat16)
+        and tensor.dim() == 4
+        and tensor.shape[2] % 2 == 0
+        and tensor.shape[3] % 2 == 0
+        and tensor.is_contiguous(memory_format=torch.channels_last)
+        and _library()[0] is not None
+    )
+
+
+def max_pool(tensor: torch.Tensor) -> torch.Tensor:
+    """``F.max_pool2d(tensor, 2).float()`` (where ``pools``), bit for bit, forward and backward: channels-last
+    float32 out, and for the backward pass one byte per output instead of PyTorch's int64 indices and the whole
+    input."""
+    return _MaxPool.apply(tensor)
+
+
+class _MaxPool(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, tensor):
+        images, channels, height, width = tensor.shape
+        pooled_shape = (images, channels, height // 2, width // 2)
+        pooled = torch.empty(pooled_shape, memory_format=torch.channels_last)
+        position = torch.empty(pooled_shape, dtype=torch.uint8, memory_format=torch.channels_last)
+        bf16 = int(tensor.dtype == torch.bfloat16)
+        sizes = (images, height, width, channels, bf16)
+        _library()[0].max_pool_forward(*sizes, *map(_pointer, (tensor, pooled, position)))
+        ctx.sizes, ctx.input_dtype = sizes, tensor.dtype
+        ctx.save_for_backward(position)
+        return pooled
+
+    @staticmethod
+    def backward(ctx, grad):
+        (position,) = ctx.saved_tensors
+        images, height, width, channels, _ = ctx.sizes
+        grad_input = torch.empty(
+            (images, channels, height, width), dtype=ctx.input_dtype, memory_format=torch.channels_last
+        )
+        grad = grad.contiguous(memory_format=torch.channels_last)
+        _library()[0].max_pool_backward(*ctx.sizes, *map(_pointer, (grad, position, grad_input)))
+        return grad_input

@@ -249,3 +249,106 @@ void lif_backward(int64_t n, int kind, float first, float second, float rate, co
         }
     }
 }
+
+/* 2x2 max pooling with stride 2 of a channels-last [images, height, width, channels] convolution output (even
+ * height and width) into float32 [images, height / 2, width / 2, channels], and each maximum's position in its
+ * window (0 to 3, row by row) for the backward pass: one byte per output where PyTorch keeps an int64 index and
+ * the whole input. The maximum is PyTorch's CPU kernel's: the first largest value, except that a NaN wins
+ * over anything (the last NaN). ``bf16`` inputs are bfloat16 bits, widened exactly (the maximum of the widened
+ * values is the widened maximum, so pooling before or after the conversion gives the same number). */
+static inline float widen(const void *values, int64_t i, int bf16) {
+    if (!bf16) {
+        return ((const float *)values)[i];
+    }
+    union { uint32_t bits; float value; } wide = {(uint32_t)((const uint16_t *)values)[i] << 16};
+    return wide.value;
+}
+
+/* PyTorch's float32 to bfloat16 rounding: to nearest, ties to even; every NaN becomes 0x7FC0. */
+static inline uint16_t narrow(float value) {
+    if (isnan(value)) {
+        return 0x7FC0;
+    }
+    union { float value; uint32_t bits; } wide = {value};
+    return (uint16_t)((wide.bits + 0x7FFFu + ((wide.bits >> 16) & 1u)) >> 16);
+}
+
+/* The four window positions of output ``cell`` (flat over images, rows and columns): each a row of ``channels``. */
+static inline void window_offsets(int64_t cell, int64_t height, int64_t width, int64_t channels, int64_t window[4]) {
+    const int64_t pooled_height = height / 2, pooled_width = width / 2;
+    const int64_t image = cell / (pooled_height * pooled_width);
+    const int64_t row = cell / pooled_width % pooled_height, column = cell % pooled_width;
+    window[0] = ((image * height + 2 * row) * width + 2 * column) * channels;
+    window[1] = window[0] + channels;
+    window[2] = window[0] + width * channels;
+    window[3] = window[2] + channels;
+}
+
+/* One output cell's channels; inlined with a constant ``bf16``, so that each element type gets its own
+ * vectorised loop. A NaN is the only value unequal to itself. */
+static inline __attribute__((always_inline)) void pool_cell(const void *input, const int64_t window[4],
+                                                            int64_t channels, int bf16, float *output,
+                                                            uint8_t *position) {
+    for (int64_t channel = 0; channel < channels; channel++) {
+        float best = widen(input, window[0] + channel, bf16);
+        uint8_t at = 0;
+        for (int k = 1; k < 4; k++) {
+            float value = widen(input, window[k] + channel, bf16);
+            int take = (value > best) | (value != value);
+            best = take ? value : best;
+            at = take ? (uint8_t)k : at;
+        }
+        output[channel] = best;
+        position[channel] = at;
+    }
+}
+
+void max_pool_forward(int64_t images, int64_t height, int64_t width, int64_t channels, int bf16,
+                      const void *input, float *output, uint8_t *position) {
+    const int64_t cells = images * (height / 2) * (width / 2);
+#pragma omp parallel for schedule(static) if (cells * channels > PARALLEL_ABOVE)
+    for (int64_t cell = 0; cell < cells; cell++) {
+        int64_t window[4];
+        window_offsets(cell, height, width, channels, window);
+        if (bf16) {
+            pool_cell(input, window, channels, 1, output + cell * channels, position + cell * channels);
+        } else {
+            pool_cell(input, window, channels, 0, output + cell * channels, position + cell * channels);
+        }
+    }
+}
+
+/* The input's gradient: each output's gradient at its maximum's position, zero elsewhere. Written as PyTorch
+ * adds it to a zeroed gradient (0 + g, so a -0 gradient becomes +0), rounded to bfloat16 for ``bf16`` inputs
+ * as the float32 conversion's backward pass rounds it. */
+static inline __attribute__((always_inline)) void unpool_cell(const float *grad_output, const uint8_t *position,
+                                                              const int64_t window[4], int64_t channels,
+                                                              int bf16, void *grad_input) {
+    for (int k = 0; k < 4; k++) {
+        for (int64_t channel = 0; channel < channels; channel++) {
+            float gradient = position[channel] == k ? 0.0f + grad_output[channel] : 0.0f;
+            if (bf16) {
+                ((uint16_t *)grad_input)[window[k] + channel] = narrow(gradient);
+            } else {
+                ((float *)grad_input)[window[k] + channel] = gradient;
+            }
+        }
+    }
+}
+
+void max_pool_backward(int64_t images, int64_t height, int64_t width, int64_t channels, int bf16,
+                       const float *grad_output, const uint8_t *position, void *grad_input) {
+    const int64_t cells = images * (height / 2) * (width / 2);
+#pragma omp parallel for schedule(static) if (cells * channels > PARALLEL_ABOVE)
+    for (int64_t cell = 0; cell < cells; cell++) {
+        int64_t window[4];
+        window_offsets(cell, height, width, channels, window);
+        const float *cell_grad = grad_output + cell * channels;
+        const uint8_t *cell_position = position + cell * channels;
+        if (bf16) {
+            unpool_cell(cell_grad, cell_position, window, channels, 1, grad_input);
+        } else {
+            unpool_cell(cell_grad, cell_position, window, channels, 0, grad_input);
+        }
+    }
+}
