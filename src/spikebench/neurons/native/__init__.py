@@ -398,8 +398,8 @@ class _MaxPool(torch.autograd.Function):
     def forward(ctx, tensor):
         images, channels, height, width = tensor.shape
         pooled_shape = (images, channels, height // 2, width // 2)
-        pooled = torch.empty(pooled_shape, memory_format=torch.channels_last)
-        position = torch.empty(pooled_shape, dtype=torch.uint8, memory_format=torch.channels_last)
+        pooled = torch.empty(pooled_shape, dtype=torch.float32, device="cpu", memory_format=torch.channels_last)
+        position = torch.empty(pooled_shape, dtype=torch.uint8, device="cpu", memory_format=torch.channels_last)
         bf16 = int(tensor.dtype == torch.bfloat16)
         sizes = (images, height, width, channels, bf16)
         _library()[0].max_pool_forward(*sizes, *map(_pointer, (tensor, pooled, position)))
@@ -412,7 +412,7 @@ class _MaxPool(torch.autograd.Function):
         (position,) = ctx.saved_tensors
         images, height, width, channels, _ = ctx.sizes
         grad_input = torch.empty(
-            (images, channels, height, width), dtype=ctx.input_dtype, memory_format=torch.channels_last
+            (images, channels, height, width), dtype=ctx.input_dtype, device="cpu", memory_format=torch.channels_last
         )
         grad = grad.contiguous(memory_format=torch.channels_last)
         _library()[0].max_pool_backward(*ctx.sizes, *map(_pointer, (grad, position, grad_input)))
