@@ -273,7 +273,10 @@ class _Sequence(torch.autograd.Function):
                 grad_drives[slot] if repeated[slot] else None,
             )
             if grad_drives[slot] is None:
-                grad_drives[slot] = drive_gradient.clone() if repeated[slot] else drive_gradient
+                # Leaky's and synaptic's drive gradient is a state gradient, overwritten at the next step: a
+                # repeated drive collects its gradients in a copy. Alpha's and lif's is a tensor of its own.
+                shared = any(drive_gradient is gradient for gradient in grad_state)
+                grad_drives[slot] = drive_gradient.clone() if repeated[slot] and shared else drive_gradient
         grad_initial = _initial_state_gradients(ctx, dynamics, grad_state)
         return (None, None, None, None, *grad_initial, *grad_drives)
 
