@@ -250,12 +250,7 @@ void lif_backward(int64_t n, int kind, float first, float second, float rate, co
     }
 }
 
-/* 2x2 max pooling with stride 2 of a channels-last [images, height, width, channels] convolution output (even
- * height and width) into float32 [images, height / 2, width / 2, channels], and each maximum's position in its
- * window (0 to 3, row by row) for the backward pass: one byte per output where PyTorch keeps an int64 index and
- * the whole input. The maximum is PyTorch's CPU kernel's: the first largest value, except that a NaN wins
- * over anything (the last NaN). ``bf16`` inputs are bfloat16 bits, widened exactly (the maximum of the widened
- * values is the widened maximum, so pooling before or after the conversion gives the same number). */
+/* Element ``i`` of float32 ``values``, or of bfloat16 bits widened exactly to float32 for ``bf16``. */
 static inline float widen(const void *values, int64_t i, int bf16) {
     if (!bf16) {
         return ((const float *)values)[i];
@@ -303,6 +298,12 @@ static inline __attribute__((always_inline)) void pool_cell(const void *input, c
     }
 }
 
+/* 2x2 max pooling with stride 2 of a channels-last [images, height, width, channels] convolution output (even
+ * height and width) into float32 [images, height / 2, width / 2, channels], and each maximum's position in its
+ * window (0 to 3, row by row) for the backward pass: one byte per output where PyTorch keeps an int64 index and
+ * the whole input. The maximum is PyTorch's CPU kernel's: the first largest value, except that a NaN wins
+ * over anything (the last NaN). A bfloat16 input is widened before the comparison: the maximum of the widened
+ * values is the widened maximum, so pooling before or after the conversion gives the same number. */
 void max_pool_forward(int64_t images, int64_t height, int64_t width, int64_t channels, int bf16,
                       const void *input, float *output, uint8_t *position) {
     const int64_t cells = images * (height / 2) * (width / 2);
