@@ -46,6 +46,8 @@ DEFAULT_EQUIVALENCE_MARGIN = 0.005
 PAIRED_TEST = "paired t"
 NOT_TESTABLE = "not testable"
 ACCURACY = "test_acc_at_best"
+LEARNED_ACCURACY = "learned_accuracy"
+"""The accuracy of a run that learned, NaN for any other outcome: what the accuracy comparisons read."""
 LEARNED = "learned"
 MISSING = "missing"
 PRIMARY, EXPLORATORY = "primary", "exploratory"
@@ -275,15 +277,21 @@ def _compare_group(group: pd.DataFrame, factor: str, blocks: list[str], referenc
     omnibus tests over all levels."""
     keyed = group.set_index([*blocks, factor])
     outcomes = keyed["outcome"].unstack(factor)
-    learned_accuracy = keyed[ACCURACY].where(keyed["outcome"] == LEARNED).unstack(factor)
+    learned_accuracy = keyed[LEARNED_ACCURACY].unstack(factor)
     for level in sorted(outcomes.columns):
         if level == reference:
             continue
         failures = failure_comparison(outcomes[reference].to_numpy(), outcomes[level].to_numpy())
         accuracy = paired_comparison(learned_accuracy[reference], learned_accuracy[level], margin)
         yield level, failures, accuracy
-    ran = outcomes.where(outcomes != MISSING)
-    yield None, cochran((ran != LEARNED).where(ran.notna())), friedman(learned_accuracy)
+    yield None, cochran(_failed(outcomes)), friedman(learned_accuracy)
+
+
+def _failed(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """A block x level table of outcomes as failures: True / False where the run ran, NaN where it did not."""
+    values = outcomes.to_numpy(object)
+    ran = _ran(values.ravel()).reshape(values.shape)
+    return pd.DataFrame(np.where(ran, values != LEARNED, np.nan), index=outcomes.index, columns=outcomes.columns)
 
 
 def study_comparisons(
@@ -294,6 +302,7 @@ def study_comparisons(
     study's runs (the merged runs table: factors, ``seed``, ``outcome``, ``test_acc_at_best``); ``margin`` is
     the equivalence margin as a fraction (0.005 = 0.5 points)."""
     runs = _levels_as_text(runs, factors)
+    runs[LEARNED_ACCURACY] = runs[ACCURACY].where(runs["outcome"] == LEARNED)
     rows, omnibus = [], []
     for factor in factors:
         if factor not in baseline:
