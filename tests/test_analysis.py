@@ -1,6 +1,7 @@
 """Merging per-run outputs, statistics over seeds, and the explanations of what never learned."""
 
 import base64
+import gc
 import json
 import re
 import shutil
@@ -20,7 +21,7 @@ from spikebench.report.html_page import numeric_columns
 from spikebench.report.html_page import table as render_table
 from spikebench.report.merge import RunFiles, merge_runs
 from spikebench.report.registry import STUDY_FIGURES, TABLES
-from spikebench.report.statistics import COMPARISON_COLUMNS, MISSING, study_comparisons
+from spikebench.report.statistics import COMPARISON_COLUMNS, MISSING, holm, study_comparisons
 from spikebench.report.summary_page import shared_machine_note, smoke_test_reasons
 from spikebench.report.table_page import render_table_page
 from spikebench.report.tables import build_tables
@@ -503,3 +504,22 @@ def test_numbers_are_right_aligned_and_text_left_aligned_on_every_page():
     )
     assert numeric_columns(frame) == [2, 3]
     assert "#t td:nth-child(2), #t td:nth-child(3) { text-align: right; }" in render_table(frame, "t")
+
+
+def test_holm_leaves_the_garbage_collector_as_it_found_it(monkeypatch):
+    """The Holm adjustment freezes the process's objects for statsmodels' full collection, and only its own."""
+    p_values = pd.Series([0.01, np.nan, 0.04, 0.03])
+    expected = [0.03, np.nan, 0.06, 0.06]
+    frozen_during_collections = []
+    collect = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda: frozen_during_collections.append(gc.get_freeze_count()) or collect())
+    assert gc.get_freeze_count() == 0
+    np.testing.assert_allclose(holm(p_values), expected)
+    assert frozen_during_collections and all(frozen_during_collections), "statsmodels' collection ran frozen"
+    assert gc.get_freeze_count() == 0, "unfrozen afterwards"
+    gc.freeze()
+    try:
+        np.testing.assert_allclose(holm(p_values), expected)
+        assert gc.get_freeze_count() > 0, "a caller's frozen objects stay frozen"
+    finally:
+        gc.unfreeze()

@@ -27,8 +27,10 @@ design could have seen.
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -393,8 +395,25 @@ def holm(p_values: pd.Series) -> pd.Series:
     adjusted = pd.Series(np.nan, index=p_values.index, dtype=float)
     testable = p_values.notna()
     if testable.any():
-        adjusted[testable] = multipletests(p_values[testable].to_numpy(float), alpha=ALPHA, method="holm")[1]
+        with _older_objects_frozen():
+            adjusted[testable] = multipletests(p_values[testable].to_numpy(float), alpha=ALPHA, method="holm")[1]
     return adjusted
+
+
+@contextmanager
+def _older_objects_frozen() -> Iterator[None]:
+    """statsmodels' Holm ends with a full ``gc.collect()``, which walks every object of the process (0.1 s per
+    call where torch is loaded, most of a merge's statistics); frozen, the existing objects are left out of it
+    and afterwards go back to the oldest generation, to be collected as before. A process that froze objects
+    itself keeps them frozen."""
+    frozen_by_caller = gc.get_freeze_count() > 0
+    if not frozen_by_caller:
+        gc.freeze()
+    try:
+        yield
+    finally:
+        if not frozen_by_caller:
+            gc.unfreeze()
 
 
 def beats_chance(accuracy: float, samples: int, chance: float, evaluations: int = 1) -> bool:
