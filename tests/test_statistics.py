@@ -43,8 +43,9 @@ TOLERANCE = 3 * np.sqrt(0.05 * 0.95 / (REPETITIONS * FAMILIES))
 
 @pytest.fixture(autouse=True)
 def quick_garbage_collection():
-    """Hundreds of simulated studies allocate millions of small objects, and every automatic full collection
-    walks the test process's own (torch, pandas ...) too; frozen out of them, the grids run a third faster."""
+    """A simulated study's comparisons allocate many small objects, and every automatic full collection walks
+    the test process's own (torch, pandas ...) too; frozen out of them, a study runs a third faster here (the
+    processes below, which compare most of the studies, freeze their own)."""
     gc.freeze()
     yield
     gc.unfreeze()
@@ -89,8 +90,7 @@ def family_errors(comparisons: pd.DataFrame, column: str, alpha: float) -> int:
 @pytest.fixture(scope="module")
 def processes():
     """Processes for the simulated grids, one per core: a grid's comparisons take a fifth of a second, and
-    these tests compare hundreds of grids. Each freezes its imports out of the garbage collections, as the
-    fixture above does here."""
+    these tests compare hundreds of grids. Each freezes its imports out of the garbage collections."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(os.cpu_count(), mp_context=context, initializer=freeze_imports) as pool:
         yield pool
