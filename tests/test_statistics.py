@@ -24,6 +24,7 @@ from spikebench.report.statistics import (
     paired_comparison,
     study_comparisons,
 )
+from spikebench.report.summary_page import primary_table
 from spikebench.study.config import FACTORS
 from spikebench.study.power import detectable_difference
 
@@ -183,6 +184,24 @@ def test_equivalence_within_the_margin_is_declared_and_a_small_design_is_inconcl
     assert (detectable > comparisons["mean_difference"].abs()).all()
     sentence = " ".join(study_findings(comparisons, omnibus)["small"])
     assert "inconclusive" in sentence and "the smallest difference this design detects with 80% power" in sentence
+
+
+def test_a_design_that_can_detect_no_difference_says_so_instead_of_a_difference_beyond_the_scale():
+    rng = np.random.default_rng(11)
+    runs = simulated_runs(rng, neurons=["leaky"], surrogates=SURROGATES[:2], seeds=2)
+    accuracy = {(SURROGATES[0], 0): 0.10, (SURROGATES[0], 1): 0.90, (SURROGATES[1], 0): 0.95, (SURROGATES[1], 1): 0.15}
+    runs = runs.assign(
+        outcome="learned", test_acc_at_best=[accuracy[key] for key in zip(runs["surrogate"], runs["seed"], strict=True)]
+    )
+    comparisons, omnibus = study_comparisons(runs, "tiny", {"surrogate": SURROGATES[0]}, ["surrogate"], 0.005)
+    (level,) = comparisons.to_dict("records")
+    assert level["verdict"] == "inconclusive" and level["detectable_difference"] > 1
+    sentence = " ".join(study_findings(comparisons, omnibus)["tiny"])
+    assert "detects no difference in accuracy with 80% power" in sentence
+    assert f"{100 * level['detectable_difference']:.2f} points, more than the 100-point scale allows" in sentence
+    assert primary_table(comparisons)["detectable difference, points"].tolist() == [
+        f"none (would take {100 * level['detectable_difference']:.0f})"
+    ]
 
 
 def test_the_detectable_difference_is_the_power_analysis_of_the_paired_t_test():

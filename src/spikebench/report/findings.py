@@ -10,7 +10,7 @@ import math
 import pandas as pd
 
 from spikebench.report.statistics import ALPHA, EXPLORATORY, NOT_TESTABLE, PRIMARY, level_name
-from spikebench.study.power import POWER
+from spikebench.study.power import POWER, detects_nothing
 
 FACTOR_NOUNS = {
     "neuron": "neuron models",
@@ -105,10 +105,15 @@ def level_phrase(row: pd.Series) -> str:
             f" ({_points(row['mean_difference'])} points; {pairs},"
             f" TOST adjusted p = {row['p_equivalence_adjusted']:.3g})"
         )
-    return (
-        f"{_name(row)}: inconclusive ({_points(row['mean_difference'])} points, {pairs}; the smallest difference"
-        f" this design detects with {POWER:.0%} power is {_points(row['detectable_difference'], False)} points)"
-    )
+    detectable = _points(row["detectable_difference"], False)
+    if detects_nothing(row["detectable_difference"]):
+        power = (
+            f"with this spread the design detects no difference in accuracy with {POWER:.0%} power: it would take"
+            f" {detectable} points, more than the 100-point scale allows"
+        )
+    else:
+        power = f"the smallest difference this design detects with {POWER:.0%} power is {detectable} points"
+    return f"{_name(row)}: inconclusive ({_points(row['mean_difference'])} points, {pairs}; {power})"
 
 
 def accuracy_sentence(factor: str, rows: pd.DataFrame) -> str:

@@ -17,6 +17,7 @@ from spikebench.report.findings import study_findings
 from spikebench.report.registry import STUDY_FIGURES, simulation_caption
 from spikebench.report.statistics import PRIMARY
 from spikebench.report.tables import read_tables
+from spikebench.study.power import detects_nothing
 from spikebench.utils.atomic import atomic_write_text
 from spikebench.utils.text import counted
 
@@ -229,6 +230,13 @@ def _difference(row: dict) -> str:
     return f"{100 * row['mean_difference']:+.2f} ({100 * row['ci95_low']:+.2f} to {100 * row['ci95_high']:+.2f})"
 
 
+def _detectable(difference: float) -> str:
+    """The detectable difference in points; beyond the scale, none is (``comparisons.csv`` keeps the number)."""
+    if pd.isna(difference):
+        return ""
+    return f"none (would take {100 * difference:.0f})" if detects_nothing(difference) else f"{100 * difference:.2f}"
+
+
 def primary_table(comparisons: pd.DataFrame) -> pd.DataFrame:
     """The primary family, one readable row per level: failures, then the accuracy verdict."""
     rows = []
@@ -238,9 +246,7 @@ def primary_table(comparisons: pd.DataFrame) -> pd.DataFrame:
                 **{column: row.get(column) for column in PRIMARY_COLUMNS},
                 "failures": f"{row['level_failures']} / {row['baseline_failures']}, of {row['n_blocks']}",
                 "difference": _difference(row),
-                "detectable": ""
-                if pd.isna(row["detectable_difference"])
-                else f"{100 * row['detectable_difference']:.2f}",
+                "detectable": _detectable(row["detectable_difference"]),
             }
         )
     return pd.DataFrame(rows, columns=list(PRIMARY_COLUMNS)).rename(columns=PRIMARY_COLUMNS)

@@ -28,6 +28,9 @@ DEFAULT_SEED_SD = 0.002
 """Seed-to-seed standard deviation of the test accuracy assumed when no measured runs say otherwise: 0.2
 points, the upper end of what converged MNIST CNNs show (0.1-0.2 points)."""
 MOST_SEEDS = 1000
+LARGEST_DIFFERENCE = 1.0
+"""Accuracies are proportions, so no true difference between two exceeds 1 (100 points): a design whose
+detectable difference is larger can detect none (two pairs of very different runs, say)."""
 
 
 @functools.cache
@@ -44,6 +47,11 @@ def detectable_difference(sd_difference: float, pairs: int, alpha: float, power:
     if pairs < 2 or not math.isfinite(sd_difference) or sd_difference == 0:
         return math.nan
     return detectable_effect(pairs, alpha, power) * sd_difference
+
+
+def detects_nothing(difference: float) -> bool:
+    """Whether a detectable difference lies beyond the accuracy scale (``LARGEST_DIFFERENCE``)."""
+    return difference > LARGEST_DIFFERENCE
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,7 @@ def design_lines(config: dict, seed_sd: float, source: str, detect: float | None
     for family in families:
         detectable = family.detectable(seed_sd)
         shown = "too few" if math.isnan(detectable) else f"{100 * detectable:.2f} pt"
+        shown = "none" if detects_nothing(detectable) else shown
         row = (
             f"  {family.study:{width}s}{family.factor:11s}{family.baseline:16s}{family.comparisons:>9d}"
             f"{family.blocks_per_seed * family.seeds:>7d}{shown:>12s}"
@@ -153,6 +162,6 @@ def design_lines(config: dict, seed_sd: float, source: str, detect: float | None
         lines.append(row)
     lines.append(
         "  pairs: blocks per seed x seeds, before failures (a run that does not learn leaves its pair);"
-        " detectable: the smallest true difference in test accuracy found with 80% power."
+        " detectable: the smallest true difference in test accuracy found with 80% power (none: not even 100 points)."
     )
     return lines
