@@ -1,5 +1,5 @@
 """What a reviewer would reject in a figure, from matplotlib's rendered bounding boxes: text over text, text or
-data points cut off by their axes, an axis whose values no label names."""
+data points cut off by their axes, a legend drawn over its axes' data, an axis whose values no label names."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import PathCollection
 from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 TOLERANCE_PX = 1.0
 """Overlaps or overhangs smaller than this (in pixels at the figure's dpi) are rounding, not layout."""
@@ -101,8 +102,33 @@ def layout_problems(figure: plt.Figure) -> list[str]:
         ]
         if len(outside):
             problems.append(f"{len(outside)} marker(s) outside the axes titled {axis.get_title()!r}")
+        problems.extend(_legend_over_data(axis, finite, renderer))
         problems.extend(_unlabelled(figure, axis))
     return problems
+
+
+def _legend_over_data(axis: plt.Axes, points: np.ndarray, renderer) -> list[str]:
+    """A legend inside its axes must leave the lines and markers it explains readable."""
+    legend = axis.get_legend()
+    if legend is None or not legend.get_visible():
+        return []
+    box = legend.get_window_extent(renderer)
+    inner = Bbox.from_extents(
+        box.x0 + TOLERANCE_PX, box.y0 + TOLERANCE_PX, box.x1 - TOLERANCE_PX, box.y1 - TOLERANCE_PX
+    )
+    covered = [
+        line.get_label()
+        for line in axis.lines
+        if line.get_visible()
+        and line.get_linestyle() not in ("None", "", " ")
+        and line.get_transform().transform_path(line.get_path()).intersects_bbox(inner, filled=False)
+    ]
+    inside = (
+        (points[:, 0] > inner.x0) & (points[:, 0] < inner.x1) & (points[:, 1] > inner.y0) & (points[:, 1] < inner.y1)
+    )
+    if inside.any():
+        covered.append(f"{int(inside.sum())} marker(s)")
+    return [f"the legend of {axis.get_title()!r} covers {', '.join(map(repr, covered))}"] if covered else []
 
 
 def _unlabelled(figure: plt.Figure, axis: plt.Axes) -> list[str]:

@@ -62,6 +62,19 @@ def test_the_layout_check_sees_overlapping_text_and_clipped_markers():
     assert "marker(s) outside the axes" in problems and "has no label" in problems
 
 
+def test_the_layout_check_sees_a_legend_over_the_data_and_not_one_beside_it():
+    figure, (covered, clear) = plt.subplots(1, 2)
+    for axis, place in ((covered, "upper left"), (clear, "lower right")):
+        axis.axhline(1.0, linestyle="--", label="threshold")
+        axis.plot([0, 1], [0, 0.2], marker="o", label="potential")
+        axis.set_ylim(-0.1, 1.1)
+        axis.set(title=place, xlabel="step", ylabel="V")
+        axis.legend(loc=place)
+    problems = layout_problems(figure)
+    plt.close(figure)
+    assert problems == ["the legend of 'upper left' covers 'threshold'"]
+
+
 def _face_colors(figure) -> set[tuple]:
     return {
         tuple(np.round(color[:3], 3))

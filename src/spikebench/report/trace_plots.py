@@ -95,7 +95,8 @@ def plot_lif_relu(table: pd.DataFrame, lif_threshold: float, abss_threshold: flo
     potential_axis.plot(table["time_step"], table["potential"], color=MODEL_COLORS["LIF"], label="V (before reset)")
     _threshold_line(potential_axis, lif_threshold)
     potential_axis.set_ylabel(POTENTIAL_LABEL)
-    potential_axis.legend(loc="upper left")
+    # Centre left, below the threshold line: the potential rests at 0 while the ReLU holds the input at 0.
+    potential_axis.legend(loc="center left")
     _spike_train(spike_axis, table, MODEL_COLORS["LIF"])
     spike_axis.set_xlabel(TIME_LABEL)
     return figure
@@ -165,7 +166,7 @@ def plot_lif_vs_abss(table: pd.DataFrame, lif_threshold: float, abss_threshold: 
     _potentials(lif_axis, lif, "LIF", legend=False)
     _threshold_line(lif_axis, lif_threshold)
     lif_axis.set_ylabel("LIF V")
-    lif_axis.legend(loc="upper left", fontsize="small")
+    lif_axis.legend(loc="center left", fontsize="small")
     _potentials(abss_axis, abss, "ABSS", legend=False)
     _escape_threshold_line(abss_axis, abss_threshold)
     abss_axis.set_ylabel("ABSS V")
