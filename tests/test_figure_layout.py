@@ -63,14 +63,15 @@ def test_the_layout_check_sees_overlapping_text_and_clipped_markers():
 
 
 def test_the_layout_check_sees_a_legend_over_the_data_and_not_one_beside_it():
-    figure, (covered, clear) = plt.subplots(1, 2)
-    for axis, place in ((covered, "upper left"), (clear, "lower right")):
-        axis.axhline(1.0, linestyle="--", label="threshold")
-        axis.plot([0, 1], [0, 0.2], marker="o", label="potential")
-        axis.set_ylim(-0.1, 1.1)
-        axis.set(title=place, xlabel="step", ylabel="V")
-        axis.legend(loc=place)
-    problems = layout_problems(figure)
+    # matplotlib's own style: the figure modules' themes set elsewhere in the session must not move the legends.
+    with plt.style.context("default"):
+        figure, (covered, clear) = plt.subplots(1, 2)
+        for axis, place in ((covered, "upper left"), (clear, "lower right")):
+            axis.axhline(1.0, linestyle="--", label="threshold")
+            axis.plot([0.4, 0.6], [0.45, 0.5], marker="o", label="potential")
+            axis.set(xlim=(0, 1), ylim=(-0.1, 1.1), title=place, xlabel="step", ylabel="V")
+            axis.legend(loc=place)
+        problems = layout_problems(figure)
     plt.close(figure)
     assert problems == ["the legend of 'upper left' covers 'threshold'"]
 
