@@ -128,6 +128,7 @@ def test_native_max_pooling_leaves_other_poolings_to_pytorch():
     assert not native.pools(values.contiguous(), 2), "channels first"
     assert not native.pools(values.double(), 2)
     assert not native.pools(values[:, :, :7, :7].contiguous(memory_format=torch.channels_last), 2), "odd sizes"
+    assert not native.pools(values[:, :12].contiguous(memory_format=torch.channels_last), 2), "the first layer's"
     with native.disabled():
         assert not native.pools(values, 2)
 
