@@ -4,8 +4,9 @@ loops: the fast engine's numbers, bit for bit, in one pass over the tensors per 
 The eager fast engine runs a neuron step as separate PyTorch operations, forward and backward, each a pass over
 the layer's tensors with its own allocation and autograd node; on a CPU they cost about a sixth of a training
 batch. ``neuron_sequences.c`` computes the same float32 operations in the same order, one element at a time
-(see its header), and this module runs it as one autograd function per sequence. The same library pools the
-convolutions' outputs (``max_pool``: PyTorch's 2x2 max pooling, bit for bit, in one pass each way).
+(see its header), and this module runs it as one autograd function per sequence. The same library pools
+convolution outputs with a multiple of 16 channels (``max_pool``: PyTorch's 2x2 max pooling, bit for bit, in
+one pass each way).
 
 The C source is compiled on first use with the system's C compiler (``$CC``, else Python's, else ``cc``) into
 ``$SPIKEBENCH_CACHE`` (default ``~/.cache/spikebench``), keyed by the source, the compiler, the flags and the
@@ -375,9 +376,10 @@ def _initial_state_gradients(ctx, dynamics: Dynamics, gradients: list) -> list:
 POOLED_CHANNEL_BLOCK = 16
 """``max_pool`` takes channel counts that are multiples of this. Its loop over a cell's channels is vectorised
 in blocks of 16 or 32 (the one-byte positions set the vector length) and leaves a remainder to scalar code:
-with 8, 12 or 24 channels it ran 2-3x slower than PyTorch's channels-last pooling (forward and backward, 128
-images; 1.8-2.8x faster than PyTorch's with 16, 32 or 64), so PyTorch pools those. In the study's network that
-is the first layer's 12 channels, pooled once per batch, where the kept memory is small anyway."""
+with 8, 12 or 24 channels it ran 2-5x slower than PyTorch's channels-last pooling, with 16, 32 or 64 1.2-1.9x
+faster (forward and backward, 128 images, fp32, a 2-core Intel Xeon), so PyTorch pools the others. In the
+study's network that is the first layer's 12 channels, pooled once per batch, where the memory it keeps is small
+anyway."""
 
 
 def pools(tensor: torch.Tensor, kernel: int | None) -> bool:
