@@ -150,8 +150,10 @@ def design_lines(config: dict, seed_sd: float, source: str, detect: float | None
     ]
     for family in families:
         detectable = family.detectable(seed_sd)
-        shown = "too few" if math.isnan(detectable) else f"{100 * detectable:.2f} pt"
-        shown = "none" if detects_nothing(detectable) else shown
+        if math.isnan(detectable):
+            shown = "too few"
+        else:
+            shown = "none" if detects_nothing(detectable) else f"{100 * detectable:.2f} pt"
         row = (
             f"  {family.study:{width}s}{family.factor:11s}{family.baseline:16s}{family.comparisons:>9d}"
             f"{family.blocks_per_seed * family.seeds:>7d}{shown:>12s}"
