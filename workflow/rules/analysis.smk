@@ -136,7 +136,7 @@ rule engine_throughput:
         mem_mb=4000,
         runtime=60,
     params:
-        script=f"{workflow.basedir}/benchmarks/train_throughput.py",
+        script=workflow.source_path("../../benchmarks/train_throughput.py"),
         steps=config["model"]["steps"],
         batch=config["training"]["batch_size"],
     shell:

@@ -1,4 +1,3 @@
-import os
 import re
 import subprocess
 import sys
@@ -6,10 +5,14 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-# The workflow reads spikebench's registries and grid from the checkout it belongs to, so that a Snakemake
-# installed on its own (for example beside --sdm conda) can plan the jobs; the jobs' environments install
-# the package itself (envs/*.post-deploy.sh).
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+try:
+    import spikebench
+except ImportError:
+    raise WorkflowError(
+        "spikebench is not installed in the Python that runs Snakemake: the workflow plans its jobs from the"
+        " package's registries and schema. Install it beside Snakemake (pip install -e <spikebench checkout>,"
+        " or pip install spikebench) and run snakemake again."
+    ) from None
 
 from spikebench.data.datasets import (
     DATASETS,
@@ -56,17 +59,10 @@ except ConfigError as error:
 def check_plugin_implementations():
     """Smoke-test the plugins' cells and surrogates before any job, in a process of its own: this one plans
     without importing torch."""
-    environment = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            [str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH", "")]
-        ),
-    }
     checked = subprocess.run(
         [sys.executable, "-m", "spikebench.run.plugin_checks", *config["plugins"]],
         capture_output=True,
         text=True,
-        env=environment,
     )
     if checked.returncode != 0:
         raise WorkflowError(
@@ -181,14 +177,20 @@ def study_figure_caption(wildcards):
     return STUDY_FIGURES[wildcards.plot].caption
 
 
+WORKFLOW_CHECKOUT = Path(workflow.current_basedir).parents[1]
+"""The directory that holds this workflow's Snakefile: the importing project's own directory is another one
+when the workflow runs as a module."""
+
+
 def git_commit():
-    """The checkout's commit (with ``-dirty`` if it has uncommitted changes), None outside a git checkout."""
+    """The workflow checkout's commit (with ``-dirty`` if it has uncommitted changes), None outside a git
+    checkout."""
     try:
         described = subprocess.run(
             [
                 "git",
                 "-C",
-                workflow.basedir,
+                str(WORKFLOW_CHECKOUT),
                 "describe",
                 "--always",
                 "--dirty",
