@@ -19,6 +19,7 @@ import time
 import torch
 
 from spikebench.neurons.layers import TorchBernoulliLayer, TorchLIFLayer
+from spikebench.utils.records import RECORDS_DIRECTORY, append_record
 
 
 def lif_loop(currents: list[float], tau: float, dt: float, threshold: float, reset: float) -> int:
@@ -71,6 +72,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--loop-sequences", type=int, default=256, help="sequences timed in the loop (0 = all)")
     parser.add_argument("--repeats", type=int, default=3, help="best of N for the layers")
+    parser.add_argument(
+        "--record",
+        default=str(RECORDS_DIRECTORY / "neuron_simulation.jsonl"),
+        help="append a dated record of the table here ('' for none; default benchmarks/records/)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -88,6 +94,7 @@ def main() -> None:
     print(f"{args.neurons} neurons x batch {args.batch} x {args.steps} steps, {args.threads} torch threads;")
     print(f"loops timed on {timed} of {total} neuron sequences and scaled to all of them\n")
     print(f"{'model':<6} {'layer s':>9} {'NumPy loop s':>13} {'speed-up':>9} {'float loop s':>13} {'speed-up':>9}")
+    rows = []
     for model, (layer, loop) in models.items():
         layer_seconds = time_layer(layer, inputs, args.repeats)
         numpy_seconds = time_loop(loop, inputs, args.loop_sequences, as_numpy=True)
@@ -96,6 +103,18 @@ def main() -> None:
             f"{model:<6} {layer_seconds:>9.3f} {numpy_seconds:>13.1f} {numpy_seconds / layer_seconds:>8.0f}x"
             f" {float_seconds:>13.1f} {float_seconds / layer_seconds:>8.0f}x"
         )
+        rows.append(
+            {
+                "model": model,
+                "layer_seconds": layer_seconds,
+                "numpy_loop_seconds": numpy_seconds,
+                "float_loop_seconds": float_seconds,
+                "numpy_speed_up": numpy_seconds / layer_seconds,
+                "float_speed_up": float_seconds / layer_seconds,
+            }
+        )
+    if args.record:
+        append_record(args.record, {"neurons": args.neurons, "batch": args.batch, "steps": args.steps, "rows": rows})
 
 
 if __name__ == "__main__":

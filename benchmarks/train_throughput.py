@@ -61,6 +61,7 @@ from spikebench.run.trainer import train_batch
 from spikebench.study.config import load_config
 from spikebench.study.settings import RunSettings
 from spikebench.utils.allocator import keep_freed_memory
+from spikebench.utils.records import RECORDS_DIRECTORY, append_record
 
 ENGINES = ("fast", "reference")
 BF16 = "bf16"
@@ -350,6 +351,11 @@ def main() -> None:
     parser.add_argument("--scaling", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--scaling-batches", type=int, default=8)
     parser.add_argument("--csv", help="write the table here")
+    parser.add_argument(
+        "--record",
+        default=str(RECORDS_DIRECTORY / "train_throughput.jsonl"),
+        help="append a dated record of the table here ('' for none; default benchmarks/records/)",
+    )
     args = parser.parse_args()
     args.windows = update_windows(args.backprop, args.steps, args.tbptt_window)
     args.update_per_window = BACKPROP_METHODS[args.backprop].update_per_window
@@ -435,6 +441,8 @@ def main() -> None:
         "keeps_freed_memory": keeps_freed_memory,
         "native_neuron_kernels": native.status().detail,
     }
+    if args.record:
+        append_record(args.record, {"rows": rows, "summary": summary})
     print("\n" + json.dumps(summary))
 
 

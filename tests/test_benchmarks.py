@@ -8,6 +8,7 @@ import pandas as pd
 
 from conftest import REPO
 from spikebench.neurons import native
+from spikebench.utils.records import read_records
 
 
 def run_benchmark(*args: str) -> str:
@@ -22,6 +23,7 @@ def test_train_throughput_writes_every_ratio_and_bound(tmp_path):
         *("--neuron", "leaky", "--neuron", "abss", "--steps", "3", "--batch", "8", "--eval-batch", "300"),
         *("--backprop", "tbptt", "--tbptt-window", "2"),
         *("--repeats", "1", "--threads", "1", "--scaling-batches", "1", "--csv", str(table)),
+        *("--record", str(tmp_path / "records.jsonl")),
     )
     assert "compute limit" in output and "second convolution alone" in output and "replaced by" in output
     rows = pd.read_csv(table)
@@ -43,24 +45,32 @@ def test_train_throughput_writes_every_ratio_and_bound(tmp_path):
         assert summary["native_over_eager"] == rows["native_over_eager"][0]
         assert "without the native neuron kernels" in output
     assert summary["native_neuron_kernels"] == native.status().detail
+    (record,) = read_records(tmp_path / "records.jsonl")
+    assert record["figures"]["summary"] == summary and len(record["figures"]["rows"]) == 2
+    assert record["machine"]["cores"] and record["date"].startswith("20") and "train_throughput.py" in record["command"]
 
 
 def test_train_throughput_times_bf16_beside_fp32():
     output = run_benchmark(
         "benchmarks/train_throughput.py",
         *("--neuron", "leaky", "--steps", "2", "--batch", "4", "--eval-batch", "8", "--precision", "bf16"),
+        *("--record", ""),
         *("--repeats", "1", "--threads", "1", "--no-memory", "--no-scaling"),
     )
     summary = json.loads(output.strip().splitlines()[-1])
     assert summary["bf16_over_fp32"] > 0 and "x fp32's training" in output
 
 
-def test_neuron_simulation_compares_layers_with_loops():
+def test_neuron_simulation_compares_layers_with_loops(tmp_path):
     output = run_benchmark(
         "benchmarks/neuron_simulation.py",
         *("--neurons", "10", "--batch", "2", "--steps", "20", "--loop-sequences", "0", "--repeats", "1"),
+        *("--record", str(tmp_path / "records.jsonl")),
     )
     assert "LIF" in output and "ABSS" in output
+    (record,) = read_records(tmp_path / "records.jsonl")
+    assert [row["model"] for row in record["figures"]["rows"]] == ["LIF", "ABSS"]
+    assert all(row["layer_seconds"] > 0 for row in record["figures"]["rows"])
 
 
 def test_precision_accuracy_pairs_the_grids_and_reports_the_difference(tmp_path):

@@ -1,5 +1,6 @@
 """The workflow deployed as a Snakemake module in a directory of its own, as the docs' module recipe shows."""
 
+import json
 import re
 import subprocess
 import sys
@@ -7,6 +8,7 @@ import sys
 import pytest
 import yaml
 
+import spikebench
 from conftest import REPO, load_yaml
 from spikebench.report.simulation import SIMULATION_FIGURES
 
@@ -33,11 +35,11 @@ def deploy_as_module(directory, config):
 
 
 def snakemake_in(directory, *args):
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", *args], cwd=directory, capture_output=True, text=True
-    )
+    result = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=directory, capture_output=True, text=True)
     if result.returncode != 0:
-        pytest.fail(f"snakemake {' '.join(args)} in {directory} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        pytest.fail(
+            f"snakemake {' '.join(args)} in {directory} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
     return result.stdout + result.stderr
 
 
@@ -75,6 +77,7 @@ def test_a_module_deployment_runs_a_tiny_study_to_its_summary_page(tmp_path, sha
     }
     deploy_as_module(tmp_path, config)
     snakemake_in(tmp_path, "--cores", "2")
-    page = (tmp_path / "results/summary.html").read_text()
-    assert "mnist-leaky-atan-k2-bptt-s0" in page
-    assert (tmp_path / "results/runs/mnist-leaky-atan-k2-bptt-s0/summary.json").is_file()
+    assert "tiny" in (tmp_path / "results/summary.html").read_text()
+    summary = json.loads((tmp_path / "results/runs/mnist-leaky-atan-k2-bptt-s0/summary.json").read_text())
+    assert summary["versions"]["spikebench"] == spikebench.__version__
+    assert "mnist-leaky-atan-k2-bptt-s0" in (tmp_path / "results/tables/runs.csv").read_text()

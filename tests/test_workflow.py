@@ -42,7 +42,7 @@ CHROMIUM_ARGUMENTS = [
 ]
 EYE = "a[iconname='eye']"
 """The report's 'show this result' buttons."""
-PYTHON_FOLDERS = ["src", "tests", "benchmarks", "workflow/scripts", "examples"]
+PYTHON_FOLDERS = ["src", "tests", "benchmarks", "workflow/scripts", "examples", "docs"]
 
 
 def write_config(tmp_path, config, name="config.yaml"):
@@ -351,15 +351,15 @@ def test_deleting_one_runs_epochs_reruns_only_it_and_the_aggregates(quick_run):
 
 
 def readme_block(first_line: str) -> str:
-    """The fenced code block of the README that starts with ``first_line``."""
-    blocks = re.findall(r"```\w*\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)
+    """The fenced code block of the running guide (docs/user-guide/running.md) that starts with ``first_line``."""
+    blocks = re.findall(r"```\w*\n(.*?)```", (REPO / "docs/user-guide/running.md").read_text(), flags=re.S)
     (block,) = [block for block in blocks if block.startswith(first_line)]
     return block
 
 
 @pytest.mark.workflow
 def test_the_readme_recipe_adds_runs_and_trains_only_them(quick_run):
-    """README "Add runs to a study": a second config file merges into the first; only the new seeds train."""
+    """The running guide's "Add runs to a study": a second config file merges into the first; only new seeds train."""
     workdir, config = quick_run
     extra = workdir / "more-seeds.yaml"
     extra.write_text(readme_block("# more-seeds.yaml"))

@@ -141,4 +141,4 @@ rule engine_throughput:
         batch=config["training"]["batch_size"],
     shell:
         "python {params.script:q} --neuron all --steps {params.steps} --batch {params.batch}"
-        " --threads {threads} --csv {output:q} > {log:q} 2>&1"
+        " --threads {threads} --csv {output:q} --record '' > {log:q} 2>&1"

@@ -41,7 +41,7 @@ from spikebench.study.settings import RunSettings, TrainingSettings, split_sizes
 
 DEFAULT_BEST_EPOCH = 18
 """The expected best validation epoch when no converged results are at hand: the mean of the converged leaky
-runs on full MNIST (fast_sigmoid 13, atan 22; README: *Converged numbers*)."""
+runs on full MNIST (fast_sigmoid 13, atan 22; docs: Methods, Network, training and fates, *Converged numbers*)."""
 TIMED_BATCHES = 2
 RUN_RULES = ("train", "workload")
 """A run's jobs: their cost is the run's, timed here."""
@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"spikebench-estimate: {args.config}: {error}\n")
     best_epoch, best_epoch_source = measured_best_epoch(args.converged) or (
         DEFAULT_BEST_EPOCH,
-        f"{DEFAULT_BEST_EPOCH} (the README's converged runs; {args.converged} has no merged runs here)",
+        f"{DEFAULT_BEST_EPOCH} (the documented converged runs; {args.converged} has no merged runs here)",
     )
     device = resolve_device(config["device"])
     seed_sd, source = seed_spread(config, args.seed_sd)
