@@ -99,8 +99,6 @@ def run_contract_reference() -> str:
     return "\n".join(lines)
 
 
-
-
 def _machine_line(record: dict) -> str:
     machine = record["machine"]
     flags = ", ".join(machine["cpu_flags"]) or "none of the listed SIMD flags"
@@ -149,7 +147,8 @@ def benchmark_records_reference() -> str:
             optional = [row.get("bf16_over_fp32"), row.get("native_over_eager")]
             shown = [f"{value:.2f}" if isinstance(value, float) and value == value else "" for value in optional]
             lines.append(
-                f"| {row['neuron']} | {row['fast_train_samples_per_s']:.0f} | {row['reference_train_samples_per_s']:.0f}"
+                f"| {row['neuron']} | {row['fast_train_samples_per_s']:.0f}"
+                f" | {row['reference_train_samples_per_s']:.0f}"
                 f" | {row['train_ratio']:.2f} | {100 * row['fraction_of_convolution_bound']:.0f}%"
                 f" | {row['fast_eval_samples_per_s']:.0f} | {row['reference_eval_samples_per_s']:.0f}"
                 f" | {row['eval_ratio']:.2f} | {row['fast_saved_mib']:.0f} / {row['reference_saved_mib']:.0f}"
