@@ -387,6 +387,25 @@ def test_a_run_that_diverged_after_learning_is_its_own_failure(tmp_path):
     assert np.isnan(summary["test_acc_mean"].item())
 
 
+def test_a_run_whose_best_epoch_is_the_untrained_network_never_learned(tmp_path):
+    """13% of 5,000 validation images beats a majority share of 0.1135 (p = 1.7e-4), but it is epoch 0's: the
+    untrained network was the run's best, so training taught it nothing and its accuracy enters nothing."""
+    run = grid_run("synaptic", "fast_sigmoid", "bptt", 1)
+    directory = tmp_path / run.run_id
+    write_run(directory, run, [0.10, 0.11, 0.105])
+    epochs = pd.read_csv(directory / "epochs.csv")
+    epochs.loc[epochs["epoch"] == 0, ["val_acc", "test_acc"]] = 0.13
+    epochs.to_csv(directory / "epochs.csv", index=False)
+    summary = json.loads((directory / SUMMARY_FILE).read_text())
+    summary.update(best_epoch=0, best_val_acc=0.13, test_acc_at_best=0.13, test_output_spikes_at_best=0.0)
+    summary.update(validation_samples=5000, validation_majority_rate=0.1135)
+    (directory / SUMMARY_FILE).write_text(json.dumps(summary))
+    assert stats.binomtest(650, 5000, 0.1135, alternative="greater").pvalue * 4 < 0.05, "it would beat chance"
+    _, table, _ = merge_runs([run], files_in({run.run_id: directory}), example_settings())
+    assert table["status"].item() == "ok" and table["outcome"].item() == "at_chance"
+    assert np.isnan(summarize(table)["test_acc_mean"].item())
+
+
 def test_learning_is_decided_on_validation_against_the_majority_class(tmp_path):
     run = grid_run("leaky", "atan", "bptt", 0)
     directory = tmp_path / run.run_id

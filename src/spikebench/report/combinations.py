@@ -9,6 +9,7 @@ from scipy import stats
 
 from spikebench.report.merge import OUTCOMES
 from spikebench.report.statistics import MISSING, wilson_interval
+from spikebench.run.contract import Outcome
 
 GROUP = ["dataset", "neuron", "surrogate", "scale", "backprop"]
 
@@ -28,7 +29,7 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for key, group in runs.groupby(GROUP, sort=True, dropna=False):
         outcomes = group["outcome"].value_counts()
-        learned = group[group["outcome"] == "learned"]
+        learned = group[group["outcome"] == Outcome.LEARNED]
         accuracy = learned["test_acc_at_best"].to_numpy(dtype=float)
         half_width, mean = t_interval(accuracy)
         failures = len(group) - len(learned)

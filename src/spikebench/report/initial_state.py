@@ -9,6 +9,7 @@ from spikebench.model.gains import neuron_gains
 from spikebench.model.topology import LAYER_NAMES
 from spikebench.report.combinations import GROUP
 from spikebench.report.statistics import MISSING
+from spikebench.run.contract import Outcome
 from spikebench.study.settings import ModelSettings
 
 INITIAL_RATES = [f"initial_spike_rate_{layer}" for layer in LAYER_NAMES]
@@ -26,7 +27,7 @@ def initialisation(runs: pd.DataFrame) -> pd.DataFrame:
             {
                 **dict(zip(GROUP, key, strict=True)),
                 "runs": len(group),
-                "learned_runs": int((group["outcome"] == "learned").sum()),
+                "learned_runs": int((group["outcome"] == Outcome.LEARNED).sum()),
                 "zero_gradient_runs": int((norms == 0).sum()),
                 "initial_gradient_norm_min": norms.min(),
                 "initial_gradient_norm_median": norms.median(),

@@ -21,6 +21,7 @@ from spikebench.run.contract import (
     EPOCH_COLUMNS,
     EPOCH_TYPES,
     WORKLOAD_COLUMNS,
+    Outcome,
     RunOutputError,
     differing_keys,
     read_summary,
@@ -240,26 +241,29 @@ MACHINE_STATE_COLUMNS = (
 differ between two runs of one grid point with the same settings on the same machine."""
 
 
-OUTCOMES = ("learned", "at_chance", "silent", "no_gradient", "diverged", "diverged_after_learning", MISSING)
-"""What became of a run: ``learned`` (finished, and its best validation accuracy beats the validation split's
-majority-class share, what a constant answer scores, by a one-sided binomial test at 5% divided by the epochs
-it was picked from), or the way it failed. ``diverged_after_learning``: it learned, then something became NaN
-or infinite; a failure like the others (its training did not finish), its accuracy used nowhere. The test set
-decides nothing here."""
+OUTCOMES = tuple(Outcome)
+"""What became of a run: ``learned`` (finished, trained beyond the untrained network, and its best validation
+accuracy beats the validation split's majority-class share, what a constant answer scores, by a one-sided
+binomial test at 5% divided by the epochs it was picked from), or the way it failed. A run whose best
+validation epoch is 0 never learned whatever that accuracy: the untrained network was its best, so training
+taught it nothing, and its accuracy is the initialisation's (``at_chance``). ``diverged_after_learning``: it
+learned, then something became NaN or infinite; a failure like the others (its training did not finish), its
+accuracy used nowhere. The test set decides nothing here."""
 
 
-def run_outcome(row: pd.Series) -> str:
+def run_outcome(row: pd.Series) -> Outcome:
     if row["status"] in (MISSING, "no_gradient", "silent"):
-        return row["status"]
-    learned = beats_chance(
+        return Outcome(row["status"])
+    trained = row["best_epoch"] >= 1
+    learned = trained and beats_chance(
         row["best_val_acc"],
         int(row["validation_samples"]),
         row["validation_majority_rate"],
         evaluations=int(row["epochs_run"]) + 1,
     )
     if row["status"] == "diverged":
-        return "diverged_after_learning" if learned and row["best_epoch"] >= 1 else "diverged"
-    return "learned" if learned else "at_chance"
+        return Outcome.DIVERGED_AFTER_LEARNING if learned else Outcome.DIVERGED
+    return Outcome.LEARNED if learned else Outcome.AT_CHANCE
 
 
 def width_column(runs: pd.DataFrame, surrogate_params: dict[str, dict]) -> list[float]:

@@ -41,6 +41,7 @@ from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.weightstats import ttost_paired
 
 from spikebench.model.registry import NEURON_MODELS, NO_SURROGATE
+from spikebench.run.contract import Outcome
 from spikebench.study.config import SWEEPS, format_level
 from spikebench.study.power import ALPHA, detectable_difference
 
@@ -50,8 +51,8 @@ NOT_TESTABLE = "not testable"
 ACCURACY = "test_acc_at_best"
 LEARNED_ACCURACY = "learned_accuracy"
 """The accuracy of a run that learned, NaN for any other outcome: what the accuracy comparisons read."""
-LEARNED = "learned"
-MISSING = "missing"
+LEARNED = Outcome.LEARNED
+MISSING = Outcome.MISSING
 PRIMARY, EXPLORATORY = "primary", "exploratory"
 FAMILIES = (PRIMARY, EXPLORATORY)
 VERDICTS = ("different", "equivalent", "inconclusive", NOT_TESTABLE)

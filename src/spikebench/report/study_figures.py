@@ -40,6 +40,7 @@ from spikebench.report.registry import STUDY_FIGURES
 from spikebench.report.statistics import LEARNED, MISSING, NOT_TESTABLE, PRIMARY, level_name
 from spikebench.report.style import apply_style, backprop_colors, save_figure
 from spikebench.report.tables import read_tables
+from spikebench.run.contract import Outcome
 from spikebench.utils.text import counted
 
 Tables = dict[str, pd.DataFrame]
@@ -539,12 +540,12 @@ def accuracy_vs_updates(tables: Tables) -> plt.Figure:
 
 
 OUTCOME_MARKERS = {
-    "learned": "o",
-    "at_chance": "X",
-    "silent": "s",
-    "no_gradient": "v",
-    "diverged": "D",
-    "diverged_after_learning": "P",
+    Outcome.LEARNED: "o",
+    Outcome.AT_CHANCE: "X",
+    Outcome.SILENT: "s",
+    Outcome.NO_GRADIENT: "v",
+    Outcome.DIVERGED: "D",
+    Outcome.DIVERGED_AFTER_LEARNING: "P",
 }
 
 

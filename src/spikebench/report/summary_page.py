@@ -17,6 +17,7 @@ from spikebench.report.findings import study_findings
 from spikebench.report.registry import STUDY_FIGURES, simulation_caption
 from spikebench.report.statistics import PRIMARY
 from spikebench.report.tables import read_tables
+from spikebench.run.contract import Outcome
 from spikebench.study.power import detects_nothing
 from spikebench.utils.atomic import atomic_write_text
 from spikebench.utils.text import counted
@@ -67,7 +68,7 @@ def _interval(mean: float, low: float, high: float, n: int) -> str:
     return f"{_percent(mean)} ({_percent(low)}-{_percent(high)})"
 
 
-FAILURE_KINDS = ("at_chance", "silent", "no_gradient", "diverged", "diverged_after_learning", "missing")
+FAILURE_KINDS = tuple(outcome for outcome in Outcome if outcome != Outcome.LEARNED)
 
 
 def headline_table(summary: pd.DataFrame) -> pd.DataFrame:

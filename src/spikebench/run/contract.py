@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple, NotRequired, TypedDict
 
@@ -88,7 +89,24 @@ EPOCH_TYPES = {
     **{column: "float64" for column in EPOCH_COLUMNS if column not in ("run_id", *AXES, "epoch")},
 }
 STATUSES = ("ok", "diverged", "no_gradient", "silent")
-"""A run's fate (``spikebench.run.outcome.classify``)."""
+"""How a run's training ended, as the run records it (``spikebench.run.outcome.classify``)."""
+
+
+class Outcome(StrEnum):
+    """What became of a run, as the merge decides it from the run's status and accuracies
+    (``spikebench.report.merge.run_outcome``): ``learned``, or the way it failed. Members compare equal to their
+    names as strings, which is how the tables write them."""
+
+    LEARNED = "learned"
+    AT_CHANCE = "at_chance"
+    SILENT = "silent"
+    NO_GRADIENT = "no_gradient"
+    DIVERGED = "diverged"
+    DIVERGED_AFTER_LEARNING = "diverged_after_learning"
+    MISSING = "missing"
+    """The run wrote no summary."""
+
+
 WORKLOAD_COLUMNS = [
     "activation_sparsity",
     "effective_macs",

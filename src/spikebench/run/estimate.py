@@ -33,6 +33,7 @@ import yaml
 
 from spikebench.model.backprop import BACKPROP_METHODS, update_windows
 from spikebench.paths import ResultsLayout
+from spikebench.run.contract import Outcome
 from spikebench.run.setup import build_model, check_precision, make_optimizer, resolve_device
 from spikebench.run.trainer import train_batch
 from spikebench.study.config import ConfigError, Run, expand_runs, load_config
@@ -74,7 +75,7 @@ def measured_best_epoch(converged_config: str | Path) -> tuple[int, str] | None:
         runs = pd.read_csv(runs_csv)
     except (FileNotFoundError, ConfigError, yaml.YAMLError):
         return None
-    converged = runs[(runs["outcome"] == "learned") & runs["stopped_early"].astype(bool)]
+    converged = runs[(runs["outcome"] == Outcome.LEARNED) & runs["stopped_early"].astype(bool)]
     if converged.empty:
         return None
     return round(converged["best_epoch"].mean()), f"the mean of {len(converged)} converged runs in {runs_csv}"

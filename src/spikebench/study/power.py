@@ -20,6 +20,7 @@ import pandas as pd
 from statsmodels.stats.power import TTestPower
 
 from spikebench.model.registry import NEURON_MODELS
+from spikebench.run.contract import Outcome
 from spikebench.study.config import SWEEPS, selected_studies, study_factors
 
 ALPHA = 0.05
@@ -127,7 +128,7 @@ def measured_seed_sd(runs_csv: str | Path) -> tuple[float, int] | None:
     if not path.is_file():
         return None
     runs = pd.read_csv(path)
-    learned = runs[runs["outcome"] == "learned"]
+    learned = runs[runs["outcome"] == Outcome.LEARNED]
     groups = learned.groupby(["dataset", "neuron", "surrogate", "scale", "backprop"], dropna=False)["test_acc_at_best"]
     squares = groups.apply(lambda values: ((values - values.mean()) ** 2).sum()).sum()
     freedom = int((groups.count() - 1).clip(lower=0).sum())
