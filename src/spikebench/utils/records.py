@@ -52,6 +52,10 @@ def git_commit(directory: Path) -> str | None:
     return described.stdout.strip() if described.returncode == 0 else None
 
 
+COMMIT_AT_START = git_commit(Path(__file__).resolve().parent)
+"""The checkout's commit when the benchmark started: what it measured, whatever changes while it runs."""
+
+
 def machine() -> dict[str, Any]:
     import torch
 
@@ -70,7 +74,7 @@ def append_record(path: str | Path, figures: dict[str, Any]) -> dict[str, Any]:
     record = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "commit": git_commit(Path(__file__).resolve().parent),
+        "commit": COMMIT_AT_START,
         "command": " ".join(["python", *sys.argv]),
         "figures": figures,
     }
