@@ -4,6 +4,7 @@ would fail; planted accuracy differences are found; a planted failure-only diffe
 difference and never as an accuracy difference."""
 
 import gc
+import math
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -26,7 +27,7 @@ from spikebench.report.statistics import (
 )
 from spikebench.report.summary_page import primary_table
 from spikebench.study.config import FACTORS
-from spikebench.study.power import detectable_difference
+from spikebench.study.power import detectable_difference, detectable_effect, detects_nothing, paired_t_power
 
 NEURONS = ["leaky", "synaptic", "alpha", "lapicque", "lif"]
 SURROGATES = [f"level{index}" for index in range(8)]
@@ -300,3 +301,31 @@ def test_too_few_blocks_for_a_failure_finding_are_said_to_be_too_few():
     comparisons, omnibus = study_comparisons(runs, "small", {"surrogate": SURROGATES[0]}, ["surrogate"])
     sentences = " ".join(study_findings(comparisons, omnibus)["small"])
     assert "with 3 block(s) none could have: the exact test needs at least 6 blocks" in sentences
+
+
+@pytest.mark.parametrize(
+    ("pairs", "alpha"), [(2, 0.05), (2, 0.05 / 7), (3, 0.05 / 24), (3, 0.05 / 85), (5, 0.05), (5, 0.05 / 100)]
+)
+def test_detectable_effects_have_the_promised_power_on_the_noncentral_t(pairs, alpha):
+    """At 2-3 pairs and small levels statsmodels' solver stops at a bound (2 pairs at 0.05/7 read 10, the truth is
+    80.8); the solver's effect must have 80% power on the noncentral t, checked by scipy's own where it is finite
+    and by simulation of the paired t-test."""
+    effect = detectable_effect(pairs, alpha)
+    assert abs(paired_t_power(effect, pairs, alpha) - 0.8) < 1e-3
+    freedom, critical = pairs - 1, stats.t.ppf(1 - alpha / 2, pairs - 1)
+    reference = stats.nct.sf(critical, freedom, effect * np.sqrt(pairs)) + stats.nct.cdf(
+        -critical, freedom, effect * np.sqrt(pairs)
+    )
+    if np.isfinite(reference):
+        assert abs(reference - 0.8) < 1e-3
+    rng = np.random.default_rng(pairs)
+    differences = rng.normal(effect, 1.0, size=(40_000, pairs))
+    t = differences.mean(axis=1) / (differences.std(axis=1, ddof=1) / np.sqrt(pairs))
+    assert abs((np.abs(t) > critical).mean() - 0.8) < 0.01
+
+
+def test_the_audited_detectable_effects_and_none_beyond_the_solvers_range():
+    assert abs(detectable_effect(2, 0.05 / 7) - 80.8) < 0.01 * 80.8
+    assert abs(detectable_effect(3, 0.05 / 24) - 16.0) < 0.01 * 16.0
+    assert abs(detectable_effect(3, 0.05 / 85) - 30.2) < 0.01 * 30.2
+    assert detectable_effect(2, 1e-9) == math.inf and detects_nothing(detectable_difference(0.01, 2, 1e-9))

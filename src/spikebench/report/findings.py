@@ -107,10 +107,12 @@ def level_phrase(row: pd.Series) -> str:
         )
     detectable = _points(row["detectable_difference"], False)
     if detects_nothing(row["detectable_difference"]):
-        power = (
-            f"with this spread the design detects no difference in accuracy with {POWER:.0%} power: it would take"
-            f" {detectable} points, more than the 100-point scale allows"
+        cost = (
+            f": it would take {detectable} points, more than the 100-point scale allows"
+            if math.isfinite(row["detectable_difference"])
+            else ""
         )
+        power = f"with this spread the design detects no difference in accuracy with {POWER:.0%} power{cost}"
     else:
         power = f"the smallest difference this design detects with {POWER:.0%} power is {detectable} points"
     return f"{_name(row)}: inconclusive ({_points(row['mean_difference'])} points, {pairs}; {power})"

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -235,7 +236,9 @@ def _detectable(difference: float) -> str:
     """The detectable difference in points; beyond the scale, none is (``comparisons.csv`` keeps the number)."""
     if pd.isna(difference):
         return ""
-    return f"none (would take {100 * difference:.0f})" if detects_nothing(difference) else f"{100 * difference:.2f}"
+    if not detects_nothing(difference):
+        return f"{100 * difference:.2f}"
+    return f"none (would take {100 * difference:.0f})" if math.isfinite(difference) else "none"
 
 
 def primary_table(comparisons: pd.DataFrame) -> pd.DataFrame:
