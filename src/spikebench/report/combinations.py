@@ -9,7 +9,7 @@ from scipy import stats
 
 from spikebench.report.merge import OUTCOMES
 from spikebench.report.statistics import MISSING, wilson_interval
-from spikebench.run.contract import Outcome
+from spikebench.study.outcomes import Outcome
 
 GROUP = ["dataset", "neuron", "surrogate", "scale", "backprop"]
 

@@ -9,7 +9,7 @@ from spikebench.model.gains import neuron_gains
 from spikebench.model.topology import LAYER_NAMES
 from spikebench.report.combinations import GROUP
 from spikebench.report.statistics import MISSING
-from spikebench.run.contract import Outcome
+from spikebench.study.outcomes import Outcome
 from spikebench.study.settings import ModelSettings
 
 INITIAL_RATES = [f"initial_spike_rate_{layer}" for layer in LAYER_NAMES]

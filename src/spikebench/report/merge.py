@@ -21,7 +21,6 @@ from spikebench.run.contract import (
     EPOCH_COLUMNS,
     EPOCH_TYPES,
     WORKLOAD_COLUMNS,
-    Outcome,
     RunOutputError,
     differing_keys,
     read_summary,
@@ -29,6 +28,7 @@ from spikebench.run.contract import (
     settings_fingerprint,
 )
 from spikebench.study.config import AXES, Run, format_width
+from spikebench.study.outcomes import Outcome
 
 log = logging.getLogger(__name__)
 

@@ -41,8 +41,8 @@ from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.weightstats import ttost_paired
 
 from spikebench.model.registry import NEURON_MODELS, NO_SURROGATE
-from spikebench.run.contract import Outcome
 from spikebench.study.config import SWEEPS, format_level
+from spikebench.study.outcomes import Outcome
 from spikebench.study.power import ALPHA, detectable_difference
 
 DEFAULT_EQUIVALENCE_MARGIN = 0.005

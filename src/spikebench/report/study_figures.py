@@ -40,7 +40,7 @@ from spikebench.report.registry import STUDY_FIGURES
 from spikebench.report.statistics import LEARNED, MISSING, NOT_TESTABLE, PRIMARY, level_name
 from spikebench.report.style import apply_style, backprop_colors, save_figure
 from spikebench.report.tables import read_tables
-from spikebench.run.contract import Outcome
+from spikebench.study.outcomes import Outcome
 from spikebench.utils.text import counted
 
 Tables = dict[str, pd.DataFrame]

@@ -18,7 +18,7 @@ from spikebench.report.findings import study_findings
 from spikebench.report.registry import STUDY_FIGURES, simulation_caption
 from spikebench.report.statistics import PRIMARY
 from spikebench.report.tables import read_tables
-from spikebench.run.contract import Outcome
+from spikebench.study.outcomes import Outcome
 from spikebench.study.power import detects_nothing
 from spikebench.utils.atomic import atomic_write_text
 from spikebench.utils.text import counted

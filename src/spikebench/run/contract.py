@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple, NotRequired, TypedDict
 
@@ -90,21 +89,6 @@ EPOCH_TYPES = {
 }
 STATUSES = ("ok", "diverged", "no_gradient", "silent")
 """How a run's training ended, as the run records it (``spikebench.run.outcome.classify``)."""
-
-
-class Outcome(StrEnum):
-    """What became of a run, as the merge decides it from the run's status and accuracies
-    (``spikebench.report.merge.run_outcome``): ``learned``, or the way it failed. Members compare equal to their
-    names as strings, which is how the tables write them."""
-
-    LEARNED = "learned"
-    AT_CHANCE = "at_chance"
-    SILENT = "silent"
-    NO_GRADIENT = "no_gradient"
-    DIVERGED = "diverged"
-    DIVERGED_AFTER_LEARNING = "diverged_after_learning"
-    MISSING = "missing"
-    """The run wrote no summary."""
 
 
 WORKLOAD_COLUMNS = [

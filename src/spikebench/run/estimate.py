@@ -33,10 +33,10 @@ import yaml
 
 from spikebench.model.backprop import BACKPROP_METHODS, update_windows
 from spikebench.paths import ResultsLayout
-from spikebench.run.contract import Outcome
 from spikebench.run.setup import build_model, check_precision, make_optimizer, resolve_device
 from spikebench.run.trainer import train_batch
 from spikebench.study.config import ConfigError, Run, expand_runs, load_config
+from spikebench.study.outcomes import Outcome
 from spikebench.study.power import DEFAULT_SEED_SD, design_lines, measured_seed_sd
 from spikebench.study.settings import RunSettings, TrainingSettings, split_sizes
 

@@ -20,8 +20,8 @@ import pandas as pd
 from scipy import optimize, stats
 
 from spikebench.model.registry import NEURON_MODELS
-from spikebench.run.contract import Outcome
 from spikebench.study.config import SWEEPS, selected_studies, study_factors
+from spikebench.study.outcomes import Outcome
 
 ALPHA = 0.05
 POWER = 0.8
