@@ -49,6 +49,7 @@ from spikebench.study.config import (
 )
 from spikebench.study.resources import training_memory_mb, training_runtime_minutes
 from spikebench.study.settings import RunSettings
+from spikebench.utils.machine import git_commit
 
 try:
     validate_config(config)
@@ -182,29 +183,6 @@ WORKFLOW_CHECKOUT = Path(workflow.current_basedir).parents[1]
 when the workflow runs as a module."""
 
 
-def git_commit():
-    """The workflow checkout's commit (with ``-dirty`` if it has uncommitted changes), None outside a git
-    checkout."""
-    try:
-        described = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(WORKFLOW_CHECKOUT),
-                "describe",
-                "--always",
-                "--dirty",
-                "--abbrev=12",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return described.stdout.strip() if described.returncode == 0 else None
-
-
 def study_context():
     """What the summary page states about where its numbers come from."""
     return {
@@ -223,7 +201,7 @@ def study_context():
         "precision": config["precision"],
         "device": config["device"],
         "threads": config["threads"],
-        "commit": git_commit(),
+        "commit": git_commit(WORKFLOW_CHECKOUT),
     }
 
 

@@ -28,6 +28,7 @@ from spikebench.neurons.surrogates import with_scale
 from spikebench.study.config import Run
 from spikebench.study.settings import DataSettings, RunSettings, TrainingSettings
 from spikebench.utils.allocator import keep_freed_memory
+from spikebench.utils.machine import cpu_flags as machine_cpu_flags
 
 SPLIT_LIMITS = {"train": "limit_train", "validation": "limit_validation", "test": "limit_test"}
 """The ``data`` setting that caps each split."""
@@ -105,20 +106,12 @@ def check_precision(precision: str, device: torch.device, cpu_flags: set[str] | 
             name = torch.cuda.get_device_name(device)
             raise RuntimeError(f"precision: bf16, but {name} has no bfloat16 support; set precision: fp32")
         return
-    flags = cpu_flags if cpu_flags is not None else _cpu_flags()
+    flags = cpu_flags if cpu_flags is not None else machine_cpu_flags()
     if not flags & set(CPU_BF16_FLAGS):
         raise RuntimeError(
             f"precision: bf16, but this CPU ({platform.processor() or platform.machine()}) has none of"
             f" {', '.join(CPU_BF16_FLAGS)}, so bfloat16 would be emulated and slower than fp32; set precision: fp32"
         )
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
 
 
 def resolve_device(name: str) -> torch.device:

@@ -8,48 +8,17 @@ import datetime
 import json
 import os
 import platform
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from spikebench.utils.machine import cpu_flags, cpu_model, git_commit
 
 RECORDS_DIRECTORY = Path(__file__).resolve().parents[3] / "benchmarks" / "records"
 """In a checkout, ``benchmarks/records/`` beside the package's ``src/``."""
 
 SIMD_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "fma", "neon", "asimd")
 """The CPU features that decide which kernels oneDNN and spikebench's native code run."""
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cpu_flags() -> list[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
-    return [flag for flag in SIMD_FLAGS if flag in flags]
-
-
-def git_commit(directory: Path) -> str | None:
-    try:
-        described = subprocess.run(
-            ["git", "-C", str(directory), "describe", "--always", "--dirty", "--abbrev=12"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return described.stdout.strip() if described.returncode == 0 else None
 
 
 COMMIT_AT_START = git_commit(Path(__file__).resolve().parent)
@@ -61,7 +30,7 @@ def machine() -> dict[str, Any]:
 
     return {
         "cpu": cpu_model(),
-        "cpu_flags": cpu_flags(),
+        "cpu_flags": [flag for flag in SIMD_FLAGS if flag in cpu_flags()],
         "cores": os.cpu_count(),
         "torch": torch.__version__,
         "python": platform.python_version(),
