@@ -6,6 +6,8 @@ import copy
 import importlib.resources
 import itertools
 import math
+import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,8 @@ from spikebench.neurons.surrogate_widths import WidthError
 from spikebench.neurons.surrogates import SURROGATES, scale_at_width, surrogate_scale
 from spikebench.plugins import PluginError, load_plugins
 from spikebench.study.resources import training_memory_mb
-from spikebench.study.settings import RunSettings
+from spikebench.study.settings import RunSettings, non_finite_errors
+from spikebench.utils.text import matches_whole
 
 AXES = ("dataset", "neuron", "surrogate", "scale", "backprop", "seed")
 """What tells one run of the grid from another; ``scale`` is None (NaN in tables) where no scale applies."""
@@ -28,6 +31,17 @@ AXES = ("dataset", "neuron", "surrogate", "scale", "backprop", "seed")
 
 class ConfigError(ValueError):
     """The config does not match the schema; the message names every offending key."""
+
+
+def _whole_string_pattern(validator, pattern, instance, schema):
+    """JSON Schema's ``pattern``, matched against the whole string (``matches_whole``): jsonschema's own searches,
+    so ``^name$`` would also take ``"name\\n"``, a newline that would reach paths and run ids."""
+    if isinstance(instance, str) and not matches_whole(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+ConfigValidator = validators.extend(Draft202012Validator, {"pattern": _whole_string_pattern})
+"""The schema's validator, patterns matched against the whole string."""
 
 
 def _with_defaults(validator_class):
@@ -69,7 +83,7 @@ def describe(error: ValidationError) -> str:
 
 def schema_errors(config: dict, schema: dict) -> list[str]:
     """Every schema violation of ``config`` as one readable line each (the innermost causes of anyOf etc.)."""
-    validator = Draft202012Validator(schema)
+    validator = ConfigValidator(schema)
     messages = []
     for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
         leaves = [error]
@@ -92,10 +106,34 @@ def load_schema() -> dict:
     return schema
 
 
+PLUGIN_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+"""A plugin's module name; nothing else under ``plugins:`` is imported (the schema reports the rest)."""
+
+
 def _listed_plugins(config: Any) -> list[str]:
     """The well-formed module names under ``plugins:`` (the schema reports the others)."""
     listed = config.get("plugins") if isinstance(config, dict) else None
-    return [module for module in listed if isinstance(module, str)] if isinstance(listed, list) else []
+    if not isinstance(listed, list):
+        return []
+    return [module for module in listed if isinstance(module, str) and matches_whole(PLUGIN_MODULE, module)]
+
+
+RESULTS_OUTSIDE_PROJECT = "SPIKEBENCH_RESULTS_OUTSIDE_PROJECT"
+"""Environment variable that lets ``results:`` be absolute or climb out with ``..``: the user's choice, never the
+config's, so that a config from a colleague cannot make the workflow write elsewhere."""
+
+
+def results_location_errors(results: Any) -> list[str]:
+    """``results:`` stays inside the working directory unless the user allowed otherwise."""
+    if not isinstance(results, str) or os.environ.get(RESULTS_OUTSIDE_PROJECT) == "1":
+        return []
+    path = Path(results)
+    if path.is_absolute() or ".." in path.parts:
+        return [
+            f"config key 'results': {results!r} lies outside the working directory; use a relative path such as"
+            f" results/my_study, or set {RESULTS_OUTSIDE_PROJECT}=1 in the environment to write there"
+        ]
+    return []
 
 
 def load_config(path: str | Path) -> dict:
@@ -122,9 +160,11 @@ def validate_config(config: dict) -> dict:
     except PluginError as error:
         raise ConfigError(f"invalid config:\n  config key 'plugins': {error}") from None
     schema = load_schema()
-    problems = schema_errors(config, schema)
+    problems = non_finite_errors(config) + schema_errors(config, schema)
+    if isinstance(config, dict):
+        problems += results_location_errors(config.get("results"))
     if not problems:
-        _with_defaults(Draft202012Validator)(schema).validate(config)
+        _with_defaults(ConfigValidator)(schema).validate(config)
         problems = (
             parameter_errors(config["model"])
             + grid_size_errors(config["studies"])

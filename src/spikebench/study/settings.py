@@ -8,11 +8,26 @@ config's own values: what ``summary.json`` records and ``settings_fingerprint`` 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from spikebench.data.datasets import DATASETS
+
+
+def non_finite_errors(value: Any, path: str = "") -> list[str]:
+    """A line for every NaN or infinity in ``value`` (a config or part of one), naming its key: JSON Schema's
+    bounds are false for NaN, so ``minimum`` and ``exclusiveMaximum`` let ``.nan`` through."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"config key '{path or '<top level>'}': {value} is not a finite number; give a number"]
+    if isinstance(value, dict):
+        items = ((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+    else:
+        return []
+    return [problem for key, item in items for problem in non_finite_errors(item, key)]
 
 
 @dataclass(frozen=True)
@@ -73,7 +88,11 @@ class RunSettings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> RunSettings:
-        """From a validated config, or from ``as_dict``'s output (which is how a rule's params carry it)."""
+        """From a validated config, or from ``as_dict``'s output (which is how a rule's params carry it).
+        ``ValueError`` naming the key for a NaN or infinity, whoever hands it over."""
+        problems = non_finite_errors({section: config.get(section) for section in ("model", "training", "data")})
+        if problems:
+            raise ValueError("; ".join(problems))
         training = config["training"]
         return cls(
             model=ModelSettings(**config["model"]),

@@ -8,6 +8,8 @@ import importlib
 import re
 from typing import Any, Protocol, TypeVar
 
+from spikebench.utils.text import matches_whole
+
 
 class Named(Protocol):
     name: str
@@ -44,7 +46,7 @@ class RegistrationError(ValueError):
 def register(registry: dict[str, Spec], spec: Spec, kind: str, paths: dict[str, str | None]) -> Spec:
     """Add ``spec`` to ``registry`` under its name, after checking the name is free and well formed and that
     ``paths`` (field -> import path) are ``module:attribute``; nothing is added if a check fails."""
-    if not NAME.match(spec.name):
+    if not matches_whole(NAME, spec.name):
         raise RegistrationError(
             f"{kind} name {spec.name!r}: use lower-case letters, digits and underscores, starting with a letter"
             " (the name becomes part of run ids)"
@@ -55,7 +57,7 @@ def register(registry: dict[str, Spec], spec: Spec, kind: str, paths: dict[str, 
             " another name"
         )
     for field, path in paths.items():
-        if path is not None and not IMPORT_PATH.match(path):
+        if path is not None and not matches_whole(IMPORT_PATH, path):
             raise RegistrationError(f"{kind} {spec.name!r}: {field} {path!r} is not an import path 'module:attribute'")
     registry[spec.name] = spec
     return spec
