@@ -21,7 +21,7 @@ from spikebench.run.estimate import (
     measured_best_epoch,
     planned_jobs,
 )
-from spikebench.study.config import expand_runs, load_config
+from spikebench.study.config import RESULTS_OUTSIDE_PROJECT, expand_runs, load_config
 from spikebench.study.power import design_lines, detectable_difference, primary_families
 from spikebench.study.settings import RunSettings, split_sizes
 
@@ -44,7 +44,8 @@ def test_epochs_follow_patience_the_converged_runs_and_the_limit():
     assert expected_epochs(replace(training, max_epochs=1, patience=1), 18) == {"fewest": 1, "expected": 1, "most": 1}
 
 
-def test_the_expected_best_epoch_is_read_from_the_converged_runs(tmp_path):
+def test_the_expected_best_epoch_is_read_from_the_converged_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv(RESULTS_OUTSIDE_PROJECT, "1")
     assert measured_best_epoch(tmp_path / "absent.yaml") is None
     converged = tmp_path / "converged.yaml"
     shipped = (REPO / "config/converged.yaml").read_text().replace("results/converged", str(tmp_path / "results"))

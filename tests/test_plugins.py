@@ -39,7 +39,7 @@ def registries():
     plugins._loaded.clear()
     plugins._loaded.update(loaded)
     for module in set(sys.modules) - modules:
-        if module.startswith(("spikebench_alif.plugin", "throwaway", "clashing")):
+        if module.startswith(("spikebench_alif.plugin", "throwaway", "clashing", "planted")):
             del sys.modules[module]
 
 
@@ -122,7 +122,7 @@ def test_a_plugin_that_takes_a_built_in_name_is_refused_and_leaves_nothing_behin
 
 
 def test_a_plugin_that_does_not_import_is_refused_with_the_fix(tmp_path):
-    with pytest.raises(ConfigError, match="plugin no_such_plugin .* it does not import .* put its directory on"):
+    with pytest.raises(ConfigError, match="plugin no_such_plugin .* it does not import .* SPIKEBENCH_PLUGIN_PATH="):
         validate_config(study_config(["leaky"], ["atan"], listed=["no_such_plugin"]))
 
 
@@ -266,12 +266,8 @@ def test_each_bad_cell_and_surrogate_is_named_with_its_problem(tmp_path, monkeyp
     assert "spikebench_alif" not in problems and "leaky" not in problems, "built-ins and good plugins pass"
 
 
-def test_the_workflow_refuses_a_bad_plugin_before_any_job(tmp_path):
-    write_plugin(tmp_path, "throwaway_bad", BAD_PLUGIN)
-    config = study_config(["leaky"], ["atan"], listed=["throwaway_bad"])
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    environment = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    result = subprocess.run(
+def dry_run(working_directory, environment):
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -282,11 +278,20 @@ def test_the_workflow_refuses_a_bad_plugin_before_any_job(tmp_path):
             "--configfile",
             "config.yaml",
         ],
-        cwd=tmp_path,
+        cwd=working_directory,
         env=environment,
         capture_output=True,
         text=True,
     )
+
+
+def test_the_workflow_refuses_a_bad_plugin_before_any_job(tmp_path):
+    allowed = tmp_path / "my_plugins"
+    allowed.mkdir()
+    write_plugin(allowed, "throwaway_bad", BAD_PLUGIN)
+    config = study_config(["leaky"], ["atan"], listed=["throwaway_bad"])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = dry_run(tmp_path, {**os.environ, plugins.LOCAL_PLUGIN_PATH: str(allowed)})
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "a plugin failed its check before any job" in output
     assert "plugin throwaway_bad: neuron model 'lazy'" in output and not (tmp_path / "results").exists()
@@ -327,6 +332,8 @@ def test_a_plugin_study_runs_end_to_end_and_every_output_names_it(tmp_path, shar
         assert "alif" in drawn and "gaussian" in drawn, figure
     page = (tmp_path / "results/summary.html").read_text()
     assert "alif" in page and "gaussian" in page
+    assert "spikebench_alif.plugin (plugins: in the config, " in page and "registers alif, gaussian" in page
+    assert "plugin spikebench_alif" in page and "for gaussian" in page, "its defaults are the plugin's"
     assert "mnist-alif-gaussian-k0.3-bptt-s1" in (tmp_path / "results/report.html").read_text()
 
 
@@ -402,3 +409,84 @@ def test_unknown_constants_are_refused_with_the_allowed_ones(neuron_params, mess
 def test_a_config_without_neuron_params_keeps_the_fingerprint_it_had_before_the_key():
     settings = RunSettings.from_config(validate_config(study_config(["leaky"], ["atan"], listed=[])))
     assert "neuron_params" not in settings.as_dict()["model"], "results made before the key existed stay valid"
+
+
+PLANTED = """
+import pathlib
+pathlib.Path("{marker}").write_text("ran")
+from spikebench.plugins import register_neuron
+register_neuron("planted", "spikebench.model.cells:LeakyCell", description="planted")
+"""
+
+
+@pytest.mark.parametrize("where", ["results/tiny", "."])
+def test_a_config_cannot_make_the_workflow_import_a_planted_file(tmp_path, where):
+    """A module planted among the results or in the working directory, named by a config's plugins:, does not
+    run on a dry run, even with the working directory on PYTHONPATH: the consent is the user's, not the config's."""
+    marker = tmp_path / "marker"
+    directory = tmp_path / where
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "evil_results.py").write_text(PLANTED.format(marker=marker))
+    module = "results.tiny.evil_results" if where != "." else "evil_results"
+    config = {**study_config(["leaky"], ["atan"], listed=[module]), "results": "results/tiny"}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = dry_run(tmp_path, {**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert result.returncode != 0 and f"plugin {module}" in result.stdout + result.stderr
+    assert "never searched for plugins" in result.stdout + result.stderr
+    assert not marker.exists(), "the planted module ran"
+
+
+def test_a_planted_entry_point_in_the_working_directory_is_not_found(tmp_path, monkeypatch):
+    marker = tmp_path / "marker"
+    (tmp_path / "planted_plugin.py").write_text(PLANTED.format(marker=marker))
+    metadata = tmp_path / "planted-0.1.dist-info"
+    metadata.mkdir()
+    (metadata / "METADATA").write_text("Metadata-Version: 2.1\nName: planted\nVersion: 0.1\n")
+    (metadata / "entry_points.txt").write_text("[spikebench.plugins]\nplanted = planted_plugin\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend("")
+    assert "planted_plugin" not in plugins.entry_point_plugins()
+    plugins.load_plugins()
+    assert not marker.exists() and "planted" not in NEURON_MODELS
+
+
+def test_a_local_plugin_runs_only_from_a_directory_the_user_allowed(tmp_path, monkeypatch):
+    write_plugin(
+        tmp_path,
+        "throwaway_local",
+        """
+        from spikebench.plugins import register_neuron
+        register_neuron("local_leaky", "spikebench.model.cells:LeakyCell", description="a leaky, locally")
+        """,
+    )
+    with pytest.raises(plugins.PluginError, match="does not import"):
+        plugins.load_plugins(["throwaway_local"])
+    monkeypatch.setenv(plugins.LOCAL_PLUGIN_PATH, str(tmp_path))
+    plugins.load_plugins(["throwaway_local"])
+    [origin] = [plugin for plugin in plugins.loaded_plugins() if plugin.module == "throwaway_local"]
+    assert origin.how == plugins.LOCAL_PLUGIN_PATH and origin.registered == ("local_leaky",)
+    assert origin.file == str(tmp_path / "throwaway_local.py") and origin.distribution is None
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ("import sys\nsys.exit(0)\n", r"raised SystemExit\(0\); a plugin only registers names when imported"),
+        ("raise KeyboardInterrupt\n", "raised KeyboardInterrupt"),
+        ("VALUE = 1\n", "it registers no neuron model and no surrogate"),
+        ("import time\ntime.sleep(5)\n", "it took longer than 0.5 s to import"),
+    ],
+)
+def test_a_plugin_that_exits_stalls_or_registers_nothing_is_refused(tmp_path, monkeypatch, body, problem):
+    (tmp_path / "throwaway_odd.py").write_text(body)
+    monkeypatch.setenv(plugins.LOCAL_PLUGIN_PATH, str(tmp_path))
+    monkeypatch.setenv(plugins.IMPORT_TIMEOUT, "0.5")
+    with pytest.raises(plugins.PluginError, match=f"plugin throwaway_odd .*: .*{problem}"):
+        plugins.load_plugins(["throwaway_odd"])
+    assert "throwaway_odd" not in sys.modules
+
+
+@pytest.mark.parametrize("module", ["antigravity", "os.path", "this"])
+def test_standard_library_modules_are_not_plugins(module):
+    with pytest.raises(ConfigError, match=f"plugin {module} .*: it is a standard-library module, not a plugin"):
+        validate_config(study_config(["leaky"], ["atan"], listed=[module]))

@@ -23,7 +23,7 @@ from spikebench.data.datasets import (
 )
 from spikebench.model.registry import NEURON_MODELS
 from spikebench.neurons.surrogates import SURROGATES
-from spikebench.plugins import BUILT_IN_ORIGINS
+from spikebench.plugins import BUILT_IN_ORIGINS, loaded_plugins
 from spikebench.paths import (
     ResultsLayout,
     provenance_file,
@@ -61,7 +61,13 @@ def check_plugin_implementations():
     """Smoke-test the plugins' cells and surrogates before any job, in a process of its own: this one plans
     without importing torch."""
     checked = subprocess.run(
-        [sys.executable, "-m", "spikebench.run.plugin_checks", *config["plugins"]],
+        [
+            sys.executable,
+            "-m",
+            "spikebench.run.plugin_checks",
+            f"--results={config['results']}",
+            *config["plugins"],
+        ],
         capture_output=True,
         text=True,
     )
@@ -202,6 +208,7 @@ def study_context():
         "device": config["device"],
         "threads": config["threads"],
         "commit": git_commit(WORKFLOW_CHECKOUT),
+        "plugins": [plugin.as_dict() for plugin in loaded_plugins()],
     }
 
 

@@ -1,4 +1,4 @@
-from spikebench.plugins import load_plugins
+from spikebench.plugins import load_config_plugins
 from spikebench.report.merge import RunFiles
 from spikebench.report.registry import TABLES
 from spikebench.report.tables import build_tables
@@ -6,7 +6,7 @@ from spikebench.utils.logs import logged
 
 with logged(snakemake.log[0]):
     # A config's plugins register its own neuron models and surrogates in this job's process too.
-    load_plugins(snakemake.config.get("plugins", []))
+    load_config_plugins(snakemake.config)
     build_tables(
         snakemake.params.runs,
         [

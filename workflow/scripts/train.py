@@ -1,11 +1,11 @@
-from spikebench.plugins import load_plugins
+from spikebench.plugins import load_config_plugins
 from spikebench.run.cli import train_run
 from spikebench.run.contract import TrainingPaths
 from spikebench.utils.logs import logged
 
 with logged(snakemake.log[0]):
     # A config's plugins register its own neuron models and surrogates in this job's process too.
-    load_plugins(snakemake.config.get("plugins", []))
+    load_config_plugins(snakemake.config)
     train_run(
         snakemake.params.run,
         snakemake.params.settings,

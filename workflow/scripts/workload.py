@@ -1,10 +1,10 @@
-from spikebench.plugins import load_plugins
+from spikebench.plugins import load_config_plugins
 from spikebench.run.workload import run_workload
 from spikebench.utils.logs import logged
 
 with logged(snakemake.log[0]):
     # A config's plugins register its own neuron models and surrogates in this job's process too.
-    load_plugins(snakemake.config.get("plugins", []))
+    load_config_plugins(snakemake.config)
     run_workload(
         snakemake.params.run,
         snakemake.params.settings,

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from spikebench.neurons.surrogates import SURROGATES
+from spikebench.plugins import BUILT_IN_ORIGINS
 from spikebench.report import html_page
 from spikebench.report.combinations import GROUP
 from spikebench.report.findings import study_findings
@@ -120,12 +122,9 @@ def _context_rows(context: dict, runs: pd.DataFrame) -> list[tuple[str, str]]:
         for column in ("train_samples", "validation_samples", "test_samples")
         if column in finished and len(finished) and finished[column].notna().any()
     )
-    scales = (
-        "; ".join(
-            f"{name} " + ", ".join(f"{key} {value:g}" for key, value in params.items())
-            for name, params in model["surrogate_params"].items()
-        )
-        or "snnTorch's"
+    scales = "; ".join(
+        f"{name} " + ", ".join(f"{key} {value:g}" for key, value in params.items())
+        for name, params in model["surrogate_params"].items()
     )
     seeds = ", ".join(map(str, sorted(runs["seed"].unique())))
     versions = finished.iloc[0] if len(finished) else None
@@ -142,7 +141,8 @@ def _context_rows(context: dict, runs: pd.DataFrame) -> list[tuple[str, str]]:
             f" batch {training['batch_size']}, Adamax lr {training['learning_rate']:g}",
         ),
         ("seeds", seeds),
-        ("surrogate scales set", scales),
+        ("surrogate scales set", scales or _default_scales(runs)),
+        ("plugins", _plugins_that_ran(context.get("plugins", []))),
         ("engine, precision, device, threads", _how_runs_ran(finished, context)),
         ("machine load", shared_machine_note(finished)),
         (
@@ -156,6 +156,29 @@ def _context_rows(context: dict, runs: pd.DataFrame) -> list[tuple[str, str]]:
         ("compute", f"{compute:.2f} h of training-job wall time over {len(finished)} finished runs"),
         ("built", time.strftime("%Y-%m-%d %H:%M %Z")),
     ]
+
+
+def _default_scales(runs: pd.DataFrame) -> str:
+    """Whose defaults the runs' surrogates take when the config sets none: snnTorch's or their plugin's."""
+    origins: dict[str, list[str]] = {}
+    for name in sorted(set(runs["surrogate"].dropna()) & set(SURROGATES)):
+        origin = SURROGATES[name].origin
+        owner = "snnTorch's" if origin in BUILT_IN_ORIGINS else f"plugin {origin}'s"
+        origins.setdefault(owner, []).append(name)
+    listed = "; ".join(f"{owner} for {', '.join(names)}" for owner, names in origins.items())
+    return f"none: the defaults ({listed})" if listed else "none: the defaults"
+
+
+def _plugins_that_ran(plugins: list[dict]) -> str:
+    """Every plugin that ran while the study was planned: module, how it was allowed, file, version."""
+    if not plugins:
+        return "none"
+    return "; ".join(
+        f"{plugin['module']} ({plugin['how']}, {plugin['file']}"
+        + (f", {plugin['distribution']} {plugin['version']}" if plugin["distribution"] else ", not installed")
+        + f"; registers {', '.join(plugin['registered'])})"
+        for plugin in plugins
+    )
 
 
 def shared_machine_note(finished: pd.DataFrame) -> str:

@@ -92,9 +92,10 @@ def plugin_problems() -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Smoke-test the plugins' cells and surrogates.")
     parser.add_argument("modules", nargs="*", help="plugin modules (a config's plugins:); entry points are found")
+    parser.add_argument("--results", default="results", help="the config's results directory, never searched")
     args = parser.parse_args(argv)
     try:
-        load_plugins(args.modules)
+        load_plugins(args.modules, results=args.results)
     except PluginError as error:
         parser.exit(1, f"{error}\n")
     problems = plugin_problems()

@@ -118,6 +118,12 @@ def _listed_plugins(config: Any) -> list[str]:
     return [module for module in listed if isinstance(module, str) and matches_whole(PLUGIN_MODULE, module)]
 
 
+def _results_directory(config: Any) -> str:
+    """The results directory ``config`` names (or the schema's default), where no plugin is imported from."""
+    results = config.get("results") if isinstance(config, dict) else None
+    return results if isinstance(results, str) and results else "results"
+
+
 RESULTS_OUTSIDE_PROJECT = "SPIKEBENCH_RESULTS_OUTSIDE_PROJECT"
 """Environment variable that lets ``results:`` be absolute or climb out with ``..``: the user's choice, never the
 config's, so that a config from a colleague cannot make the workflow write elsewhere."""
@@ -156,7 +162,7 @@ def validate_config(config: dict) -> dict:
     Raises ``ConfigError`` listing every problem, each naming its key and, for names, the allowed values.
     """
     try:
-        load_plugins(_listed_plugins(config))
+        load_plugins(_listed_plugins(config), results=_results_directory(config))
     except PluginError as error:
         raise ConfigError(f"invalid config:\n  config key 'plugins': {error}") from None
     schema = load_schema()
