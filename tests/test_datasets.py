@@ -134,3 +134,25 @@ def test_prepare_refuses_a_validation_split_it_cannot_make(tmp_path, shared_mnis
         with pytest.raises(DataError, match="data.validation_size"):
             prepare("mnist", tmp_path / "raw", tmp_path / "x.npz", validation_size=size, split_seed=0)
     assert not (tmp_path / "x.npz").exists()
+
+
+@pytest.mark.parametrize("source", ["file:///dev/zero#", "local"])
+def test_a_source_that_streams_more_than_the_file_can_hold_is_refused_at_the_cap(tmp_path, shared_mnist, source):
+    """``file:///dev/zero#`` (a URL whose files are all /dev/zero) and a local file grown past any gzip of its
+    shape stop at the cap the registry's shape gives, naming the source, with nothing left behind."""
+    if source == "local":
+        grown = tmp_path / "grown"
+        shutil.copytree(shared_mnist, grown)
+        cap = MNIST.file("test", "labels").max_bytes
+        (grown / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\0" * (cap + 1))
+        source = grown
+    with pytest.raises(DataError, match=r"more than [\d,]+ bytes, the most .* can hold with its shape"):
+        fetch_into(tmp_path, [source])
+    assert list((tmp_path / "raw").iterdir()) == []
+    assert sum(path.stat().st_size for path in tmp_path.rglob("*") if path.is_file() and "grown" not in path.parts) < 1e6
+
+
+def test_the_size_cap_admits_every_published_file():
+    for spec in DATASETS.values():
+        for raw in spec.files.values():
+            assert raw.max_bytes > 4 + 4 * len(raw.shape) + int(np.prod(raw.shape)), raw.name

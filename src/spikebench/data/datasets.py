@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -21,6 +22,7 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -41,6 +43,14 @@ class RawFile:
     name: str
     md5: str
     shape: tuple[int, ...]
+
+    @property
+    def max_bytes(self) -> int:
+        """The most a copy of this file may hold: the IDX content its shape gives (one byte per value after a
+        header of 4 bytes per dimension and 4 of magic), plus gzip's worst case for incompressible data (5 bytes
+        per 16 KiB block and its own header). A source that streams more is not this file."""
+        content = math.prod(self.shape) + 4 * len(self.shape) + 4
+        return content + 5 * (content // 16_384 + 1) + 1_024
 
 
 @dataclass(frozen=True)
@@ -181,16 +191,37 @@ def _obtain(source: str, raw: RawFile, staging: Path) -> tuple[Path, str]:
     if is_url(source):
         url = source.rstrip("/") + "/" + raw.name
         try:
-            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, open(target, "wb") as out:
-                shutil.copyfileobj(response, out)
+            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
+                _copy_at_most(response, target, raw, url)
         except (urllib.error.URLError, OSError, TimeoutError) as error:
             raise DataError(f"{url}: download failed ({error})") from error
         return target, url
     candidate = Path(source) / raw.name
     if not candidate.is_file():
         raise DataError(f"{candidate}: no such file")
-    shutil.copyfile(candidate, target)
+    with open(candidate, "rb") as stream:
+        _copy_at_most(stream, target, raw, str(candidate))
     return target, str(candidate)
+
+
+COPY_CHUNK_BYTES = 1 << 20
+
+
+def _copy_at_most(stream: BinaryIO, target: Path, raw: RawFile, origin: str) -> None:
+    """Copy ``stream`` to ``target``, refusing it as soon as it exceeds ``raw.max_bytes``: a source must not
+    fill the disk (``file:///dev/zero``, a server that never stops)."""
+    written = 0
+    with open(target, "wb") as out:
+        while chunk := stream.read(COPY_CHUNK_BYTES):
+            written += len(chunk)
+            if written > raw.max_bytes:
+                out.close()
+                target.unlink()
+                raise DataError(
+                    f"{origin}: more than {raw.max_bytes:,} bytes, the most {raw.name} can hold with its shape"
+                    f" {raw.shape}; the source is not this file"
+                )
+            out.write(chunk)
 
 
 def _check_origin(path: Path, origin: str, raw: RawFile, num_classes: int, must_be_canonical: bool) -> str:
