@@ -20,6 +20,10 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/analysis.smk"
 
 
+onstart:
+    stop_unless_the_cost_is_confirmed()
+
+
 rule all:
     default_target: True
     input:

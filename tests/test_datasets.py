@@ -149,7 +149,9 @@ def test_a_source_that_streams_more_than_the_file_can_hold_is_refused_at_the_cap
     with pytest.raises(DataError, match=r"more than [\d,]+ bytes, the most .* can hold with its shape"):
         fetch_into(tmp_path, [source])
     assert list((tmp_path / "raw").iterdir()) == []
-    assert sum(path.stat().st_size for path in tmp_path.rglob("*") if path.is_file() and "grown" not in path.parts) < 1e6
+    assert (
+        sum(path.stat().st_size for path in tmp_path.rglob("*") if path.is_file() and "grown" not in path.parts) < 1e6
+    )
 
 
 def test_the_size_cap_admits_every_published_file():

@@ -25,7 +25,9 @@ from spikebench.report.study_figures import draw_study_figure
 from spikebench.report.style import save_figure
 from spikebench.report.summary_page import render_summary_page
 from spikebench.run.contract import EPOCH_COLUMNS, STATUSES
-from spikebench.study.config import expand_runs, validate_config
+from spikebench.study.config import expand_runs, load_config, validate_config
+from spikebench.study.resources import plan_cost
+from spikebench.study.settings import RunSettings
 from synthetic_study import study_config, synthetic_tables
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -560,3 +562,36 @@ def test_a_scale_that_reads_as_a_pattern_plans_and_its_run_diverges(tmp_path, sh
     snakemake("--cores", "1", summary, "--configfile", str(path), workdir=tmp_path)
     recorded = json.loads((tmp_path / summary).read_text())
     assert (recorded["status"], recorded["divergence"]) == ("diverged", "gradients")
+
+
+def test_a_bare_run_of_the_full_study_stops_before_any_job_and_prints_its_cost(tmp_path):
+    """``snakemake --cores 2`` on the shipped full config: the cost first, then a stop before any job (no data
+    fetched, no run trained), with the flag that starts it and the quick config to try first."""
+    result = snakemake("--cores", "2", "--configfile", str(REPO / "config/config.yaml"), workdir=tmp_path, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "spikebench plan (this config): 367 runs to train" in output and "this plan is 367 runs" in output
+    assert "15.5 days of wall time on 2 cores" in output
+    assert "Nothing has started" in output and "--config confirm_cost=true" in output
+    assert "--configfile config/quick.yaml" in output
+    assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
+
+
+def test_a_dry_run_shows_the_cost_before_the_job_table(tmp_path):
+    result = snakemake("-n", "--cores", "4", "--configfile", str(REPO / "config/config.yaml"), workdir=tmp_path)
+    output = result.stdout + result.stderr
+    assert output.index("spikebench plan (this config): 367 runs to train") < output.index("Job stats")
+    assert "on 4 cores" in output
+
+
+def test_the_cost_counts_only_the_runs_still_to_train():
+    quick = RunSettings.from_config(load_config(REPO / "config/quick.yaml"))
+    one = plan_cost(quick, [("mnist", "bptt")], threads=1, cores=2)
+    two = plan_cost(quick, [("mnist", "bptt")] * 2, threads=1, cores=2)
+    three = plan_cost(quick, [("mnist", "bptt")] * 3, threads=1, cores=2)
+    assert two.cpu_seconds == pytest.approx(2 * one.cpu_seconds) and two.wall_seconds == one.wall_seconds
+    assert three.wall_seconds == pytest.approx(2 * one.wall_seconds), "two at once on 2 cores, then the third"
+    assert plan_cost(quick, [], threads=1, cores=2).wall_seconds == 0
+    full = load_config(REPO / "config/config.yaml")
+    runs = [(run.dataset, run.backprop) for run in expand_runs(full).values()]
+    assert plan_cost(RunSettings.from_config(full), runs, 1, 2).wall_seconds > 100 * 3600 > full["cost_gate_hours"]

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 try:
     import spikebench
@@ -47,7 +48,11 @@ from spikebench.study.config import (
     study_designs,
     validate_config,
 )
-from spikebench.study.resources import training_memory_mb, training_runtime_minutes
+from spikebench.study.resources import (
+    plan_cost,
+    training_memory_mb,
+    training_runtime_minutes,
+)
 from spikebench.study.settings import RunSettings
 from spikebench.utils.machine import git_commit
 
@@ -256,6 +261,46 @@ def training_runtime(wildcards, threads):
 
 def training_memory(wildcards):
     return training_memory_mb(SETTINGS)
+
+
+def training_cost(run_ids):
+    """The rough cost of training ``run_ids`` on the cores (or cluster jobs, --jobs) Snakemake was given."""
+    cluster_jobs = workflow.global_resources["_nodes"].value
+    return plan_cost(
+        SETTINGS,
+        [(RUNS[run_id].dataset, RUNS[run_id].backprop) for run_id in run_ids],
+        config["threads"],
+        cluster_jobs or workflow._cores or 1,
+    )
+
+
+if workflow.is_main_process:
+    untrained = [
+        run_id
+        for run_id in RUNS
+        if not Path(LAYOUT.run_file(run_id, TRAINING_OUTPUTS["summary"])).exists()
+    ]
+    logger.info(f"spikebench plan (this config): {training_cost(untrained).describe()}")
+
+
+def stop_unless_the_cost_is_confirmed():
+    """Before the first job: the training jobs Snakemake is about to run must fit ``cost_gate_hours``, or be
+    confirmed."""
+    cost = training_cost(
+        job.wildcards.run_id
+        for job in workflow.dag.needrun_jobs()
+        if job.rule.name == "train"
+    )
+    if (
+        cost.wall_seconds > config["cost_gate_hours"] * 3600
+        and not config["confirm_cost"]
+    ):
+        raise WorkflowError(
+            f"this plan is {cost.describe()}: more than cost_gate_hours ({config['cost_gate_hours']:g} h)."
+            " Nothing has started. To run it: snakemake --cores N --config confirm_cost=true (with the same"
+            " --configfile). To try the pipeline first: snakemake --cores 2 --configfile config/quick.yaml"
+            " (14 runs, minutes)."
+        )
 
 
 def gpus_per_training_job(wildcards):

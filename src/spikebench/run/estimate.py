@@ -15,7 +15,6 @@ number (the converged runs' best epoch plus ``patience``), and the ``max_epochs`
 from __future__ import annotations
 
 import argparse
-import heapq
 import math
 import os
 import re
@@ -38,9 +37,10 @@ from spikebench.run.trainer import train_batch
 from spikebench.study.config import ConfigError, Run, expand_runs, load_config
 from spikebench.study.outcomes import Outcome
 from spikebench.study.power import DEFAULT_SEED_SD, design_lines, measured_seed_sd
+from spikebench.study.resources import EXPECTED_BEST_EPOCH, duration, makespan
 from spikebench.study.settings import RunSettings, TrainingSettings, split_sizes
 
-DEFAULT_BEST_EPOCH = 18
+DEFAULT_BEST_EPOCH = EXPECTED_BEST_EPOCH
 """The expected best validation epoch when no converged results are at hand: the mean of the converged leaky
 runs on full MNIST (fast_sigmoid 13, atan 22; docs: Methods, Network, training and fates, *Converged numbers*)."""
 TIMED_BATCHES = 2
@@ -126,14 +126,6 @@ def plot_job_seconds() -> float:
     return time.perf_counter() - start
 
 
-def makespan(durations: Iterable[float], cores: int) -> float:
-    """Wall time of independent jobs on ``cores`` one-core workers, longest job first."""
-    workers = [0.0] * max(1, cores)
-    for duration in sorted(durations, reverse=True):
-        heapq.heappush(workers, heapq.heappop(workers) + duration)
-    return max(workers)
-
-
 @dataclass(frozen=True)
 class Estimate:
     runs: int
@@ -217,17 +209,6 @@ def estimate(config: dict, device: torch.device, jobs: dict[str, int] | None, be
         plot_seconds=plot_job_seconds(),
         timings=timings,
     )
-
-
-def duration(seconds: float) -> str:
-    """``3.2 days``, ``2 h 05 min``, ``4 min 10 s`` or ``45 s``."""
-    if seconds >= 2 * 86400:
-        return f"{seconds / 86400:.1f} days"
-    if seconds >= 3600:
-        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
-    if seconds >= 60:
-        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
-    return f"{seconds:.0f} s"
 
 
 def jobs_line(result: Estimate) -> str:
