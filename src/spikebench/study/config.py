@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import copy
+import functools
 import importlib.resources
 import itertools
 import math
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,24 +98,28 @@ SCHEMA_FILE = importlib.resources.files("spikebench") / "schemas" / "config.sche
 workflow's ``workflow/schemas/config.schema.yaml`` is a link to it."""
 
 
+@functools.cache
+def _shipped_schema() -> dict:
+    """The schema file as shipped, read once per process; callers copy it before changing it."""
+    return yaml.safe_load(SCHEMA_FILE.read_text())
+
+
 def load_schema() -> dict:
     """The config schema, its neuron and surrogate names those registered now (built-ins and plugins)."""
-    schema = yaml.safe_load(SCHEMA_FILE.read_text())
+    schema = copy.deepcopy(_shipped_schema())
     schema["$defs"]["neuron_name"]["enum"] = list(NEURON_MODELS)
     schema["$defs"]["surrogate_name"]["enum"] = list(SURROGATES)
     return schema
 
 
-PLUGIN_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
-"""A plugin's module name; nothing else under ``plugins:`` is imported (the schema reports the rest)."""
-
-
 def _listed_plugins(config: Any) -> list[str]:
-    """The well-formed module names under ``plugins:`` (the schema reports the others)."""
+    """The module names under ``plugins:`` that match the schema's pattern: nothing else is imported (the schema
+    reports the others)."""
     listed = config.get("plugins") if isinstance(config, dict) else None
     if not isinstance(listed, list):
         return []
-    return [module for module in listed if isinstance(module, str) and matches_whole(PLUGIN_MODULE, module)]
+    module_name = _shipped_schema()["properties"]["plugins"]["items"]["pattern"]
+    return [module for module in listed if isinstance(module, str) and matches_whole(module_name, module)]
 
 
 def _results_directory(config: Any) -> str:

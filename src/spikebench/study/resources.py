@@ -25,16 +25,21 @@ GPU_SPEEDUP = 10
 STARTUP_MINUTES = 10
 
 
-def training_runtime_minutes(settings: RunSettings, dataset: str, backprop: str, threads: int) -> int:
-    """Wall-time limit of a training job: every epoch of the config at conservative throughput, plus margin."""
+def epoch_seconds(settings: RunSettings, dataset: str, backprop: str, threads: int) -> float:
+    """One epoch of training and evaluation at conservative throughput."""
     sizes = split_sizes(settings.data, dataset)
     step_scale = settings.model.steps / 25 * BACKPROP_METHODS[backprop].relative_cost
     speed = threads * (GPU_SPEEDUP if settings.device == "cuda" else 1)
-    epoch_seconds = step_scale * (
+    return step_scale * (
         sizes.train / (TRAIN_SAMPLES_PER_SECOND_PER_THREAD[settings.engine] * speed)
         + (sizes.validation + sizes.test) / (EVAL_SAMPLES_PER_SECOND_PER_THREAD[settings.engine] * speed)
     )
-    return STARTUP_MINUTES + math.ceil(settings.training.max_epochs * epoch_seconds / 60)
+
+
+def training_runtime_minutes(settings: RunSettings, dataset: str, backprop: str, threads: int) -> int:
+    """Wall-time limit of a training job: every epoch of the config at conservative throughput, plus margin."""
+    epochs = settings.training.max_epochs
+    return STARTUP_MINUTES + math.ceil(epochs * epoch_seconds(settings, dataset, backprop, threads) / 60)
 
 
 def training_memory_mb(settings: RunSettings) -> int:
@@ -87,12 +92,6 @@ def plan_cost(settings: RunSettings, runs: Iterable[tuple[str, str]], threads: i
     each run takes its expected epochs (best epoch plus patience, at most ``max_epochs``)."""
     training = settings.training
     epochs = min(training.max_epochs, EXPECTED_BEST_EPOCH + training.patience)
-    seconds = [
-        60
-        * (training_runtime_minutes(settings, dataset, backprop, threads) - STARTUP_MINUTES)
-        * epochs
-        / training.max_epochs
-        for dataset, backprop in runs
-    ]
+    seconds = [epochs * epoch_seconds(settings, dataset, backprop, threads) for dataset, backprop in runs]
     slots = max(1, cores // max(1, threads))
     return PlanCost(len(seconds), sum(seconds) * threads, makespan(seconds, slots), cores)
