@@ -16,13 +16,13 @@ from scipy import stats
 
 from helpers import example_settings, example_summary, grid_run, write_run
 from spikebench.report.combinations import never_learned, summarize, t_interval
+from spikebench.report.context import shared_machine_note, smoke_test_reasons
 from spikebench.report.findings import study_findings
 from spikebench.report.html_page import numeric_columns
 from spikebench.report.html_page import table as render_table
 from spikebench.report.merge import RunFiles, merge_runs
 from spikebench.report.registry import STUDY_FIGURES, TABLES
 from spikebench.report.statistics import COMPARISON_COLUMNS, MISSING, holm, study_comparisons
-from spikebench.report.summary_page import shared_machine_note, smoke_test_reasons
 from spikebench.report.table_page import render_table_page
 from spikebench.report.tables import build_tables
 from spikebench.run.contract import (

@@ -16,7 +16,7 @@ from spikebench.run.workload import run_workload
 from spikebench.study.config import ConfigError, expand_runs, validate_config
 from spikebench.study.settings import RunSettings
 from spikebench.utils.atomic import TEMPORARY_PREFIX, atomic_write_text
-from spikebench.utils.logs import logged
+from spikebench.utils.logs import attempts_log, logged
 
 
 class PlantedCode:
@@ -170,13 +170,27 @@ def test_a_kill_during_the_checkpoint_write_resumes_from_the_last_good_one(
 
 def test_a_retried_job_keeps_the_log_of_the_failed_attempt(tmp_path):
     log_path = tmp_path / "train.log"
-    with pytest.raises(RuntimeError), logged(log_path) as log:
+    with pytest.raises(SystemExit), logged(log_path) as log:
         log.info("first attempt")
         raise RuntimeError("out of memory")
+    log_path.unlink()  # as Snakemake does before each attempt
     with logged(log_path) as log:
         log.info("second attempt")
-    text = log_path.read_text()
-    assert text.count("attempt started") == 2 and "out of memory" in text and "second attempt" in text
+    assert "second attempt" in log_path.read_text() and "out of memory" not in log_path.read_text()
+    text = attempts_log(log_path).read_text()
+    assert attempts_log(log_path) == tmp_path / "train.attempts.log"
+    assert text.count("attempt started") == 2 and text.index("out of memory") < text.index("second attempt")
+
+
+def test_a_failure_reaches_the_terminal_once_and_its_traceback_only_the_log(tmp_path, capsys):
+    log_path = tmp_path / "fetch.log"
+    with pytest.raises(SystemExit) as exited, logged(log_path):
+        raise ValueError("mnist: no source had the files.\nTo fix it, pass a directory")
+    assert exited.value.code == 1
+    terminal = capsys.readouterr().err
+    assert terminal.count("no source had the files") == 1 and "To fix it, pass a directory" in terminal
+    assert "Traceback" not in terminal and f"(traceback in {log_path})" in terminal
+    assert "Traceback (most recent call last)" in log_path.read_text()
 
 
 def test_fetch_refuses_labels_out_of_range_naming_the_source(tmp_path, shared_mnist):

@@ -490,3 +490,4 @@ def test_a_plugin_that_exits_stalls_or_registers_nothing_is_refused(tmp_path, mo
 def test_standard_library_modules_are_not_plugins(module):
     with pytest.raises(ConfigError, match=f"plugin {module} .*: it is a standard-library module, not a plugin"):
         validate_config(study_config(["leaky"], ["atan"], listed=[module]))
+    assert sys.modules["os.path"] is os.path, "a refusal leaves the modules imported before it alone"

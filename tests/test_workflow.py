@@ -132,7 +132,7 @@ def test_quick_config_end_to_end(quick_run):
     workdir, config = quick_run
     results = workdir / "results/quick"
     assert (results / "data/mnist.npz").stat().st_size > 50_000_000
-    (fetch_log,) = (results / "logs/data").glob("fetch_mnist-*.log")
+    (fetch_log,) = (results / "logs/data").glob("fetch_mnist-????????????.log")
     assert "taken from" in fetch_log.read_text()
     for figure in SIMULATION_FIGURES:
         assert (results / f"simulation/{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -170,6 +170,10 @@ def test_quick_config_end_to_end(quick_run):
     assert pooled["n_blocks"].item() == 5, "atan against fast_sigmoid pooled over the five surrogate-taking models"
     page = (results / "summary.html").read_text()
     assert "not testable" in page and "draw no conclusion" in page and "Primary:" in page
+    report = (results / "report.html").read_text()
+    assert "<strong>A smoke test, not a study: read no conclusion from these numbers.</strong>" in report
+    assert "train 4,096; validation 200; test 256" in report, "the report's context block reads the runs"
+    assert "align-items: safe center" in report, "the default profile's stylesheet is in the report"
     for plot in STUDY_FIGURES:
         assert (results / f"figures/{plot}.png").stat().st_size > 10_000
         assert (results / f"figures/{plot}.svg").is_file()
@@ -313,6 +317,12 @@ def test_report_reads_well_in_a_browser(quick_run, tmp_path):
         driver.get((workdir / "results/quick/report.html").as_uri())
         click(lambda page: page.find_element(By.XPATH, "//*[text()='Workflow']"))
         wait.until(lambda page: "Every neuron model once" in page.page_source, "the studies' descriptions are shown")
+        banner = driver.find_element(By.CSS_SELECTOR, ".admonition.warning")
+        assert "A smoke test, not a study" in banner.text
+        scroll_to_top = "document.querySelectorAll('.overflow-auto').forEach(view => view.scrollTop = 0)"
+        driver.execute_script(scroll_to_top)
+        top = driver.execute_script("return arguments[0].getBoundingClientRect().top", banner)
+        assert top >= 0, "the smoke-test banner lies above the front page's scroll range"
         assert "document.body.setAttribute" in driver.page_source, "the description is shown as text"
         assert_no_planted_script_ran(driver, "the report")
         driver.save_screenshot(str(tmp_path / "report.png"))
@@ -573,8 +583,22 @@ def test_a_bare_run_of_the_full_study_stops_before_any_job_and_prints_its_cost(t
     assert "spikebench plan (this config): 367 runs to train" in output and "this plan is 367 runs" in output
     assert "15.5 days of wall time on 2 cores" in output
     assert "Nothing has started" in output and "--config confirm_cost=true" in output
-    assert "--configfile config/quick.yaml" in output
+    assert "--configfile=config/quick.yaml" in output
     assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
+
+
+def test_a_target_may_follow_a_config_file_given_with_an_equals_sign(tmp_path):
+    """As the Running page says: ``--configfile=FILE`` takes one file, so the target after it is planned; with a
+    space the target is read as a config file and Snakemake stops before the workflow, naming it."""
+    quick = load_yaml(REPO / "config/quick.yaml")
+    config = str(write_config(tmp_path, {**quick, "results": f"results/{tmp_path.name}"}))
+    target = f"results/{tmp_path.name}/simulation/lif_single.png"
+    planned = snakemake("-n", f"--configfile={config}", target, workdir=tmp_path)
+    assert "rule simulate:" in planned.stdout and "lif_single.png" in planned.stdout
+    assert "rule train:" not in planned.stdout
+    swallowed = snakemake("-n", "--configfile", config, target, workdir=tmp_path, check=False)
+    output = swallowed.stdout + swallowed.stderr
+    assert swallowed.returncode != 0 and f"No such file or directory: '{target}'" in output
 
 
 def test_a_dry_run_shows_the_cost_before_the_job_table(tmp_path):
@@ -595,3 +619,24 @@ def test_the_cost_counts_only_the_runs_still_to_train():
     full = load_config(REPO / "config/config.yaml")
     runs = [(run.dataset, run.backprop) for run in expand_runs(full).values()]
     assert plan_cost(RunSettings.from_config(full), runs, 1, 2).wall_seconds > 100 * 3600 > full["cost_gate_hours"]
+
+
+def test_a_data_error_is_shown_once_and_not_retried(tmp_path):
+    """The default profile retries killed training jobs only: a source that is not there fails the fetch once,
+    its message on the terminal once and its traceback only in the log."""
+    quick = load_yaml(REPO / "config/quick.yaml")
+    missing = tmp_path / "nowhere"
+    quick["datasets"]["mnist"]["sources"] = [str(missing)]
+    config = write_config(tmp_path, quick)
+    result = snakemake(
+        "--cores", "1", f"--configfile={config}", "results/quick/data/mnist.npz", workdir=tmp_path, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert output.count(f"{missing}/train-images-idx3-ubyte.gz: no such file\nTo fix it") == 1
+    assert "Trying to restart" not in output and "Traceback" not in output
+    (log,) = (tmp_path / "results/quick/logs/data").glob("fetch_mnist-????????????.log")
+    assert (
+        "Traceback (most recent call last)" in log.read_text()
+        and f"(traceback in {log.relative_to(tmp_path)})" in output
+    )

@@ -215,6 +215,7 @@ def _load_one(module: str, how: str, untrusted: list[Path]) -> None:
         return
     neurons: dict[str, NeuronModelSpec] = dict(NEURON_MODELS)
     surrogates: dict[str, SurrogateSpec] = dict(SURROGATES)
+    already_imported = set(sys.modules)
     problem = _refusal(module, untrusted, _import_timeout())
     if problem is None:
         _name_origins(NEURON_MODELS, neurons, module)
@@ -231,7 +232,8 @@ def _load_one(module: str, how: str, untrusted: list[Path]) -> None:
     NEURON_MODELS.update(neurons)
     SURROGATES.clear()
     SURROGATES.update(surrogates)
-    for name in [name for name in sys.modules if name == module or name.startswith(f"{module}.")]:
+    # Only what this import added goes: a refused name such as os.path was imported long before, and others use it.
+    for name in [name for name in set(sys.modules) - already_imported if name.split(".")[0] == module.split(".")[0]]:
         del sys.modules[name]
     raise PluginError(f"plugin {module} ({HOW[how]}): {problem}")
 

@@ -32,6 +32,7 @@ rule merge_runs:
         LAYOUT.log("analysis", "merge_runs"),
     benchmark:
         LAYOUT.benchmark("analysis", "merge_runs")
+    retries: NO_RETRY
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -58,6 +59,7 @@ rule plot_study:
         LAYOUT.log("analysis", "plot_{plot}"),
     benchmark:
         LAYOUT.benchmark("analysis", "plot_{plot}")
+    retries: NO_RETRY
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -80,6 +82,7 @@ rule table_page:
         LAYOUT.log("analysis", "table_{table}"),
     benchmark:
         LAYOUT.benchmark("analysis", "table_{table}")
+    retries: NO_RETRY
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -107,12 +110,13 @@ rule summary_page:
         LAYOUT.log("analysis", "summary_page"),
     benchmark:
         LAYOUT.benchmark("analysis", "summary_page")
+    retries: NO_RETRY
     conda:
         "../../envs/analysis.yaml"
     params:
         skipped=skipped_combinations(config),
         simulation_figures=FIGURES,
-        context=study_context(),
+        context=STUDY_CONTEXT,
     script:
         "../scripts/summary_page.py"
 

@@ -32,6 +32,8 @@ from spikebench.paths import (
     raw_file,
 )
 from spikebench.report.registry import STUDY_FIGURES, TABLES, simulation_caption
+from spikebench.report.context import study_context
+from spikebench.report.workflow_page import front_page
 from spikebench.run.contract import (
     CHECKPOINT_FILE,
     RUN_OUTPUTS,
@@ -194,27 +196,29 @@ WORKFLOW_CHECKOUT = Path(workflow.current_basedir).parents[1]
 when the workflow runs as a module."""
 
 
-def study_context():
-    """What the summary page states about where its numbers come from."""
-    return {
-        "config_files": [str(path) for path in workflow.configfiles]
-        or ["config/config.yaml"],
-        "results": RESULTS,
-        "studies": list(selected_studies(config)),
-        "data": config["data"],
-        "model": {
-            key: config["model"][key]
-            for key in ("steps", "beta", "alpha", "threshold", "surrogate_params")
-        },
-        "training": config["training"],
-        "simulation": config["simulation"],
-        "engine": config["engine"],
-        "precision": config["precision"],
-        "device": config["device"],
-        "threads": config["threads"],
-        "commit": git_commit(WORKFLOW_CHECKOUT),
-        "plugins": [plugin.as_dict() for plugin in loaded_plugins()],
-    }
+NO_RETRY = 0
+"""The retries of the rules whose failures a retry cannot mend: their jobs are short and deterministic, so a
+config, data or plugin error would fail again. Training and the workload count keep the profile's retries: a
+killed, preempted or out-of-memory job of theirs resumes (training from its checkpoint)."""
+
+
+STUDY_CONTEXT = study_context(
+    config,
+    [str(path) for path in workflow.configfiles],
+    git_commit(WORKFLOW_CHECKOUT),
+    [plugin.as_dict() for plugin in loaded_plugins()],
+)
+"""What the summary page and the report's front page state about where their numbers come from."""
+
+
+# Snakemake renders the report's front page (report/workflow.rst) from the config alone, so the banner and the
+# context rows that the summary page shows travel there in it.
+config["report_context"] = front_page(
+    STUDY_CONTEXT,
+    selected_studies(config),
+    [run.as_dict() for run in RUNS.values()],
+    Path(LAYOUT.table("runs")),
+)
 
 
 def final_targets():
@@ -298,7 +302,7 @@ def stop_unless_the_cost_is_confirmed():
         raise WorkflowError(
             f"this plan is {cost.describe()}: more than cost_gate_hours ({config['cost_gate_hours']:g} h)."
             " Nothing has started. To run it: snakemake --cores N --config confirm_cost=true (with the same"
-            " --configfile). To try the pipeline first: snakemake --cores 2 --configfile config/quick.yaml"
+            " --configfile). To try the pipeline first: snakemake --cores 2 --configfile=config/quick.yaml"
             " (14 runs, minutes)."
         )
 

@@ -11,6 +11,7 @@ rule fetch_dataset:
         LAYOUT.log("data", "fetch_{dataset}-{sources_key}"),
     benchmark:
         LAYOUT.benchmark("data", "fetch_{dataset}-{sources_key}")
+    retries: NO_RETRY
     conda:
         "../../envs/training.yaml"
     resources:
@@ -31,6 +32,7 @@ rule prepare_dataset:
         LAYOUT.log("data", "prepare_{dataset}"),
     benchmark:
         LAYOUT.benchmark("data", "prepare_{dataset}")
+    retries: NO_RETRY
     conda:
         "../../envs/training.yaml"
     resources:

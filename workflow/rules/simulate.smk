@@ -17,6 +17,7 @@ rule simulate:
         LAYOUT.log("simulate", "{figure}"),
     benchmark:
         LAYOUT.benchmark("simulate", "{figure}")
+    retries: NO_RETRY
     conda:
         "../../envs/training.yaml"
     params:
