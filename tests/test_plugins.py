@@ -213,6 +213,12 @@ class NotACell:
     pass
 
 
+class ImagesOnly(Cell):
+    def fast_step(self, current, state):
+        membrane = state[0] + current.mean(dim=(2, 3), keepdim=True).expand_as(current)
+        return (membrane > 1).float(), (membrane,), membrane
+
+
 class _Reciprocal(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
@@ -238,6 +244,7 @@ register_neuron("narrow", "throwaway_bad:Narrow", description="wrong shape")
 register_neuron("double", "throwaway_bad:Double", description="wrong dtype")
 register_neuron("stranger", "throwaway_bad:NotACell", description="not a cell")
 register_neuron("absent", "throwaway_bad:Absent", description="no such class")
+register_neuron("images_only", "throwaway_bad:ImagesOnly", description="fails on the output layer's input")
 register_surrogate("reciprocal", "throwaway_bad:reciprocal", description="infinite at 0")
 register_surrogate("sign", "throwaway_bad:sign", description="not a step")
 """
@@ -258,12 +265,16 @@ def test_each_bad_cell_and_surrogate_is_named_with_its_problem(tmp_path, monkeyp
         " [2, 3, 4, 4] torch.float64",
         "neuron model 'stranger': its cell throwaway_bad:NotACell is not a subclass of spikebench.model.cells.Cell",
         "neuron model 'absent': its cell throwaway_bad:Absent does not import",
-        "surrogate 'reciprocal': its backward pass at [-1.0, -0.10000000149011612, 0.0, 0.10000000149011612, 1.0]"
-        " is [-1.0, -10.0, inf, 10.0, 1.0]: it must be finite, 0 included",
-        "surrogate 'sign': its forward pass gives [-1.0, -1.0, 0.0, 1.0, 1.0]",
+        "surrogate 'reciprocal': its backward pass at [-1, -0.1, 0, 0.1, 1] is [-1, -10, inf, 10, 1]. Fix: ",
+        "surrogate 'sign': its forward pass gives [-1, -1, 0, 1, 1] at [-1, -0.1, 0, 0.1, 1], not the step",
+        "neuron model 'images_only': its cell failed one step on a float32 input of shape [2, 10]: IndexError",
     ]:
         assert expected in problems
     assert "spikebench_alif" not in problems and "leaky" not in problems, "built-ins and good plugins pass"
+    lines = plugin_problems()
+    assert len(lines) == 8 and all(". Fix: " in line for line in lines), "every problem states its fix"
+    assert sum("returns (spikes, state, membrane)" in line for line in lines) == 4, "the cells' contract"
+    assert sum("the step (x > 0) as a float tensor" in line for line in lines) == 2, "the surrogates' contract"
 
 
 def dry_run(working_directory, environment):
@@ -491,3 +502,11 @@ def test_standard_library_modules_are_not_plugins(module):
     with pytest.raises(ConfigError, match=f"plugin {module} .*: it is a standard-library module, not a plugin"):
         validate_config(study_config(["leaky"], ["atan"], listed=[module]))
     assert sys.modules["os.path"] is os.path, "a refusal leaves the modules imported before it alone"
+
+
+def test_the_plugin_guide_states_the_contracts_the_checks_enforce():
+    from spikebench.run.plugin_checks import CELL_CONTRACT, SURROGATE_CONTRACT
+
+    guide = " ".join((REPO / "docs/extending/plugins.md").read_text().replace("`", "").split())
+    for contract in (CELL_CONTRACT, SURROGATE_CONTRACT):
+        assert contract in guide

@@ -173,7 +173,7 @@ def test_quick_config_end_to_end(quick_run):
     report = (results / "report.html").read_text()
     assert "<strong>A smoke test, not a study: read no conclusion from these numbers.</strong>" in report
     assert "train 4,096; validation 200; test 256" in report, "the report's context block reads the runs"
-    assert "align-items: safe center" in report, "the default profile's stylesheet is in the report"
+    assert "align-items: safe center" in report, "the front page's style is in the report"
     for plot in STUDY_FIGURES:
         assert (results / f"figures/{plot}.png").stat().st_size > 10_000
         assert (results / f"figures/{plot}.svg").is_file()
