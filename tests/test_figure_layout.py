@@ -117,3 +117,72 @@ def test_runs_a_log_axis_cannot_show_are_named_in_the_figure(tables):
     plt.close(figure)
     silent = tables["runs"]["best_epoch"].eq(0).sum()
     assert silent and f"not shown: {silent} run" in texts
+
+
+def _figure_text(figure) -> str:
+    return " ".join(text.get_text() for text in figure.findobj(plt.Text))
+
+
+def _points(figure) -> int:
+    """The markers drawn: finite offsets of the figure's scatter collections."""
+    offsets = [c.get_offsets() for axis in figure.axes for c in axis.collections if isinstance(c, PathCollection)]
+    return sum(int(np.isfinite(np.asarray(o, dtype=float)).all(axis=1).sum()) for o in offsets if len(o))
+
+
+def test_cost_error_bars_only_where_a_bar_s_runs_differ_in_seed_alone(tables):
+    runs = tables["runs"]
+    mixed = draw_study_figure("seconds_per_epoch", tables)
+    one_surrogate = runs[((runs["surrogate"] == "atan") & (runs["scale"] == 2)) | (runs["neuron"] == "abss")]
+    seed_only = draw_study_figure("seconds_per_epoch", {**tables, "runs": one_surrogate})
+    try:
+        assert "no error bars" in _figure_text(mixed) and not mixed.axes[0].lines, "a spread over surrogates"
+        seeds = runs["seed"].nunique()
+        if seeds > 1:
+            assert "1 s.d." in _figure_text(seed_only) and seed_only.axes[0].lines
+        else:
+            assert "one run per bar" in _figure_text(seed_only) and not seed_only.axes[0].lines
+    finally:
+        plt.close(mixed)
+        plt.close(seed_only)
+
+
+def test_without_a_sweep_accuracy_against_width_draws_each_surrogate_at_its_one_width(tables):
+    studies = tables["studies"].assign(sweeps_scale=False)
+    figure = draw_study_figure("accuracy_vs_scale", {**tables, "studies": studies})
+    try:
+        assert "no study sweeps a scale or width (BPTT runs" in _figure_text(figure)
+        points = _points(figure)
+        runs = tables["runs"]
+        assert points == len(runs[runs["width"].notna() & (runs["backprop"] == "bptt")]), "every BPTT run, once"
+        assert_clean_layout(figure, "accuracy_vs_scale without a sweep")
+    finally:
+        plt.close(figure)
+
+
+def test_no_difference_is_drawn_from_fewer_than_two_pairs(tables):
+    figure = draw_study_figure("baseline_comparisons", tables)
+    comparisons = tables["comparisons"]
+    primary = comparisons[comparisons["family"] == "primary"]
+    try:
+        drawn = _points(figure)
+        panels = primary.groupby(["study", "factor", "context"])["n_pairs"].transform("max") >= 2
+        assert drawn == (primary["n_pairs"] >= 2).sum(), "one point per difference over two or more pairs"
+        assert len(figure.axes) == primary[panels].groupby(["study", "factor", "context"]).ngroups
+        if (~panels).any():
+            assert "not drawn, fewer than 2 pairs where both runs learned" in _figure_text(figure)
+        if ((primary["n_pairs"] < 2) & panels).any():
+            assert "learned; not drawn;" in _figure_text(figure)
+    finally:
+        plt.close(figure)
+
+
+def test_the_ten_ramps_of_lif_vs_abss_have_a_key():
+    simulation = _simulation_parameters("quick.yaml")
+    spec = SIMULATION_FIGURES["lif_vs_abss"]
+    table = spec.traces(simulation["lif"], simulation["abss"], simulation["lif_vs_abss"])
+    figure = spec.plot(table, simulation["lif"]["threshold"], simulation["abss"]["threshold"])
+    try:
+        keys = [axis for axis in figure.axes if "gain on the ramp" in axis.get_ylabel()]
+        assert len(keys) == 1 and keys[0].get_ylim() == pytest.approx((0.8, 1.2))
+    finally:
+        plt.close(figure)

@@ -236,7 +236,8 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
             "per neuron model of the sweep, one line per surrogate through the mean of the seeds that learned. Each "
             "seed is a point whose marker says what became of the run (learned, at chance, silent, no gradient, "
             "diverged, diverged after learning). A surrogate whose accuracy collapses at some widths is limited by "
-            "its width against the initialisation, not by its shape."
+            "its width against the initialisation, not by its shape. Where no study sweeps a scale or width, the "
+            "figure shows every run at the one width its surrogate ran at, and says so in its title."
         ),
     ),
     StudyFigureSpec(
@@ -273,7 +274,8 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
             "Seconds per epoch per neuron model and backprop method, from the runs' own timings (training and "
             "evaluation), and the whole training job's wall time from Snakemake's benchmark files: bars are means "
             "over the runs of the bar (n in the title counts runs per bar, seeds and surrogates together), error "
-            "bars one standard deviation (none with one run per bar)."
+            "bars one standard deviation over seeds, drawn only where a bar's runs differ in seed alone (none with "
+            "one run per bar, none where they also differ in surrogate, scale or data set)."
         ),
     ),
 )
@@ -311,7 +313,8 @@ SIMULATION_CAPTIONS: dict[str, str] = {
     ),
     "lif_vs_abss": (
         "The same ReLU ramp ({figure[ramp_start]:g} to {figure[ramp_end]:g} over {figure[steps]} steps), scaled by "
-        "gains 0.8 to 1.2 across {figure[neurons]} neurons, drives LIF (blue; dashed: V_th = {lif[threshold]:g}) "
+        "gains 0.8 to 1.2 across {figure[neurons]} neurons (the grey key; lighter lines have lower gains), drives "
+        "LIF (blue; dashed: V_th = {lif[threshold]:g}) "
         "and ABSS neurons (red; dotted: V_th = {abss[threshold]:g}, where the firing probability is one half; "
         "seed {figure[seed]}). Look at LIF firing only once V reaches threshold, regularly, against ABSS firing "
         "at random, sometimes below V_th, its potential restarting near w_ar = {abss[w_ar]:g} after each spike "

@@ -91,7 +91,8 @@ def lif_vs_abss(lif: dict, abss: dict, figure: dict) -> pd.DataFrame:
     abss_trace = functional.abss_sequence(
         inputs, functional.ABSSParameters(**abss), _generator(figure["seed"]), record=True
     )
-    return pd.concat([_tidy("LIF", inputs, lif_trace), _tidy("ABSS", inputs, abss_trace)], ignore_index=True)
+    table = pd.concat([_tidy("LIF", inputs, lif_trace), _tidy("ABSS", inputs, abss_trace)], ignore_index=True)
+    return table.assign(gain=gains.numpy()[table["neuron"]])
 
 
 class SimulationFigure(NamedTuple):

@@ -374,9 +374,16 @@ def _method_order(data: pd.DataFrame) -> list[str]:
     return [backprop_label(name) for name in BACKPROP_METHODS if name in set(data["backprop"])]
 
 
+def _axes_mixed_within(data: pd.DataFrame, groups: list[str], axes: list[str]) -> list[str]:
+    """The axes whose levels differ within a group of ``groups``: a spread over such runs is not seed noise."""
+    levels = data.groupby(groups)[axes].nunique(dropna=False)
+    return [axis for axis in axes if (levels[axis] > 1).any()]
+
+
 def seconds_per_epoch(tables: Tables) -> plt.Figure:
     """Seconds per epoch and per training job, per neuron model and backprop method (their costs differ by a
-    factor of several); the bar is the mean over the runs, the error bar their standard deviation."""
+    factor of several); the bar is the mean over the runs, the error bar their standard deviation where the runs
+    of a bar differ in seed alone (not where they also differ in surrogate, scale or data set)."""
     data = finished_runs(tables["runs"], backprop=None).dropna(subset=["mean_epoch_seconds"])
     if data.empty:
         return _placeholder("No timed epochs yet.")
@@ -384,7 +391,8 @@ def seconds_per_epoch(tables: Tables) -> plt.Figure:
     order = _method_order(data)
     palette = backprop_colors()
     runs_per_bar = data.groupby(["neuron", "backprop"]).size()
-    spread = "sd" if runs_per_bar.max() >= 2 else None
+    mixed = _axes_mixed_within(data, ["neuron", "backprop"], ["dataset", "surrogate", "scale"])
+    spread = "sd" if runs_per_bar.max() >= 2 and not mixed else None
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.4))
     panels = (
         (axes[0], data, "mean_epoch_seconds", "seconds per epoch (training + evaluation)", "Epoch (the runs' timings)"),
@@ -413,7 +421,12 @@ def seconds_per_epoch(tables: Tables) -> plt.Figure:
         axis.get_legend().remove()
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, title="backprop", loc="upper left", bbox_to_anchor=(1.0, 0.9), fontsize="small")
-    bars = "bars: mean over runs, error bars: 1 s.d." if spread else "one run per bar: no error bars"
+    if spread:
+        bars = "bars: mean over seeds, error bars: 1 s.d."
+    elif mixed:
+        bars = f"bars: mean over runs of other {' and '.join(mixed)}s, so no error bars"
+    else:
+        bars = "one run per bar: no error bars"
     figure.suptitle(f"Cost per neuron model and backprop method\n({bars}; {n_statement(runs_per_bar, 'runs')} per bar)")
     return figure
 
@@ -421,15 +434,21 @@ def seconds_per_epoch(tables: Tables) -> plt.Figure:
 VERDICT_COLORS = {"different": "#d62728", "equivalent": "#1f77b4", "inconclusive": "#7f7f7f", NOT_TESTABLE: "#7f7f7f"}
 
 
+MIN_PAIRS = 2
+"""Pairs a drawn difference needs: one pair is one difference, with no interval and no seed noise to read it by."""
+
+
 def _comparison_label(row) -> str:
     own = "no surrogate; " if row.note.startswith("has its own") else ""
     failed_runs = f"failed {row.level_failures}/{row.n_blocks} vs {row.baseline_failures}/{row.n_blocks}"
     level = backprop_label(level_name(row.factor, row.level))
-    return f"{level} ({own}{counted(row.n_pairs, 'pair')} learned; {failed_runs})"
+    undrawn = "; not drawn" if row.n_pairs < MIN_PAIRS else ""
+    return f"{level} ({own}{counted(row.n_pairs, 'pair')} learned{undrawn}; {failed_runs})"
 
 
 def _comparison_panel(axis: plt.Axes, rows: pd.DataFrame) -> None:
     positions = np.arange(len(rows))
+    rows = rows.assign(mean_difference=rows["mean_difference"].where(rows["n_pairs"] >= MIN_PAIRS))
     testable = (rows["verdict"] != NOT_TESTABLE).to_numpy()
     colors = rows["verdict"].map(VERDICT_COLORS).to_numpy()
     difference = rows["mean_difference"] * 100
@@ -456,7 +475,15 @@ def baseline_comparisons(tables: Tables) -> plt.Figure:
     data = data[data["family"] == PRIMARY].assign(note=data["note"].fillna(""))
     if data.empty:
         return _placeholder("No study varies a factor: nothing to compare with a baseline.")
-    panels = list(data.groupby(["study", "dataset", "factor", "context"], sort=False))
+    grouped = list(data.groupby(["study", "dataset", "factor", "context"], sort=False))
+    panels = [(key, rows) for key, rows in grouped if (rows["n_pairs"] >= MIN_PAIRS).any()]
+    left_out = [key for key, rows in grouped if not (rows["n_pairs"] >= MIN_PAIRS).any()]
+    if not panels:
+        return _placeholder(
+            f"No comparison has {MIN_PAIRS} or more pairs where both runs learned, so no accuracy difference is"
+            " drawn: one pair is one difference, with no interval and no seed noise to read it by. The failures"
+            " of each level and its baseline are in comparisons.csv and on the summary page."
+        )
     heights = [0.9 + 0.3 * len(rows) for _, rows in panels]
     figure, axes = plt.subplots(
         len(panels), 1, figsize=(10, 0.9 + sum(heights)), squeeze=False, gridspec_kw={"height_ratios": heights}
@@ -479,6 +506,9 @@ def baseline_comparisons(tables: Tables) -> plt.Figure:
         " hollow: not testable",
         fontsize="medium",
     )
+    if left_out:
+        named = "; ".join(f"study {study}, each {factor} ({context})" for study, _, factor, context in left_out)
+        note_below(axes[-1, 0], f"not drawn, fewer than {MIN_PAIRS} pairs where both runs learned: {named}.")
     return figure
 
 
@@ -556,12 +586,15 @@ def accuracy_vs_scale(tables: Tables) -> plt.Figure:
     runs = tables["runs"]
     studies = tables["studies"]
     sweeping = set(studies.loc[studies["sweeps_scale"].astype(bool), "study"])
-    data = runs[(runs["status"] != MISSING) & runs["width"].notna() & _in_studies(runs, sweeping, tables)]
+    with_width = runs[(runs["status"] != MISSING) & runs["width"].notna()]
+    data = with_width[_in_studies(with_width, sweeping, tables)]
+    swept = not data.empty
+    if not swept:
+        # One method, the first of the registry's that ran: another method's runs are not more seeds.
+        method = next((name for name in BACKPROP_METHODS if name in set(with_width["backprop"])), None)
+        data = with_width[with_width["backprop"] == method]
     if data.empty:
-        return _placeholder(
-            "No study of this config sweeps the surrogate scale or width (a study's scale: or width: axis),"
-            " so there is no accuracy against the surrogate's width to draw."
-        )
+        return _placeholder("No finished run has a surrogate, so no run has a surrogate width to draw against.")
     data = data.assign(accuracy=data["test_acc_at_best"] * 100)
     neurons = registry_order(data["neuron"], "neuron")
     palette = present_surrogate_colors(data["surrogate"])
@@ -586,9 +619,11 @@ def accuracy_vs_scale(tables: Tables) -> plt.Figure:
         axis.set_xscale("log")
         axis.set_title(f"{neuron} ({n_statement(seeds, 'seeds')} per point)")
         axis.set_xlabel("")
-        axis.set_xticks(sorted(subset["width"].unique()))
+        if swept:
+            axis.set_xticks(sorted(subset["width"].unique()))
         axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         axis.xaxis.set_minor_formatter(NullFormatter())
+        axis.margins(x=0.1)
     accuracy_axis(axes[0, 0], data["accuracy"], data["test_samples"])
     figure.supxlabel(
         "width of the surrogate's derivative at half maximum (units of V - V_th, log scale)", fontsize="medium"
@@ -600,10 +635,13 @@ def accuracy_vs_scale(tables: Tables) -> plt.Figure:
         if outcome in set(data["outcome"])
     ]
     axes[0, -1].legend(handles=handles, bbox_to_anchor=(1.01, 1), loc="upper left", fontsize="small")
-    figure.suptitle(
-        "Accuracy against surrogate width (line: mean of the seeds that learned; marker: each seed's outcome)",
-        fontsize="medium",
+    what = (
+        "Accuracy against surrogate width (line: mean of the seeds that learned; marker: each seed's outcome)"
+        if swept
+        else "Accuracy at each surrogate's one width: no study sweeps a scale or width"
+        f" ({backprop_label(method)} runs; marker: each seed's outcome)"
     )
+    figure.suptitle(what, fontsize="medium")
     return figure
 
 

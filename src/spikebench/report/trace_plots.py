@@ -160,9 +160,19 @@ def plot_lif_vs_abss(table: pd.DataFrame, lif_threshold: float, abss_threshold: 
     lif, abss = table[table["model"] == "LIF"], table[table["model"] == "ABSS"]
     figure, axes = _stacked_axes([1.8, 2.4, 2.4, 1.6, 1.6], width=9.5)
     input_axis, lif_axis, abss_axis, lif_raster, abss_raster = axes
-    sns.lineplot(data=lif, x="time_step", y="input", hue="neuron", palette="Greys", legend=False, ax=input_axis)
+    count = lif["neuron"].nunique()
+    shades = sns.color_palette("Greys", count)
+    sns.lineplot(data=lif, x="time_step", y="input", hue="neuron", palette=shades, legend=False, ax=input_axis)
     input_axis.set_ylabel("ReLU input I")
     input_axis.set_title("The same ReLU input drives LIF (blue) and ABSS (red) neurons")
+    gains = lif.groupby("neuron")["gain"].first()
+    figure.colorbar(
+        ScalarMappable(Normalize(gains.min(), gains.max()), sns.color_palette("Greys", as_cmap=True)),
+        ax=list(axes),
+        label=f"gain on the ramp, neurons 0-{count - 1} (lighter: lower, in every panel)",
+        fraction=0.03,
+        pad=0.02,
+    )
     _potentials(lif_axis, lif, "LIF", legend=False)
     _threshold_line(lif_axis, lif_threshold)
     lif_axis.set_ylabel("LIF V")
