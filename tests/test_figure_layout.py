@@ -123,12 +123,6 @@ def _figure_text(figure) -> str:
     return " ".join(text.get_text() for text in figure.findobj(plt.Text))
 
 
-def _points(figure) -> int:
-    """The markers drawn: finite offsets of the figure's scatter collections."""
-    offsets = [c.get_offsets() for axis in figure.axes for c in axis.collections if isinstance(c, PathCollection)]
-    return sum(int(np.isfinite(np.asarray(o, dtype=float)).all(axis=1).sum()) for o in offsets if len(o))
-
-
 def test_cost_error_bars_only_where_a_bar_s_runs_differ_in_seed_alone(tables):
     runs = tables["runs"]
     mixed = draw_study_figure("seconds_per_epoch", tables)
@@ -151,7 +145,7 @@ def test_without_a_sweep_accuracy_against_width_draws_each_surrogate_at_its_one_
     figure = draw_study_figure("accuracy_vs_scale", {**tables, "studies": studies})
     try:
         assert "no study sweeps a scale or width (BPTT runs" in _figure_text(figure)
-        points = _points(figure)
+        points = _markers(figure.axes)
         runs = tables["runs"]
         assert points == len(runs[runs["width"].notna() & (runs["backprop"] == "bptt")]), "every BPTT run, once"
         assert_clean_layout(figure, "accuracy_vs_scale without a sweep")
@@ -159,19 +153,24 @@ def test_without_a_sweep_accuracy_against_width_draws_each_surrogate_at_its_one_
         plt.close(figure)
 
 
-def test_no_difference_is_drawn_from_fewer_than_two_pairs(tables):
+def _markers(axes) -> int:
+    """The markers drawn: finite offsets of the axes' scatter collections."""
+    offsets = [c.get_offsets() for axis in axes for c in axis.collections if isinstance(c, PathCollection)]
+    return sum(int(np.isfinite(np.asarray(o, dtype=float)).all(axis=1).sum()) for o in offsets if len(o))
+
+
+def test_failures_are_drawn_at_any_n_and_no_difference_from_fewer_than_two_pairs(tables):
     figure = draw_study_figure("baseline_comparisons", tables)
     comparisons = tables["comparisons"]
     primary = comparisons[comparisons["family"] == "primary"]
     try:
-        drawn = _points(figure)
-        panels = primary.groupby(["study", "factor", "context"])["n_pairs"].transform("max") >= 2
-        assert drawn == (primary["n_pairs"] >= 2).sum(), "one point per difference over two or more pairs"
-        assert len(figure.axes) == primary[panels].groupby(["study", "factor", "context"]).ngroups
-        if (~panels).any():
-            assert "not drawn, fewer than 2 pairs where both runs learned" in _figure_text(figure)
-        if ((primary["n_pairs"] < 2) & panels).any():
+        failure_axes, accuracy_axes = figure.axes[0::2], figure.axes[1::2]
+        assert len(failure_axes) == primary.groupby(["study", "dataset", "factor", "context"]).ngroups
+        assert _markers(failure_axes) == 2 * len(primary), "each level's failures and its baseline's, every row"
+        assert _markers(accuracy_axes) == (primary["n_pairs"] >= 2).sum(), "a difference only from two pairs"
+        if (primary["n_pairs"] < 2).any():
             assert "learned; not drawn;" in _figure_text(figure)
+        assert_clean_layout(figure, "baseline_comparisons")
     finally:
         plt.close(figure)
 

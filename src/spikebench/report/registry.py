@@ -192,11 +192,13 @@ STUDY_FIGURES: dict[str, StudyFigureSpec] = by_name(
         "Comparison",
         "baseline_comparisons",
         caption=(
-            "The primary family: each level minus its study's pre-specified baseline over the blocks where both "
-            "runs learned, with the 95% t interval (percentage points of test accuracy), one panel per study and "
-            "factor; the shaded band is the equivalence margin. Red: different after Holm; blue: equivalent (TOST); "
-            "grey: inconclusive; hollow: not testable. Each label counts the pairs that learned and the failures "
-            "of the level and the baseline, which are compared apart."
+            "The primary family, one row per study, factor and context. Left: the share of each level's runs that "
+            "failed (dot; red where McNemar's test after Holm finds a difference) against its pre-specified "
+            "baseline's (ring), over the same blocks, drawn at any number of seeds. Right: the level minus the "
+            "baseline over the blocks where both runs learned, with the 95% t interval (percentage points of test "
+            "accuracy), drawn only from two or more pairs; the shaded band is the equivalence margin. Red: "
+            "different after Holm; blue: equivalent (TOST); grey: inconclusive; hollow: not testable. Each label "
+            "counts the pairs that learned and the failures of the level and the baseline."
         ),
     ),
     StudyFigureSpec(

@@ -467,48 +467,79 @@ def _comparison_panel(axis: plt.Axes, rows: pd.DataFrame) -> None:
     axis.axvline(0, color="black", linewidth=0.8)
 
 
+FAILURE_COLORS = {True: "#d62728", False: "#7f7f7f"}
+"""Failure shares: red where McNemar's test (Holm) finds the level and its baseline fail differently."""
+
+
+def _failure_panel(axis: plt.Axes, rows: pd.DataFrame) -> None:
+    """Each level's share of failed runs against its baseline's, over the same blocks: drawn at any n, since a
+    failure is counted, not averaged."""
+    positions = np.arange(len(rows))
+    baseline = rows["baseline_failures"] / rows["n_blocks"]
+    level = rows["level_failures"] / rows["n_blocks"]
+    differs = rows["failure_differs"].fillna(False).astype(bool)
+    axis.hlines(positions, np.minimum(baseline, level), np.maximum(baseline, level), color="#bbbbbb", zorder=1)
+    axis.scatter(baseline, positions, s=90, facecolors="none", edgecolors="black", zorder=3)
+    axis.scatter(level, positions, s=24, c=differs.map(FAILURE_COLORS).to_list(), zorder=4)
+    axis.set_yticks(positions, [_comparison_label(row) for row in rows.itertuples()], fontsize="small")
+    axis.set_ylim(len(rows) - 0.4, -0.6)
+    axis.set_xlim(-0.08, 1.08)
+    axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{100 * value:.0f}%"))
+
+
 def baseline_comparisons(tables: Tables) -> plt.Figure:
-    """The primary family: each level minus its study's baseline over the blocks where both runs learned, with
-    the 95% t interval and the equivalence margin shaded, one panel per study and factor; colour by verdict,
-    hollow where not testable; each label counts the pairs and the failures apart."""
+    """The primary family, one row of panels per study, factor and context: left, each level's share of failed
+    runs against its baseline's; right, the level minus the baseline over the blocks where both runs learned,
+    with the 95% t interval and the equivalence margin shaded, coloured by verdict, hollow where not testable,
+    drawn only from two or more pairs."""
     data = tables["comparisons"]
     data = data[data["family"] == PRIMARY].assign(note=data["note"].fillna(""))
     if data.empty:
         return _placeholder("No study varies a factor: nothing to compare with a baseline.")
-    grouped = list(data.groupby(["study", "dataset", "factor", "context"], sort=False))
-    panels = [(key, rows) for key, rows in grouped if (rows["n_pairs"] >= MIN_PAIRS).any()]
-    left_out = [key for key, rows in grouped if not (rows["n_pairs"] >= MIN_PAIRS).any()]
-    if not panels:
-        return _placeholder(
-            f"No comparison has {MIN_PAIRS} or more pairs where both runs learned, so no accuracy difference is"
-            " drawn: one pair is one difference, with no interval and no seed noise to read it by. The failures"
-            " of each level and its baseline are in comparisons.csv and on the summary page."
-        )
-    heights = [0.9 + 0.3 * len(rows) for _, rows in panels]
+    panels = list(data.groupby(["study", "dataset", "factor", "context"], sort=False))
+    heights = [1.2 + 0.3 * len(rows) for _, rows in panels]
     figure, axes = plt.subplots(
-        len(panels), 1, figsize=(10, 0.9 + sum(heights)), squeeze=False, gridspec_kw={"height_ratios": heights}
+        len(panels),
+        2,
+        figsize=(13, 1.2 + sum(heights)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights, "width_ratios": [1, 1.6]},
     )
-    for axis, ((study, _, factor, context), rows) in zip(axes[:, 0], panels, strict=True):
+    for (failure_axis, accuracy_axis_), ((study, _, factor, context), rows) in zip(axes, panels, strict=True):
         rows = rows.reset_index(drop=True)
-        _comparison_panel(axis, rows)
-        axis.set_ylabel(factor)
-        axis.set_title(
-            f"study {study}: each {factor} minus the baseline {level_name(factor, rows['baseline'].iloc[0])}"
-            f" ({context})",
-            fontsize="medium",
+        _failure_panel(failure_axis, rows)
+        failure_axis.set_ylabel(factor)
+        baseline = level_name(factor, rows["baseline"].iloc[0])
+        failure_axis.set_title(
+            f"study {study}: each {factor} against the baseline {baseline} ({context})", fontsize="medium", loc="left"
         )
-    figure.supxlabel(
-        "paired difference in test accuracy of runs that learned (percentage points, 95% t interval)",
-        fontsize="medium",
-    )
+        if (rows["n_pairs"] >= MIN_PAIRS).any():
+            _comparison_panel(accuracy_axis_, rows)
+            accuracy_axis_.set_yticks(accuracy_axis_.get_yticks(), [""] * len(rows))
+        else:
+            accuracy_axis_.axis("off")
+            accuracy_axis_.text(
+                0.5,
+                0.5,
+                f"fewer than {MIN_PAIRS} pairs where both runs learned:\nno accuracy difference drawn",
+                ha="center",
+                va="center",
+                fontsize="small",
+                color="#444444",
+                transform=accuracy_axis_.transAxes,
+            )
+    for failure_axis, accuracy_axis_ in axes:
+        failure_axis.set_xlabel("runs failed", fontsize="small")
+        if accuracy_axis_.axison:
+            accuracy_axis_.set_xlabel("accuracy difference, points", fontsize="small")
+    axes[-1, 0].set_xlabel("runs failed\n(ring: the baseline's)", fontsize="medium")
+    if axes[-1, 1].axison:
+        axes[-1, 1].set_xlabel("accuracy difference, points\n(pairs where both learned, 95% t)", fontsize="medium")
     figure.suptitle(
-        "Primary comparisons; red: different, blue: equivalent (shaded: margin), grey: inconclusive,"
-        " hollow: not testable",
+        "Primary comparisons. Failures: red where they differ (McNemar, Holm). Accuracy: red different, blue"
+        " equivalent (shaded: margin), grey inconclusive, hollow not testable",
         fontsize="medium",
     )
-    if left_out:
-        named = "; ".join(f"study {study}, each {factor} ({context})" for study, _, factor, context in left_out)
-        note_below(axes[-1, 0], f"not drawn, fewer than {MIN_PAIRS} pairs where both runs learned: {named}.")
     return figure
 
 
