@@ -212,13 +212,15 @@ def write_run(directory, run, accuracies, status="ok", output_spikes=100.0, conv
             }
         )
     pd.DataFrame(rows, columns=EPOCH_COLUMNS).to_csv(directory / "epochs.csv", index=False)
-    best = int(np.argmax(accuracies)) + 1 if accuracies else None
+    # As the trainer picks it: the first epoch with the highest validation accuracy, the untrained epoch 0 included.
+    validation = [untrained["val_acc"], *accuracies]
+    best = int(np.argmax(validation)) if accuracies else None
     summary = example_summary(
         run,
         status=status,
         best_epoch=best,
-        best_val_acc=max(accuracies) if accuracies else None,
-        test_acc_at_best=max(accuracies) if accuracies else None,
+        best_val_acc=validation[best] if accuracies else None,
+        test_acc_at_best=[untrained["test_acc"], *accuracies][best] if accuracies else None,
         test_output_spikes_at_best=output_spikes,
         epochs_run=len(accuracies),
         diverged_epoch=2 if status == "diverged" else None,

@@ -542,3 +542,54 @@ def test_holm_leaves_the_garbage_collector_as_it_found_it(monkeypatch):
         assert gc.get_freeze_count() > 0, "a caller's frozen objects stay frozen"
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize("payload", ["=cmd|' /C calc'!A0", '=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)"])
+def test_a_recorded_string_never_reaches_a_table_as_a_formula(tmp_path, payload):
+    run = grid_run("leaky", "atan", "bptt", 0)
+    write_run(tmp_path / run.run_id, run, [0.5])
+    summary_path = tmp_path / run.run_id / SUMMARY_FILE
+    summary = json.loads(summary_path.read_text())
+    summary_path.write_text(json.dumps({**summary, "versions": {**summary["versions"], "torch": payload}}))
+    out = {name: tmp_path / f"{name}.csv" for name in TABLES}
+    studies = {"one": {"runs": [run.run_id], "factors": FIXED_SCALE, "baseline": {}, "equivalence_margin": 0.005}}
+    build_tables(
+        [run.as_dict()], list(files_in({run.run_id: tmp_path / run.run_id}).values()), studies, example_settings(), out
+    )
+    assert pd.read_csv(out["runs"])["torch_version"].tolist() == [f"'{payload}"]
+    assert pd.read_csv(out["runs"])["test_acc_at_best"].tolist() == [0.5], "numbers stay numbers"
+
+
+def test_the_recorded_device_and_divergence_are_the_ones_spikebench_writes():
+    from spikebench.run.health import DIVERGENCE_SOURCES
+
+    assert SUMMARY_SCHEMA["properties"]["divergence"]["enum"] == [*DIVERGENCE_SOURCES, None]
+    assert SUMMARY_SCHEMA["properties"]["device"]["enum"] == ["cpu", "cuda"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"test_acc_at_best": 0.992}, "field 'test_acc_at_best' is 0.992, but .* says 0.9 at epoch 2"),
+        ({"status": "silent"}, "field 'status' is 'silent', but the output layer fired in"),
+        (
+            {"best_epoch": 1, "best_val_acc": 0.8},
+            "best_val_acc 0.8 at epoch 1 is not the best of .* \\(0.9 at epoch 2\\)",
+        ),
+    ],
+)
+def test_the_merge_refuses_a_summary_that_disagrees_with_its_epochs(study, change, message):
+    runs, dirs = study
+    path = dirs[runs[0].run_id] / SUMMARY_FILE
+    path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+    with pytest.raises(RunOutputError, match=f"{re.escape(str(path))}: {message}"):
+        merge_runs(runs, files_in(dirs), example_settings())
+
+
+def test_the_merge_refuses_a_silent_run_called_ok(study):
+    runs, dirs = study
+    silent = next(run for run in runs if run.neuron == "lapicque")
+    path = dirs[silent.run_id] / SUMMARY_FILE
+    path.write_text(json.dumps({**json.loads(path.read_text()), "status": "ok"}))
+    with pytest.raises(RunOutputError, match="field 'status' is 'ok', but the output layer never fired"):
+        merge_runs(runs, files_in(dirs), example_settings())

@@ -87,8 +87,11 @@ def test_health_monitor_finds_what_became_non_finite_and_records_the_first_gradi
     assert monitor.batch_problem(1.0, [membrane]) is None
     assert monitor.batch_problem(math.inf, [membrane]) == "loss"
     assert monitor.batch_problem(1.0, [torch.tensor([0.0, math.nan])]) == "membranes"
-    next(iter(optimizer.state.values()))["exp_inf"][0] = math.inf
-    assert monitor.batch_problem(1.0, [membrane]) == "optimizer state"
+    assert monitor.batch_problem(math.nan, [torch.tensor([math.nan])]) == "membranes", "the forward pass comes first"
+    moment = next(iter(optimizer.state.values()))["exp_inf"]
+    moment[0] = math.inf
     with torch.no_grad():
         model.conv1.bias[0] = math.nan
+    assert monitor.batch_problem(1.0, [membrane]) == "optimizer state", "the step writes moments, then weights"
+    moment[0] = 0.0
     assert monitor.batch_problem(1.0, [membrane]) == "weights"

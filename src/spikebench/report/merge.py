@@ -8,6 +8,7 @@ that diverged or stayed silent keep their status. Every file's columns and types
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,6 +21,7 @@ from spikebench.report.statistics import MISSING, beats_chance
 from spikebench.run.contract import (
     EPOCH_COLUMNS,
     EPOCH_TYPES,
+    OUTPUT_ACTIVITY,
     WORKLOAD_COLUMNS,
     RunOutputError,
     differing_keys,
@@ -195,6 +197,26 @@ def check_run_outputs(run: Run, settings: dict, summary: dict, epochs: pd.DataFr
             raise RunOutputError(
                 f"{paths.summary}: best_epoch {summary['best_epoch']} and best_val_acc {summary['best_val_acc']}"
                 f" do not match {paths.epochs}{rerun}"
+            )
+        if summary["best_val_acc"] < epochs["val_acc"].max():
+            raise RunOutputError(
+                f"{paths.summary}: best_val_acc {summary['best_val_acc']} at epoch {summary['best_epoch']} is not the"
+                f" best of {paths.epochs} ({epochs['val_acc'].max()} at epoch"
+                f" {int(epochs.loc[epochs['val_acc'].idxmax(), 'epoch'])}){rerun}"
+            )
+        if not math.isclose(best["test_acc"].item(), summary["test_acc_at_best"], rel_tol=1e-9):
+            raise RunOutputError(
+                f"{paths.summary}: field 'test_acc_at_best' is {summary['test_acc_at_best']}, but {paths.epochs}"
+                f" says {best['test_acc'].item()} at epoch {summary['best_epoch']}{rerun}"
+            )
+    if summary["status"] in ("ok", "silent"):
+        trained = epochs[epochs["epoch"] > 0]
+        silent = len(trained) > 0 and bool((trained[list(OUTPUT_ACTIVITY)] == 0).all().all())
+        if (summary["status"] == "silent") != silent:
+            activity = "never fired" if silent else "fired"
+            raise RunOutputError(
+                f"{paths.summary}: field 'status' is {summary['status']!r}, but the output layer {activity} in"
+                f" {paths.epochs}'s trained epochs ({', '.join(OUTPUT_ACTIVITY)}){rerun}"
             )
 
 

@@ -610,20 +610,25 @@ OUTCOME_MARKERS = {
 }
 
 
+def _runs_against_width(tables: Tables) -> tuple[pd.DataFrame, str | None]:
+    """The finished runs of the studies that sweep a scale or width, and None; where none sweeps, every run of
+    one backprop method (the registry's first that ran: another method's runs are not more seeds) and it."""
+    runs, studies = tables["runs"], tables["studies"]
+    sweeping = set(studies.loc[studies["sweeps_scale"].astype(bool), "study"])
+    with_width = runs[(runs["status"] != MISSING) & runs["width"].notna()]
+    swept = with_width[_in_studies(with_width, sweeping, tables)]
+    if not swept.empty:
+        return swept, None
+    method = next((name for name in BACKPROP_METHODS if name in set(with_width["backprop"])), None)
+    return with_width[with_width["backprop"] == method], method
+
+
 def accuracy_vs_scale(tables: Tables) -> plt.Figure:
     """Test accuracy against the width of the surrogate's derivative at half maximum (log axis), whether the
     study swept scales or widths, so that shapes line up at equal width; per neuron model, one line per surrogate
     through the mean of the seeds that learned; each seed a point whose marker says what became of it."""
-    runs = tables["runs"]
-    studies = tables["studies"]
-    sweeping = set(studies.loc[studies["sweeps_scale"].astype(bool), "study"])
-    with_width = runs[(runs["status"] != MISSING) & runs["width"].notna()]
-    data = with_width[_in_studies(with_width, sweeping, tables)]
-    swept = not data.empty
-    if not swept:
-        # One method, the first of the registry's that ran: another method's runs are not more seeds.
-        method = next((name for name in BACKPROP_METHODS if name in set(with_width["backprop"])), None)
-        data = with_width[with_width["backprop"] == method]
+    data, method = _runs_against_width(tables)
+    swept = method is None
     if data.empty:
         return _placeholder("No finished run has a surrogate, so no run has a surrogate width to draw against.")
     data = data.assign(accuracy=data["test_acc_at_best"] * 100)

@@ -47,9 +47,24 @@ def study_runs(studies: dict[str, dict]) -> pd.DataFrame:
     )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""The first characters that make a spreadsheet read a cell as a formula (OWASP: CSV injection)."""
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell that a spreadsheet would run as a formula prefixed with an apostrophe, as
+    OWASP advises: a run's recorded strings (a device name, say) come from files a colleague may have edited."""
+
+    def safe(value: object) -> object:
+        return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+    text = frame.select_dtypes(include=["object", "string"]).columns
+    return frame.assign(**{str(column): frame[column].map(safe) for column in text})
+
+
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     with atomic_write(path, "w") as stream:
-        frame.to_csv(stream, index=False, float_format="%.10g")
+        spreadsheet_safe(frame).to_csv(stream, index=False, float_format="%.10g")
 
 
 def build_tables(

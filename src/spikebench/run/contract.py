@@ -90,6 +90,10 @@ EPOCH_TYPES = {
 STATUSES = ("ok", "diverged", "no_gradient", "silent")
 """How a run's training ended, as the run records it (``spikebench.run.outcome.classify``)."""
 
+OUTPUT_ACTIVITY = ("spike_rate_output", "val_output_spikes", "test_output_spikes")
+"""``epochs.csv`` columns of the output layer's activity: a run is ``silent`` where all are 0 in every trained
+epoch (``spikebench.run.outcome.classify``; the merge checks a summary's status against them)."""
+
 
 WORKLOAD_COLUMNS = [
     "activation_sparsity",

@@ -13,10 +13,12 @@ from collections.abc import Sequence
 
 import torch
 
-DIVERGENCE_SOURCES = ("loss", "gradients", "weights", "optimizer state", "membranes", "optimizer update")
-"""What can become non-finite, in the order a batch produces them (the first one found is reported); the
-optimizer update overflows when the learning rate over Adamax's bias correction exceeds the weights' range
-(``adamax_step_overflows``), which torch would refuse with an error instead of a number."""
+DIVERGENCE_SOURCES = ("membranes", "loss", "gradients", "optimizer update", "optimizer state", "weights")
+"""What can become non-finite, in the order a batch produces them: the forward pass's membranes, its loss, the
+backward pass's gradients, the optimizer's update, then the moments and weights the step writes. The first one
+that is not finite is reported. The optimizer update overflows when the learning rate over Adamax's bias
+correction exceeds the weights' range (``adamax_step_overflows``), which torch would refuse with an error
+instead of a number."""
 
 
 class UpdateOverflow(ArithmeticError):
@@ -87,18 +89,14 @@ class HealthMonitor:
 
     def batch_problem(self, loss: float, membranes: Sequence[torch.Tensor]) -> str | None:
         """What became non-finite in the batch just trained (one of ``DIVERGENCE_SOURCES``), None if nothing."""
-        if not math.isfinite(loss):
-            return "loss"
         moments = [value for state in self.optimizer.state.values() for value in state.values() if value.dim() > 0]
-        checks = torch.stack(
-            [
-                self._gradients_finite
-                if self._gradients_finite is not None
-                else torch.tensor(True, device=self.device),
-                _all_finite(list(self.parameters.values()), self.device),
-                _all_finite(moments, self.device),
-                _all_finite(membranes, self.device),
-            ]
-        )
-        failed = (~checks).tolist()
-        return next((source for source, bad in zip(DIVERGENCE_SOURCES[1:5], failed, strict=True) if bad), None)
+        true = torch.tensor(True, device=self.device)
+        finite = {
+            "membranes": _all_finite(membranes, self.device),
+            "loss": torch.tensor(math.isfinite(loss), device=self.device),
+            "gradients": self._gradients_finite if self._gradients_finite is not None else true,
+            "optimizer state": _all_finite(moments, self.device),
+            "weights": _all_finite(list(self.parameters.values()), self.device),
+        }
+        failed = dict(zip(finite, (~torch.stack(list(finite.values()))).tolist(), strict=True))
+        return next((source for source in DIVERGENCE_SOURCES if failed.get(source)), None)

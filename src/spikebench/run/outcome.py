@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 
 from spikebench.run.checkpoint import TrainingState
-from spikebench.run.contract import RunSummary, settings_fingerprint
+from spikebench.run.contract import OUTPUT_ACTIVITY, RunSummary, settings_fingerprint
 from spikebench.run.setup import RunSetup
-
-OUTPUT_ACTIVITY = ("spike_rate_output", "val_output_spikes", "test_output_spikes")
 
 
 def best_row(state: TrainingState) -> dict | None:
