@@ -38,7 +38,7 @@ def test_weights_forced_to_nan_are_a_divergence_not_silence(data_file, tmp_path,
     assert summary["status"] == "diverged" and summary["diverged_epoch"] == 3 and summary["diverged_batch"] == 0
     assert summary["divergence"] in ("gradients", "weights", "membranes")
     assert summary["best_epoch"] == 2 and epochs_of(tmp_path) == [0, 1, 2]
-    best = torch.load(tmp_path / "model.pt", weights_only=True)
+    best = torch.load(tmp_path / "model.pt", weights_only=True)["state_dict"]
     assert all(torch.isfinite(tensor).all() for tensor in best.values()), "the kept weights are the best finite ones"
 
 

@@ -11,7 +11,7 @@ import torch
 
 from helpers import config_for, synthetic_data_file, train, train_until_first_checkpoint, write_idx
 from spikebench.data.datasets import DATASETS, STAGING_PREFIX, DataError, fetch, load_prepared
-from spikebench.run.contract import TIMING_COLUMNS, RunOutputError
+from spikebench.run.contract import TIMING_COLUMNS, RunOutputError, settings_fingerprint
 from spikebench.run.workload import run_workload
 from spikebench.study.config import ConfigError, expand_runs, validate_config
 from spikebench.study.settings import RunSettings
@@ -80,6 +80,29 @@ def test_a_planted_model_file_runs_no_code_and_names_itself(data_file, tmp_path)
     with pytest.raises(RunOutputError, match=f"{model}: not a readable state dict of tensors"):
         run_workload(run.as_dict(), RunSettings.from_config(CONFIG).as_dict(), model, data_file, tmp_path / "w.json", 1)
     assert not marker.exists(), "the planted model file ran code"
+
+
+@pytest.mark.parametrize(
+    ("identity", "message"),
+    [
+        ({"run_id": "mnist-leaky-atan-k2-bptt-s9"}, "the weights of run 'mnist-leaky-atan-k2-bptt-s9', not of"),
+        ({"settings_hash": "0" * 64}, "weights made with other settings than this config's"),
+        (None, "holds \\['conv1.weight'\\], not run_id, settings_hash, state_dict"),
+    ],
+)
+def test_the_workload_refuses_weights_another_run_or_setting_made(data_file, tmp_path, identity, message):
+    (run,) = expand_runs(CONFIG).values()
+    settings = RunSettings.from_config(CONFIG).as_dict()
+    weights = {"conv1.weight": torch.zeros(1)}
+    saved = {
+        "run_id": run.run_id,
+        "settings_hash": settings_fingerprint(run.as_dict(), settings),
+        "state_dict": weights,
+    }
+    model = tmp_path / "model.pt"
+    torch.save(weights if identity is None else {**saved, **identity}, model)
+    with pytest.raises(RunOutputError, match=f"{model}: {message}"):
+        run_workload(run.as_dict(), settings, model, data_file, tmp_path / "w.json", 1)
 
 
 @pytest.mark.parametrize("kind", ["truncated", "garbage", "pickled object"])

@@ -78,8 +78,9 @@ def test_a_run_learns_and_writes_its_outputs(finished):
     assert summary["keeps_freed_memory"] == (platform.libc_ver()[0] == "glibc")
     assert summary["native_neuron_kernels"] == native.status().available
     assert summary["config"]["model"]["steps"] == 6 and summary["data"]["num_validation"] == 100
-    weights = torch.load(directory / "model.pt", weights_only=True)
-    assert set(weights) >= {"conv1.weight", "conv2.weight", "fc.weight"}
+    saved = torch.load(directory / "model.pt", weights_only=True)
+    assert saved["run_id"] == summary["run_id"] and saved["settings_hash"] == summary["settings_hash"]
+    assert set(saved["state_dict"]) >= {"conv1.weight", "conv2.weight", "fc.weight"}
     assert not (directory / "checkpoint.pt").exists()
     assert (directory / "epochs.csv").stat().st_mode & 0o044, "results must be readable by the group and others"
 
@@ -100,7 +101,8 @@ def test_same_seed_gives_byte_identical_epochs(data_file, finished, tmp_path):
 
 
 def assert_same_weights(first_path, second_path):
-    first, second = torch.load(first_path, weights_only=True), torch.load(second_path, weights_only=True)
+    first = torch.load(first_path, weights_only=True)["state_dict"]
+    second = torch.load(second_path, weights_only=True)["state_dict"]
     assert list(first) == list(second) and all(torch.equal(first[name], second[name]) for name in first)
 
 

@@ -20,6 +20,9 @@ from spikebench.study.config import AXES
 EPOCHS_FILE = "epochs.csv"
 SUMMARY_FILE = "summary.json"
 MODEL_FILE = "model.pt"
+MODEL_KEYS = ("run_id", "settings_hash", "state_dict")
+"""What ``model.pt`` holds: the run and settings that made the weights, and the best validation epoch's state
+dict of ``spikebench.model.network.ConvSNN``."""
 """The best validation epoch's weights (a state dict)."""
 WORKLOAD_FILE = "workload.json"
 CHECKPOINT_FILE = "checkpoint.pt"

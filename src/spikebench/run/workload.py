@@ -24,7 +24,7 @@ from torch import nn
 
 from spikebench.model.network import ConvSNN
 from spikebench.model.topology import STAGES
-from spikebench.run.contract import RunOutputError
+from spikebench.run.contract import MODEL_KEYS, RunOutputError, settings_fingerprint
 from spikebench.run.setup import build_model, load_splits, resolve_device
 from spikebench.study.config import Run
 from spikebench.study.settings import RunSettings
@@ -86,15 +86,24 @@ def workload_metrics(model: ConvSNN, images: torch.Tensor, steps: int, batch_siz
     }
 
 
-def load_weights(path: str | Path, device: torch.device) -> dict[str, torch.Tensor]:
-    """A run's ``model.pt``, read as tensors only (``weights_only=True``: a planted pickle runs no code)."""
+def load_weights(path: str | Path, device: torch.device, run_id: str, settings_hash: str) -> dict[str, torch.Tensor]:
+    """The state dict in run ``run_id``'s ``model.pt``, read as tensors only (``weights_only=True``: a planted
+    pickle runs no code), refused unless the file says that run made it with these settings."""
+    rebuild = "; delete it and its run's summary.json and epochs.csv, and rerun the workflow to train that run again"
     try:
-        return torch.load(path, map_location=device, weights_only=True)
+        saved = torch.load(path, map_location=device, weights_only=True)
     except Exception as error:  # a truncated, garbage or planted file each fails in its own way
         raise RunOutputError(
-            f"{path}: not a readable state dict of tensors ({type(error).__name__}); delete it and its run's"
-            " summary.json and epochs.csv, and rerun the workflow to train that run again"
+            f"{path}: not a readable state dict of tensors ({type(error).__name__}){rebuild}"
         ) from None
+    if not (isinstance(saved, dict) and set(saved) == set(MODEL_KEYS)):
+        found = sorted(map(str, saved)) if isinstance(saved, dict) else type(saved).__name__
+        raise RunOutputError(f"{path}: holds {found}, not {', '.join(MODEL_KEYS)}{rebuild}")
+    if saved["run_id"] != run_id:
+        raise RunOutputError(f"{path}: the weights of run {saved['run_id']!r}, not of {run_id}{rebuild}")
+    if saved["settings_hash"] != settings_hash:
+        raise RunOutputError(f"{path}: weights made with other settings than this config's{rebuild}")
+    return saved["state_dict"]
 
 
 def run_workload(
@@ -106,7 +115,8 @@ def run_workload(
     settings = RunSettings.from_config(settings)
     device = resolve_device(settings.device)
     model = build_model(run, settings, "fast").to(device)
-    model.load_state_dict(load_weights(model_path, device))
+    fingerprint = settings_fingerprint(run.as_dict(), settings.as_dict())
+    model.load_state_dict(load_weights(model_path, device, run.run_id, fingerprint))
     model.seed_generators(run.seed, device)
     splits, _ = load_splits(data_path, run.dataset, settings.data, device, names=("test",))
     test = splits["test"]
