@@ -515,7 +515,7 @@ def baseline_comparisons(tables: Tables) -> plt.Figure:
         )
         if (rows["n_pairs"] >= MIN_PAIRS).any():
             _comparison_panel(accuracy_axis_, rows)
-            accuracy_axis_.set_yticks(accuracy_axis_.get_yticks(), [""] * len(rows))
+            accuracy_axis_.tick_params(axis="y", labelleft=False)
         else:
             accuracy_axis_.axis("off")
             accuracy_axis_.text(
